@@ -1,0 +1,39 @@
+/* Internal helpers shared by every module of the library (not installed). */
+#ifndef IMAGO_CORE_H
+#define IMAGO_CORE_H
+
+#include "imago/imago.h"
+
+/* Record a detail message for the calling thread and return err. */
+int im_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void im_clear_detail(void);
+
+static inline void im_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void im_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void im_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t im_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t im_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t im_get64(const uint8_t *p)
+{
+    return (uint64_t)im_get32(p) | (uint64_t)im_get32(p + 4) << 32;
+}
+
+#endif

@@ -1,0 +1,43 @@
+/* imago engines: run generated code natively, under qemu-user, or under Unicorn,
+ * through one interface. */
+#ifndef IMAGO_EMU_H
+#define IMAGO_EMU_H
+
+#include "img.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum im_engine {
+    IM_ENGINE_NONE = 0,
+    IM_ENGINE_NATIVE = 1,  /* the host CPU (in-process, or the i386 runner on x86_64) */
+    IM_ENGINE_QEMU = 2,    /* the runner built for the target, under qemu-<target> */
+    IM_ENGINE_UNICORN = 3, /* in-process through libunicorn */
+} im_engine;
+
+const char *im_engine_name(im_engine e);
+im_engine im_engine_from_name(const char *name);
+
+typedef struct im_emu im_emu;
+
+/* Directory holding imago-runner-<target> binaries; default: the directory of
+ * the running executable, or $IMAGO_RUNNER_DIR when set. */
+void im_emu_set_runner_dir(const char *dir);
+
+int im_emu_open(im_engine e, im_target t, im_emu **out);
+/* Load the target's section of img at base (0: the engine's default address). */
+int im_emu_load(im_emu *emu, const im_image *img, uint64_t base);
+/* Call entry (an exported symbol) with up to 4 integer arguments under the
+ * target's C calling convention; *result receives the integer return value
+ * (sign-extended from 32 bits on 32-bit targets). */
+int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs,
+                int64_t *result);
+/* Base address the section was loaded at, after im_emu_load. */
+uint64_t im_emu_base(const im_emu *emu);
+void im_emu_close(im_emu *emu);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

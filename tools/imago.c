@@ -1,0 +1,53 @@
+/* imago: the command-line tool. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+void tool_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "imago %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"asm", cmd_asm, "assemble GNU-syntax source into an image (or raw bytes)"},
+    {"run", cmd_run, "load an image and call a symbol on an engine"},
+    {"dump", cmd_dump, "print an image's sections, symbols and relocations"},
+    {"vectors", cmd_vectors, "print conformance vectors (form, text, hex) for a target"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: imago <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'imago <command> --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "imago: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
