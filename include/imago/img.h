@@ -63,6 +63,13 @@ int im_img_read_file(const char *path, im_image **out);
 /* Lookups. */
 const im_section *im_img_section(const im_image *img, im_target t); /* NULL if none */
 int im_section_find_symbol(const im_section *sec, const char *name, uint32_t *offset);
+/* The symbol a runner calls when none is named: "main" if present, else the
+ * first IM_SYM_FUNC symbol; NULL if neither exists. */
+const char *im_section_default_entry(const im_section *sec);
+
+/* Checksum of a serialised image of len bytes (>= the 64-byte header): CRC-32
+ * (IEEE, as zlib's crc32) of all bytes with the checksum field read as zero. */
+uint32_t im_img_checksum(const uint8_t *data, size_t len);
 
 /* Apply every relocation of sec to dst (a copy of sec->code, code_size bytes) for
  * code that will live at address base. Range-checks each field. */
