@@ -1,0 +1,210 @@
+/* Engines: the one interface in front of the backends (native, qemu, unicorn). */
+#include "emu_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static const char *const engine_names[] = {
+    [IM_ENGINE_NATIVE] = "native",
+    [IM_ENGINE_QEMU] = "qemu",
+    [IM_ENGINE_UNICORN] = "unicorn",
+};
+
+const char *im_engine_name(im_engine e)
+{
+    if ((unsigned)e >= sizeof engine_names / sizeof engine_names[0])
+        return NULL;
+    return engine_names[e];
+}
+
+im_engine im_engine_from_name(const char *name)
+{
+    if (!name)
+        return IM_ENGINE_NONE;
+    for (unsigned i = 1; i < sizeof engine_names / sizeof engine_names[0]; i++)
+        if (engine_names[i] && strcmp(engine_names[i], name) == 0)
+            return (im_engine)i;
+    return IM_ENGINE_NONE;
+}
+
+/* ---- runner directory ---------------------------------------------------- */
+
+static char runner_dir[4096];
+
+void im_emu_set_runner_dir(const char *dir)
+{
+    if (!dir) {
+        runner_dir[0] = '\0';
+        return;
+    }
+    snprintf(runner_dir, sizeof runner_dir, "%s", dir);
+}
+
+int im_emu_runner_dir(char *buf, size_t size)
+{
+    const char *env = getenv("IMAGO_RUNNER_DIR");
+    const char *dir = runner_dir[0] ? runner_dir : (env && *env) ? env : NULL;
+    if (dir) {
+        if ((size_t)snprintf(buf, size, "%s", dir) >= size)
+            return im_fail(IM_ERR_INVAL, "runner directory name is too long");
+        return 0;
+    }
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n < 0)
+        return im_fail(IM_ERR_SYS, "readlink /proc/self/exe: %s", strerror(errno));
+    if ((size_t)n >= size - 1)
+        return im_fail(IM_ERR_INVAL, "executable path is too long");
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return im_fail(IM_ERR_SYS, "/proc/self/exe gives '%s', not a path", buf);
+    if (slash == buf)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return 0;
+}
+
+/* ---- helpers shared by the backends -------------------------------------- */
+
+int im_emu_native_supports(im_target t)
+{
+    im_target host = im_host_target();
+    return t == host || (host == IM_TARGET_X86_64 && t == IM_TARGET_I386);
+}
+
+int im_emu_check_args(im_target t, const int64_t *args, size_t nargs)
+{
+    if (nargs > 4)
+        return im_fail(IM_ERR_INVAL, "%zu arguments; at most 4 are passed", nargs);
+    if (nargs && !args)
+        return im_fail(IM_ERR_INVAL, "%zu arguments but no argument array", nargs);
+    if (im_target_ptr_size(t) != 4)
+        return 0;
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i] < INT32_MIN || args[i] > (int64_t)UINT32_MAX)
+            return im_fail(IM_ERR_RANGE, "argument %zu (%lld) does not fit a 32-bit %s register",
+                           i, (long long)args[i], im_target_name(t));
+    return 0;
+}
+
+/* ---- the interface -------------------------------------------------------- */
+
+int im_emu_open(im_engine e, im_target t, im_emu **out)
+{
+    if (!out)
+        return im_fail(IM_ERR_INVAL, "im_emu_open: NULL output");
+    *out = NULL;
+    if (!im_target_name(t) || t == IM_TARGET_NONE)
+        return im_fail(IM_ERR_TARGET, "unknown target %d", (int)t);
+    const im_emu_ops *ops;
+    switch (e) {
+    case IM_ENGINE_NATIVE:
+        if (t == im_host_target())
+            ops = &im_emu_native_ops;
+        else if (im_emu_native_supports(t))
+            ops = &im_emu_runner_ops;
+        else
+            return im_fail(IM_ERR_ENGINE, "the native engine cannot run %s code on a %s host",
+                           im_target_name(t), im_target_name(im_host_target()));
+        break;
+    case IM_ENGINE_QEMU: ops = &im_emu_qemu_ops; break;
+    case IM_ENGINE_UNICORN: ops = &im_emu_unicorn_ops; break;
+    default: return im_fail(IM_ERR_ENGINE, "unknown engine %d", (int)e);
+    }
+    im_emu *emu = calloc(1, sizeof *emu);
+    if (!emu)
+        return im_fail(IM_ERR_NOMEM, "engine");
+    emu->ops = ops;
+    emu->engine = e;
+    emu->target = t;
+    int err = ops->open(emu);
+    if (err) {
+        free(emu);
+        return err;
+    }
+    *out = emu;
+    return 0;
+}
+
+static void drop_load(im_emu *emu)
+{
+    if (emu->img) {
+        emu->ops->unload(emu);
+        im_img_free(emu->img);
+    }
+    emu->img = NULL;
+    emu->sec = NULL;
+    emu->base = 0;
+}
+
+int im_emu_load(im_emu *emu, const im_image *img, uint64_t base)
+{
+    if (!emu || !img)
+        return im_fail(IM_ERR_INVAL, "im_emu_load: NULL argument");
+    const im_section *sec = im_img_section(img, emu->target);
+    if (!sec)
+        return im_fail(IM_ERR_NOSECTION, "image has no %s section", im_target_name(emu->target));
+    drop_load(emu);
+    im_image *copy = im_img_new();
+    if (!copy)
+        return im_fail(IM_ERR_NOMEM, "engine image copy");
+    int err = im_img_add_section(copy, sec);
+    if (err) {
+        im_img_free(copy);
+        return err;
+    }
+    emu->img = copy;
+    emu->sec = &copy->sections[0];
+    err = emu->ops->load(emu, base);
+    if (err) {
+        emu->ops->unload(emu);
+        im_img_free(emu->img);
+        emu->img = NULL;
+        emu->sec = NULL;
+        emu->base = 0;
+    }
+    return err;
+}
+
+int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs,
+                int64_t *result)
+{
+    if (!emu || !result)
+        return im_fail(IM_ERR_INVAL, "im_emu_call: NULL argument");
+    if (!emu->sec)
+        return im_fail(IM_ERR_INVAL, "im_emu_call: nothing loaded");
+    int err = im_emu_check_args(emu->target, args, nargs);
+    if (err)
+        return err;
+    if (!entry) {
+        entry = im_section_default_entry(emu->sec);
+        if (!entry)
+            return im_fail(IM_ERR_NOSYM, "the %s section has no 'main' and no function symbol",
+                           im_target_name(emu->target));
+    }
+    uint32_t off;
+    err = im_section_find_symbol(emu->sec, entry, &off);
+    if (err)
+        return err;
+    return emu->ops->call(emu, entry, off, args, nargs, result);
+}
+
+uint64_t im_emu_base(const im_emu *emu)
+{
+    return emu ? emu->base : 0;
+}
+
+void im_emu_close(im_emu *emu)
+{
+    if (!emu)
+        return;
+    drop_load(emu);
+    emu->ops->close(emu);
+    free(emu);
+}

@@ -1,0 +1,55 @@
+/* Engines: the interface every backend implements (not installed). */
+#ifndef IMAGO_EMU_INTERNAL_H
+#define IMAGO_EMU_INTERNAL_H
+
+#include "imago/emu.h"
+
+/* Load address used when im_emu_load is given 0: low enough that ABS32
+ * relocations resolve on every target and engine, so results agree. */
+#define IM_EMU_DEFAULT_BASE 0x10000000u
+/* Wall-clock limit for one call through a runner (native i386, qemu). */
+#define IM_EMU_EXEC_TIMEOUT_MS 30000
+/* Limits for one Unicorn call. */
+#define IM_EMU_UC_TIMEOUT_US 10000000u
+#define IM_EMU_UC_MAX_INSNS 100000000u
+
+typedef struct im_emu_ops {
+    const char *name; /* for messages: "native", "native (runner)", "qemu", "unicorn" */
+    /* Check the backend can run emu->target here; set up emu->priv. */
+    int (*open)(im_emu *emu);
+    /* Load emu->sec at base (0: the backend picks); set emu->base. */
+    int (*load)(im_emu *emu, uint64_t base);
+    /* Release whatever load set up (called before a reload and by close). */
+    void (*unload)(im_emu *emu);
+    /* Call the symbol name at offset off of the loaded section. */
+    int (*call)(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                int64_t *result);
+    void (*close)(im_emu *emu);
+} im_emu_ops;
+
+struct im_emu {
+    const im_emu_ops *ops;
+    im_engine engine;
+    im_target target;
+    im_image *img;          /* private copy holding only the target's section, once loaded */
+    const im_section *sec;  /* img's section */
+    uint64_t base;          /* where sec is (or will be) loaded; 0 before load */
+    void *priv;             /* backend state */
+};
+
+extern const im_emu_ops im_emu_native_ops; /* in-process: target == host */
+extern const im_emu_ops im_emu_runner_ops; /* the host runs the target's runner directly */
+extern const im_emu_ops im_emu_qemu_ops;   /* the target's runner under qemu-<target> */
+extern const im_emu_ops im_emu_unicorn_ops;
+
+/* Directory of the runners: im_emu_set_runner_dir, $IMAGO_RUNNER_DIR, or the
+ * directory of /proc/self/exe. Writes into buf; 0 or an IM_ERR_* code. */
+int im_emu_runner_dir(char *buf, size_t size);
+
+/* Does the host run target t's code natively (in-process or through its runner)? */
+int im_emu_native_supports(im_target t);
+
+/* Arguments must fit the target's registers: int32 or uint32 on 32-bit targets. */
+int im_emu_check_args(im_target t, const int64_t *args, size_t nargs);
+
+#endif
