@@ -1,0 +1,452 @@
+"""Shared pieces of the imago conformance harness (stdlib only).
+
+Imported by conformance/conftest.py, the conformance tests and tests/*.py:
+paths, the target list and the GNU tools per target, subprocess helpers, the
+program sources with their expected values, a small ELF reader and the image
+format helpers that the fault injections need.
+
+Environment knobs (all optional):
+  IMAGO_BIN            imago binary to test (default: <repo>/build/bin/imago)
+  IMAGO_BUILD          build directory (default: <repo>/build)
+  IMAGO_RUNNER_DIR     passed through to imago (where imago-runner-<target> live)
+  IMAGO_BATCH          vectors per GNU as batch (default 20000)
+  IMAGO_VECTORS_ARGS   extra arguments for `imago vectors` (e.g. "--seed 7")
+Fault injections, used by tests/test_selftest.py to prove the checks can fail:
+  IMAGO_FAULT_STRIP_RELOCS=1   strip every relocation record from the images the
+                               program tests build (valid image, unrelocated code)
+  IMAGO_FAULT_EXPECT_DELTA=N   add N to every expected value
+"""
+
+import os
+import platform
+import re
+import shlex
+import shutil
+import struct
+import subprocess
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFORMANCE = os.path.join(ROOT, "conformance")
+PROGRAMS = os.path.join(CONFORMANCE, "programs")
+BUILD = os.path.abspath(os.environ.get("IMAGO_BUILD") or os.path.join(ROOT, "build"))
+IMAGO = os.path.abspath(os.environ.get("IMAGO_BIN") or os.path.join(BUILD, "bin", "imago"))
+REPORTS = os.path.join(BUILD, "reports")
+
+TARGETS = ["x86_64", "i386", "arm", "aarch64"]
+ENGINES = ["native", "qemu", "unicorn"]
+
+# GNU tools per target. `as` is a list of argv words; `header` starts every
+# source the harness writes; `objdump_bin` disassembles bare bytes.
+TOOLS = {
+    "x86_64": {
+        "as": ["as", "--64"],
+        "objdump": "objdump",
+        "ld": ["ld", "-m", "elf_x86_64"],
+        "objcopy": "objcopy",
+        "cc": "gcc",
+        "qemu": "qemu-x86_64",
+        "header": ".intel_syntax noprefix\n.text\n",
+        "objdump_bin": ["-b", "binary", "-m", "i386:x86-64", "-M", "intel"],
+        "objdump_obj": ["-M", "intel"],
+        "ptr": 8,
+        "bases": [0x10000000, 0x7E0000000000],
+    },
+    "i386": {
+        "as": ["i686-linux-gnu-as", "--32"],
+        "objdump": "i686-linux-gnu-objdump",
+        "ld": ["i686-linux-gnu-ld", "-m", "elf_i386"],
+        "objcopy": "i686-linux-gnu-objcopy",
+        "cc": "i686-linux-gnu-gcc",
+        "qemu": "qemu-i386",
+        "header": ".intel_syntax noprefix\n.text\n",
+        "objdump_bin": ["-b", "binary", "-m", "i386", "-M", "intel"],
+        "objdump_obj": ["-M", "intel"],
+        "ptr": 4,
+        "bases": [0x10000000, 0x60000000],
+    },
+    "arm": {
+        "as": ["arm-linux-gnueabihf-as", "-march=armv7-a"],
+        "objdump": "arm-linux-gnueabihf-objdump",
+        "ld": ["arm-linux-gnueabihf-ld"],
+        "objcopy": "arm-linux-gnueabihf-objcopy",
+        "cc": "arm-linux-gnueabihf-gcc",
+        "qemu": "qemu-arm",
+        "header": ".syntax unified\n.arm\n.text\n",
+        "objdump_bin": ["-b", "binary", "-m", "arm", "-EL"],
+        "objdump_obj": [],
+        "ptr": 4,
+        "bases": [0x10000000, 0x60000000],
+    },
+    "aarch64": {
+        "as": ["aarch64-linux-gnu-as"],
+        "objdump": "aarch64-linux-gnu-objdump",
+        "ld": ["aarch64-linux-gnu-ld"],
+        "objcopy": "aarch64-linux-gnu-objcopy",
+        "cc": "aarch64-linux-gnu-gcc",
+        "qemu": "qemu-aarch64",
+        "header": ".text\n",
+        "objdump_bin": ["-b", "binary", "-m", "aarch64"],
+        "objdump_obj": [],
+        "ptr": 8,
+        "bases": [0x10000000, 0x7E0000000000],
+    },
+}
+
+_MACHINE_TO_TARGET = {
+    "x86_64": "x86_64", "amd64": "x86_64",
+    "i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386",
+    "aarch64": "aarch64", "arm64": "aarch64",
+    "armv7l": "arm", "armv8l": "arm", "arm": "arm",
+}
+# ELF e_machine -> target
+_EM_TO_TARGET = {62: "x86_64", 3: "i386", 40: "arm", 183: "aarch64"}
+
+
+def machine_target():
+    """The target the machine running the harness is (its CPU)."""
+    return _MACHINE_TO_TARGET.get(platform.machine().lower(), platform.machine().lower())
+
+
+def elf_target(path):
+    """Target of an ELF executable (from e_machine), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return _EM_TO_TARGET.get(struct.unpack_from("<H", head, 18)[0])
+
+
+def host():
+    """Where imago's own C code runs: the architecture of the imago binary
+    (falls back to the machine's when it is not built yet)."""
+    return elf_target(IMAGO) or machine_target()
+
+
+def engines_for(target):
+    """Engines that can run `target` on this machine. native covers the machine's
+    own target, and i386 on an x86_64 machine (an i686 runner runs natively)."""
+    m = machine_target()
+    out = []
+    if target == m or (m == "x86_64" and target == "i386"):
+        out.append("native")
+    out += ["qemu", "unicorn"]
+    return out
+
+
+def cells():
+    """Every (target, engine) pair that this machine runs."""
+    return [(t, e) for t in TARGETS for e in engines_for(t)]
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def missing_tools(target, which=("as", "objdump")):
+    """Names of the target's GNU tools (by role) that are not installed."""
+    spec = TOOLS[target]
+    out = []
+    for role in which:
+        v = spec[role]
+        name = v[0] if isinstance(v, list) else v
+        if not have(name):
+            out.append(name)
+    return out
+
+
+def run(argv, timeout=300, **kw):
+    """subprocess.run with text output captured and a timeout."""
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("universal_newlines", True)
+    return subprocess.run(argv, timeout=timeout, **kw)
+
+
+def imago_env():
+    env = dict(os.environ)
+    if "IMAGO_RUNNER_DIR" not in env and os.path.isdir(os.path.join(BUILD, "bin")):
+        env["IMAGO_RUNNER_DIR"] = os.path.join(BUILD, "bin")
+    return env
+
+
+def imago(*args, timeout=300, **kw):
+    kw.setdefault("env", imago_env())
+    return run([IMAGO] + [str(a) for a in args], timeout=timeout, **kw)
+
+
+def rel(path):
+    """Path relative to the repository root when inside it (for messages)."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
+def shjoin(argv):
+    return " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def first_line(text):
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def tool_version(argv):
+    try:
+        p = run(argv, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return "unavailable (%s)" % e
+    return first_line(p.stdout) or first_line(p.stderr) or "unknown"
+
+
+def versions():
+    """Versions of everything the harness checks against (report `versions`)."""
+    v = {
+        "as": tool_version(["as", "--version"]),
+        "objdump": tool_version(["objdump", "--version"]),
+        "qemu": tool_version(["qemu-x86_64", "--version"]),
+        "unicorn": "unknown",
+        "imago": "unknown",
+        "python": platform.python_version(),
+    }
+    for pkg in ("libunicorn2", "libunicorn1", "libunicorn-dev"):
+        try:
+            p = run(["dpkg-query", "-W", "-f=${Version}", pkg], timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            break
+        if p.returncode == 0 and p.stdout.strip():
+            v["unicorn"] = "%s %s" % (pkg, p.stdout.strip())
+            break
+    if os.path.exists(IMAGO):
+        try:
+            p = run([IMAGO, "--version"], timeout=30)
+            if p.returncode == 0 and first_line(p.stdout):
+                v["imago"] = first_line(p.stdout)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    if v["imago"] == "unknown":
+        try:
+            p = run(["git", "-C", ROOT, "describe", "--always", "--dirty"], timeout=30)
+            if p.returncode == 0 and p.stdout.strip():
+                v["imago"] = "git " + p.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    v["as_by_target"] = {t: tool_version([TOOLS[t]["as"][0], "--version"]) for t in TARGETS}
+    v["qemu_by_target"] = {t: tool_version([TOOLS[t]["qemu"], "--version"]) for t in TARGETS}
+    return v
+
+
+def disasm(target, hexstr, tmpdir):
+    """objdump's disassembly of bare bytes, one instruction per line."""
+    if not hexstr:
+        return "(no bytes)"
+    path = os.path.join(tmpdir, "dis.bin")
+    with open(path, "wb") as f:
+        f.write(bytes.fromhex(hexstr))
+    spec = TOOLS[target]
+    p = run([spec["objdump"], "-D", "-z"] + spec["objdump_bin"] + [path])
+    out = []
+    for line in p.stdout.splitlines():
+        f = line.split("\t")
+        # "   0:<TAB>01 d8<TAB>add eax,ebx"; continuation lines carry bytes only
+        if len(f) >= 3 and re.match(r"^\s*[0-9a-f]+:$", f[0]):
+            out.append(re.sub(r"\s+", " ", " ".join(f[2:])).strip())
+    return " ; ".join(out) if out else (p.stderr.strip() or "(objdump printed nothing)")
+
+
+def spaced(hexstr):
+    return " ".join(hexstr[i:i + 2] for i in range(0, len(hexstr), 2)) or "(none)"
+
+
+
+# ---- programs ----------------------------------------------------------------
+
+_EXPECT_RE = re.compile(r"^\s*(?:#|@|//|;)\s*expect:\s*(-?(?:0x[0-9a-fA-F]+|\d+))\s*$", re.M)
+
+
+def program_names(target):
+    d = os.path.join(PROGRAMS, target)
+    if not os.path.isdir(d):
+        return []
+    return sorted(f[:-2] for f in os.listdir(d) if f.endswith(".s"))
+
+
+def program_path(target, name):
+    return os.path.join(PROGRAMS, target, name + ".s")
+
+
+def expected_value(path):
+    """The `expect: N` comment of a program, plus IMAGO_FAULT_EXPECT_DELTA."""
+    with open(path) as f:
+        m = _EXPECT_RE.search(f.read())
+    if not m:
+        raise ValueError("%s: no '# expect: N' comment" % rel(path))
+    return int(m.group(1), 0) + int(os.environ.get("IMAGO_FAULT_EXPECT_DELTA", "0") or 0)
+
+
+def faults_active():
+    out = []
+    if os.environ.get("IMAGO_FAULT_STRIP_RELOCS"):
+        out.append("IMAGO_FAULT_STRIP_RELOCS")
+    if os.environ.get("IMAGO_FAULT_EXPECT_DELTA") not in (None, "", "0"):
+        out.append("IMAGO_FAULT_EXPECT_DELTA=%s" % os.environ["IMAGO_FAULT_EXPECT_DELTA"])
+    return out
+
+
+# ---- builds shared by the program tests ----------------------------------------
+
+
+class Builds:
+    """Per-worker cache of images, raw bytes and GNU executables. Each value is
+    (path, None) or (None, failure message)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.memo = {}
+
+    def _once(self, key, fn):
+        if key not in self.memo:
+            try:
+                self.memo[key] = (fn(), None)
+            except BuildError as e:
+                self.memo[key] = (None, str(e))
+        return self.memo[key]
+
+    def _dir(self, target):
+        d = os.path.join(self.root, target)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def image(self, target, prog):
+        def build():
+            out = os.path.join(self._dir(target), prog + ".img")
+            argv = [IMAGO, "asm", "-a", target, program_path(target, prog),
+                    "-o", out]
+            check(argv, imago(*argv[1:]), out)
+            if os.environ.get("IMAGO_FAULT_STRIP_RELOCS"):
+                with open(out, "rb") as f:
+                    data, _n = img_strip_relocs(f.read())
+                out = out[:-4] + ".norelocs.img"
+                with open(out, "wb") as f:
+                    f.write(data)
+            return out
+        return self._once(("img", target, prog), build)
+
+    def imago_raw(self, target, prog):
+        def build():
+            out = os.path.join(self._dir(target), prog + ".imago.bin")
+            argv = [IMAGO, "asm", "-a", target, "--raw",
+                    program_path(target, prog), "-o", out]
+            check(argv, imago(*argv[1:]), out)
+            return out
+        return self._once(("raw", target, prog), build)
+
+    def gnu_object(self, target, prog):
+        def build():
+            spec = TOOLS[target]
+            out = os.path.join(self._dir(target), prog + ".o")
+            argv = spec["as"] + ["-o", out, program_path(target, prog)]
+            check(argv, run(argv), out)
+            return out
+        return self._once(("obj", target, prog), build)
+
+    def gnu_raw(self, target, prog):
+        def build():
+            obj, err = self.gnu_object(target, prog)
+            if err:
+                raise BuildError(err)
+            spec = TOOLS[target]
+            elf = obj[:-2] + ".elf"
+            out = obj[:-2] + ".gnu.bin"
+            argv = spec["ld"] + ["-Ttext=0", "-e", "main", "-o", elf, obj]
+            check(argv, run(argv), elf)
+            argv = [spec["objcopy"], "-O", "binary", "-j", ".text", elf, out]
+            check(argv, run(argv), out)
+            return out
+        return self._once(("gnuraw", target, prog), build)
+
+    def gnu_exe(self, target, prog):
+        def build():
+            obj, err = self.gnu_object(target, prog)
+            if err:
+                raise BuildError(err)
+            spec = TOOLS[target]
+            renamed = obj[:-2] + ".prog.o"
+            argv = [spec["objcopy"], "--redefine-sym", "main=prog_main", obj, renamed]
+            check(argv, run(argv), renamed)
+            exe = obj[:-2] + ".exe"
+            argv = [spec["cc"], "-static", "-Wl,-z,noexecstack", "-o", exe,
+                    os.path.join(PROGRAMS, "driver.c"), renamed]
+            check(argv, run(argv), exe)
+            return exe
+        return self._once(("exe", target, prog), build)
+
+
+class BuildError(Exception):
+    pass
+
+
+def check(argv, p, out):
+    if p.returncode != 0 or not os.path.exists(out):
+        raise BuildError("`%s` exited %d%s:\n%s" % (
+            shjoin([rel(a) for a in argv]), p.returncode,
+            "" if os.path.exists(out) else " (no output file)",
+            (p.stderr or p.stdout).strip()[-3000:]))
+
+
+
+# ---- the imago image format (docs/image-format.md) ---------------------------
+
+IMG_MAGIC = b"\x7fIMG\r\n\x1a\n"
+HDR_VERSION, HDR_TOTAL, HDR_CHECKSUM = 8, 16, 20
+HDR_NSECT, HDR_SECTOFF, HDR_SECTENT = 28, 32, 36
+SEC_TARGET, SEC_CODEOFF, SEC_CODESIZE, SEC_NRELS = 0, 12, 16, 32
+
+
+def img_checksum(data):
+    """CRC-32 (zlib) of the image with the checksum field read as zero."""
+    data = bytearray(data)
+    data[HDR_CHECKSUM:HDR_CHECKSUM + 4] = b"\0\0\0\0"
+    return zlib.crc32(bytes(data)) & 0xFFFFFFFF
+
+
+def img_fix_checksum(data):
+    data = bytearray(data)
+    struct.pack_into("<I", data, HDR_CHECKSUM, img_checksum(data))
+    return bytes(data)
+
+
+def img_sections(data):
+    """(entry offset, target number, nrels) of every section entry."""
+    nsect, sectoff, sectent = struct.unpack_from("<III", data, HDR_NSECT)
+    out = []
+    for i in range(nsect):
+        e = sectoff + i * sectent
+        target, = struct.unpack_from("<I", data, e + SEC_TARGET)
+        nrels, = struct.unpack_from("<I", data, e + SEC_NRELS)
+        out.append((e, target, nrels))
+    return out
+
+
+def img_strip_relocs(data):
+    """The same image with every section's relocation count set to zero and the
+    checksum fixed: a valid image whose code is never relocated. Returns
+    (new bytes, number of relocation records removed)."""
+    if data[:8] != IMG_MAGIC:
+        raise ValueError("not an imago image")
+    data = bytearray(data)
+    removed = 0
+    for e, _t, nrels in img_sections(data):
+        removed += nrels
+        struct.pack_into("<I", data, e + SEC_NRELS, 0)
+    return img_fix_checksum(data), removed
+
+
+def img_set_version(data, version):
+    data = bytearray(data)
+    struct.pack_into("<I", data, HDR_VERSION, version)
+    return img_fix_checksum(data)

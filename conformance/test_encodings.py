@@ -1,0 +1,276 @@
+"""Every vector of `imago vectors -a TARGET` against GNU as, byte for byte.
+
+A vector is a line `form<TAB>text<TAB>hex`. The vectors of a target are cut into
+batches of IMAGO_BATCH (20000) lines, one test per batch so xdist spreads them.
+A batch is one source file, every line `__iv_N: text` so the marker symbol
+__iv_N starts vector N; one GNU as run assembles it and one objdump run prints
+the symbols, relocations and .text contents, and the bytes between consecutive
+markers are GNU's encoding of that vector.
+
+A vector whose hex is empty is a negative: imago rejects the text, and GNU as
+must reject it too (all negatives of a target are one test and one as run).
+"""
+
+import os
+import re
+import shlex
+
+import pytest
+
+import harness
+
+BATCH = int(os.environ.get("IMAGO_BATCH", "20000") or 20000)
+SHOW = 20  # mismatches shown in full per batch; all are counted
+_HEX_RE = re.compile(r"^(?:[0-9a-f]{2})*$")
+_AS_MSG_RE = re.compile(r"^(.*?):(\d+): (Error|Warning): (.*)$")
+
+_cache = {}
+
+
+def load_vectors(target):
+    """(positives, negatives, problems) for a target, cached per process.
+    positives/negatives: lists of (line number, form, text, hex).
+    problems: a string describing why the vectors are unusable, or None."""
+    if target in _cache:
+        return _cache[target]
+    pos, neg, bad = [], [], []
+    problem = None
+    argv = [harness.IMAGO, "vectors", "-a", target]
+    argv += shlex.split(os.environ.get("IMAGO_VECTORS_ARGS", ""))
+    if not os.path.exists(harness.IMAGO):
+        problem = "%s does not exist: run `make all` first (or set IMAGO_BIN)" % harness.rel(
+            harness.IMAGO)
+    else:
+        try:
+            p = harness.run(argv, env=harness.imago_env())
+        except (OSError, harness.subprocess.SubprocessError) as e:
+            p = None
+            problem = "`%s` failed to run: %s" % (harness.shjoin(argv), e)
+        if p is not None and p.returncode != 0:
+            problem = "`%s` exited %d: %s" % (harness.shjoin(argv), p.returncode,
+                                             p.stderr.strip()[-2000:])
+        elif p is not None:
+            for n, line in enumerate(p.stdout.splitlines(), 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                f = line.split("\t")
+                if len(f) != 3 or not f[0] or not f[1].strip() or not _HEX_RE.match(f[2]):
+                    bad.append("line %d: %r" % (n, line))
+                    continue
+                (neg if f[2] == "" else pos).append((n, f[0], f[1], f[2]))
+            if bad:
+                problem = "`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, hex " \
+                          "lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
+                                                      "\n  ".join(bad[:10]))
+            elif not pos:
+                problem = "`%s` printed no vectors" % harness.shjoin(argv)
+    _cache[target] = (pos, neg, problem)
+    return _cache[target]
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.function.__name__ == "test_encodings":
+        params, ids = [], []
+        for t in harness.TARGETS:
+            pos, _neg, _problem = load_vectors(t)
+            n = max(1, (len(pos) + BATCH - 1) // BATCH)
+            for b in range(n):
+                params.append((t, b, n))
+                ids.append("%s-%d" % (t, b))
+        metafunc.parametrize("target,batch,nbatches", params, ids=ids)
+    elif metafunc.function.__name__ == "test_negatives":
+        metafunc.parametrize("target", harness.TARGETS)
+
+
+# ---- GNU side ---------------------------------------------------------------
+
+
+def as_messages(stderr):
+    """{line: [(kind, message)]} from GNU as diagnostics."""
+    out = {}
+    for line in stderr.splitlines():
+        m = _AS_MSG_RE.match(line)
+        if m:
+            out.setdefault(int(m.group(2)), []).append((m.group(3), m.group(4)))
+    return out
+
+
+def write_source(path, target, texts, skip=()):
+    """One line per vector: `__iv_N: text`. Returns the line number of vector 0."""
+    header = harness.TOOLS[target]["header"]
+    with open(path, "w") as f:
+        f.write(header)
+        for i, text in enumerate(texts):
+            if i in skip:
+                f.write("__iv_%d:\n" % i)
+            else:
+                f.write("__iv_%d: %s\n" % (i, text))
+    return header.count("\n") + 1
+
+
+def assemble(target, src, obj):
+    argv = harness.TOOLS[target]["as"] + ["-o", obj, src]
+    return harness.run(argv)
+
+
+def read_object(target, obj):
+    """(.text bytes, {marker index: offset}, [relocated offsets]) via one objdump run."""
+    argv = [harness.TOOLS[target]["objdump"], "-s", "-t", "-r", "-j", ".text", obj]
+    p = harness.run(argv)
+    if p.returncode != 0:
+        raise RuntimeError("`%s` exited %d: %s" % (harness.shjoin(argv), p.returncode,
+                                                   p.stderr.strip()))
+    marks, relocs, chunks = {}, [], []
+    mode = None
+    for line in p.stdout.splitlines():
+        if line.startswith("SYMBOL TABLE:"):
+            mode = "sym"
+            continue
+        if line.startswith("RELOCATION RECORDS FOR"):
+            mode = "rel"
+            continue
+        if line.startswith("Contents of section"):
+            mode = "data"
+            continue
+        if not line.strip():
+            continue
+        if mode == "sym":
+            f = line.split()
+            if f and f[-1].startswith("__iv_"):
+                marks[int(f[-1][5:])] = int(f[0], 16)
+        elif mode == "rel":
+            f = line.split()
+            if f and re.match(r"^[0-9a-f]+$", f[0]):
+                relocs.append(int(f[0], 16))
+        elif mode == "data":
+            m = re.match(r"^ ([0-9a-f]+) ", line)
+            if m:
+                start = len(m.group(0))
+                hexpart = line[start:start + 35].replace(" ", "")
+                chunks.append((int(m.group(1), 16), bytes.fromhex(hexpart)))
+    data = bytearray()
+    for addr, b in chunks:
+        if addr != len(data):
+            raise RuntimeError("objdump -s: unexpected address 0x%x (have 0x%x bytes)"
+                               % (addr, len(data)))
+        data += b
+    return bytes(data), marks, relocs
+
+
+def repro(target, form, text):
+    spec = harness.TOOLS[target]
+    lines = [l for l in spec["header"].splitlines() if l != ".text"] + [text]
+    gnu = "printf '%%s\\n' %s | %s -o /tmp/v.o - && %s -d %s/tmp/v.o" % (
+        " ".join(shlex.quote(l) for l in lines), harness.shjoin(spec["as"]), spec["objdump"],
+        (harness.shjoin(spec["objdump_obj"]) + " ") if spec["objdump_obj"] else "")
+    awk_str = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    extra = os.environ.get("IMAGO_VECTORS_ARGS", "")
+    mine = "%s vectors -a %s%s | awk -F'\\t' %s" % (
+        harness.rel(harness.IMAGO), target, (" " + extra) if extra else "",
+        shlex.quote('$1==%s && $2==%s' % (awk_str(form), awk_str(text))))
+    return gnu + "   vs   " + mine
+
+
+# ---- tests ------------------------------------------------------------------
+
+
+@pytest.mark.kind("encoding")
+def test_encodings(target, batch, nbatches, tmp_path, stats):
+    pos, _neg, problem = load_vectors(target)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    missing = harness.missing_tools(target)
+    if missing:
+        pytest.skip("GNU tools for %s not installed: %s" % (target, ", ".join(missing)))
+    chunk = pos[batch * BATCH:(batch + 1) * BATCH]
+    texts = [v[2] for v in chunk]
+    src, obj = str(tmp_path / "batch.s"), str(tmp_path / "batch.o")
+
+    first = write_source(src, target, texts)
+    p = assemble(target, src, obj)
+    msgs = as_messages(p.stderr)
+    # GNU as messages per vector (errors and warnings both fail the vector).
+    flagged = {ln - first: m for ln, m in msgs.items() if 0 <= ln - first < len(chunk)}
+    if p.returncode != 0:
+        if not flagged:
+            pytest.fail("`%s` exited %d with no per-line message:\n%s" % (
+                harness.shjoin(harness.TOOLS[target]["as"] + ["-o", obj, src]), p.returncode,
+                p.stderr[-3000:]), pytrace=False)
+        # Assemble again without the rejected lines, so the rest is still compared.
+        write_source(src, target, texts, skip=set(flagged))
+        p = assemble(target, src, obj)
+        if p.returncode != 0:
+            pytest.fail("GNU as still fails after dropping %d rejected vectors:\n%s"
+                        % (len(flagged), p.stderr[-3000:]), pytrace=False)
+
+    data, marks, relocs = read_object(target, obj)
+    if len(marks) != len(chunk):
+        pytest.fail("objdump shows %d of %d marker symbols" % (len(marks), len(chunk)),
+                    pytrace=False)
+    offs = [marks[i] for i in range(len(chunk))] + [len(data)]
+
+    failures = []  # (vector, gnu hex or None, why)
+    for i, (n, form, text, want) in enumerate(chunk):
+        if i in flagged:
+            why = "; ".join("%s: %s" % m for m in flagged[i])
+            failures.append((chunk[i], None, "GNU as: " + why))
+            continue
+        lo, hi = offs[i], offs[i + 1]
+        gnu = data[lo:hi].hex()
+        if any(lo <= r < hi for r in relocs):
+            failures.append((chunk[i], gnu, "GNU as left a relocation in this vector "
+                                            "(its text is not self-contained)"))
+        elif gnu != want:
+            failures.append((chunk[i], gnu, "bytes differ"))
+
+    stats(target, forms={v[1] for v in chunk}, vectors=len(chunk),
+          mismatches=len(failures), batches=1)
+    if not failures:
+        return
+
+    tmp = str(tmp_path)
+    lines = ["%s batch %d/%d: %d of %d vectors differ from GNU as (%s)" % (
+        target, batch + 1, nbatches, len(failures), len(chunk),
+        harness.first_line(harness.tool_version([harness.TOOLS[target]["as"][0], "--version"])))]
+    for (n, form, text, want), gnu, why in failures[:SHOW]:
+        lines.append("")
+        lines.append("%s form %s (vectors line %d): %s" % (target, form, n, text))
+        lines.append("  %s" % why)
+        if gnu is not None:
+            lines.append("  expected (GNU as): %-30s %s" % (harness.spaced(gnu), harness.disasm(target, gnu, tmp)))
+        lines.append("  actual   (imago) : %-30s %s" % (harness.spaced(want), harness.disasm(target, want, tmp)))
+        lines.append("  reproduce: " + repro(target, form, text))
+    if len(failures) > SHOW:
+        forms = sorted({f[0][1] for f in failures[SHOW:]})
+        lines.append("")
+        lines.append("... and %d more, in forms: %s" % (len(failures) - SHOW,
+                                                       " ".join(forms[:50])))
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+@pytest.mark.kind("negative")
+def test_negatives(target, tmp_path, stats):
+    """Texts imago rejects (empty hex) must be rejected by GNU as as well."""
+    pos, neg, problem = load_vectors(target)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    if not neg:
+        stats(target, negatives=0)
+        pytest.skip("imago vectors -a %s prints no negative vectors" % target)
+    missing = harness.missing_tools(target, which=("as",))
+    if missing:
+        pytest.skip("GNU tools for %s not installed: %s" % (target, ", ".join(missing)))
+    src, obj = str(tmp_path / "neg.s"), str(tmp_path / "neg.o")
+    first = write_source(src, target, [v[2] for v in neg])
+    p = assemble(target, src, obj)
+    errors = {ln - first for ln, m in as_messages(p.stderr).items()
+              if any(k == "Error" for k, _ in m)}
+    accepted = [v for i, v in enumerate(neg) if i not in errors]
+    stats(target, forms={v[1] for v in neg}, negatives=len(neg), mismatches=len(accepted))
+    if accepted:
+        lines = ["%s: GNU as accepts %d of %d texts that imago rejects:" % (
+            target, len(accepted), len(neg))]
+        for n, form, text, _ in accepted[:SHOW]:
+            lines.append("  %s (vectors line %d): %s" % (form, n, text))
+            lines.append("    reproduce: " + repro(target, form, text))
+        pytest.fail("\n".join(lines), pytrace=False)
