@@ -78,6 +78,18 @@ int im_emu_native_supports(im_target t)
     return t == host || (host == IM_TARGET_X86_64 && t == IM_TARGET_I386);
 }
 
+unsigned im_emu_timeout_ms(unsigned def)
+{
+    const char *env = getenv("IMAGO_EMU_TIMEOUT_MS");
+    if (!env || !*env)
+        return def;
+    char *end;
+    unsigned long v = strtoul(env, &end, 10);
+    if (*end || v == 0 || v > 24ul * 3600 * 1000)
+        return def;
+    return (unsigned)v;
+}
+
 int im_emu_check_args(im_target t, const int64_t *args, size_t nargs)
 {
     if (nargs > 4)

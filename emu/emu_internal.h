@@ -10,8 +10,12 @@
 /* Wall-clock limit for one call through a runner (native i386, qemu). */
 #define IM_EMU_EXEC_TIMEOUT_MS 30000
 /* Limits for one Unicorn call. */
-#define IM_EMU_UC_TIMEOUT_US 10000000u
+#define IM_EMU_UC_TIMEOUT_MS 10000
 #define IM_EMU_UC_MAX_INSNS 100000000u
+
+/* The time limit of one call in milliseconds: $IMAGO_EMU_TIMEOUT_MS when set to a
+ * positive number, else def. */
+unsigned im_emu_timeout_ms(unsigned def);
 
 typedef struct im_emu_ops {
     const char *name; /* for messages: "native", "native (runner)", "qemu", "unicorn" */

@@ -229,7 +229,7 @@ static int make_input(const uint8_t *data, size_t len)
 /* Run argv with stdin from in_fd; collect stdout and stderr; kill it after the
  * timeout. *status gets the wait status; *timed_out is set if it was killed. */
 static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct outbuf *errb,
-                     int *status, int *timed_out, const char *cmd)
+                     int *status, unsigned *timed_out, const char *cmd)
 {
     int po[2], pe[2];
     if (pipe2(po, O_CLOEXEC) != 0)
@@ -257,7 +257,8 @@ static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct ou
                        cmd);
     }
 
-    int64_t deadline = now_ms() + IM_EMU_EXEC_TIMEOUT_MS;
+    unsigned timeout = im_emu_timeout_ms(IM_EMU_EXEC_TIMEOUT_MS);
+    int64_t deadline = now_ms() + timeout;
     struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
     struct outbuf *bufs[2] = {out, errb};
     int open_fds = 2;
@@ -265,7 +266,7 @@ static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct ou
     while (open_fds) {
         int64_t left = deadline - now_ms();
         if (left <= 0) {
-            *timed_out = 1;
+            *timed_out = timeout;
             kill(pid, SIGKILL);
             break;
         }
@@ -331,7 +332,8 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     if (in < 0)
         return im_fail(IM_ERR_SYS, "cannot make the runner's input file: %s", strerror(errno));
     struct outbuf out = {0}, errb = {0};
-    int status = 0, timed_out = 0;
+    int status = 0;
+    unsigned timed_out = 0;
     int err = run_child(argv, in, &out, &errb, &status, &timed_out, cmd);
     close(in);
     if (err)
@@ -339,8 +341,8 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     char line[320];
     first_line(line, sizeof line, errb.p ? errb.p : "");
     if (timed_out) {
-        err = im_fail(IM_ERR_ENGINE, "timed out after %d s and was killed (command: %s < image)",
-                      IM_EMU_EXEC_TIMEOUT_MS / 1000, cmd);
+        err = im_fail(IM_ERR_ENGINE, "timed out after %u ms and was killed (command: %s < image)",
+                      timed_out, cmd);
         goto done;
     }
     if (WIFSIGNALED(status)) {

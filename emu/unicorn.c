@@ -128,6 +128,10 @@ static int uc_load(im_emu *emu, uint64_t base)
     free(code);
     if (e != UC_ERR_OK)
         return uc_fail(e, "writing code", base);
+    /* Drop translations of whatever was at these addresses before a reload. */
+    e = uc_ctl_remove_cache(p->uc, base, base + len);
+    if (e != UC_ERR_OK)
+        return uc_fail(e, "flushing the translation cache", base);
     e = uc_mem_map(p->uc, p->stack, STACK_SIZE + page, UC_PROT_ALL);
     if (e != UC_ERR_OK)
         return uc_fail(e, "mapping the stack", p->stack);
@@ -230,7 +234,8 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
     if (err)
         return err;
 
-    uc_err e = uc_emu_start(uc, entry, p->sentinel, IM_EMU_UC_TIMEOUT_US, IM_EMU_UC_MAX_INSNS);
+    unsigned timeout = im_emu_timeout_ms(IM_EMU_UC_TIMEOUT_MS);
+    uc_err e = uc_emu_start(uc, entry, p->sentinel, (uint64_t)timeout * 1000, IM_EMU_UC_MAX_INSNS);
     uint64_t pc = 0;
     if (im_target_ptr_size(emu->target) == 4) {
         uint32_t pc32 = 0;
@@ -244,10 +249,9 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
                        (unsigned long long)pc, name);
     if (pc != p->sentinel)
         return im_fail(IM_ERR_ENGINE,
-                       "unicorn: %s did not return: stopped at pc 0x%llx (limits: %u s, %u "
+                       "unicorn: %s did not return: stopped at pc 0x%llx (limits: %u ms, %u "
                        "instructions)",
-                       name, (unsigned long long)pc, IM_EMU_UC_TIMEOUT_US / 1000000u,
-                       IM_EMU_UC_MAX_INSNS);
+                       name, (unsigned long long)pc, timeout, IM_EMU_UC_MAX_INSNS);
 
     switch (emu->target) {
     case IM_TARGET_X86_64:

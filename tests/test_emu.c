@@ -1,0 +1,184 @@
+/* Engines: every engine x target this host supports runs the sample functions
+ * at two bases and agrees on the results; failures are reported, never hang. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "imago/emu.h"
+#include "samples.h"
+
+static const im_engine engines[] = {IM_ENGINE_NATIVE, IM_ENGINE_QEMU, IM_ENGINE_UNICORN};
+
+/* Does this x86_64 host provide the cell? (DESIGN.md: native covers x86_64 and
+ * i386; qemu and unicorn cover every target.) Cells that should exist must open. */
+static int cell_expected(im_engine e, im_target t)
+{
+    if (e == IM_ENGINE_NATIVE)
+        return t == im_host_target() ||
+               (im_host_target() == IM_TARGET_X86_64 && t == IM_TARGET_I386);
+    return im_host_target() == IM_TARGET_X86_64;
+}
+
+/* The second load address: high for 64-bit targets, low for 32-bit ones. */
+static uint64_t second_base(im_target t)
+{
+    return im_target_ptr_size(t) == 8 ? 0x7e0000000000ull : 0x20000000u;
+}
+
+static void run_cell(im_engine e, im_target t)
+{
+    im_emu *emu = NULL;
+    int err = im_emu_open(e, t, &emu);
+    if (!cell_expected(e, t)) {
+        if (err == 0)
+            im_emu_close(emu);
+        return;
+    }
+    CHECK_ERR(err, 0);
+    if (err) {
+        fprintf(stderr, "  cell %s/%s cannot open\n", im_engine_name(e), im_target_name(t));
+        return;
+    }
+    const uint64_t bases[2] = {0, second_base(t)};
+    for (int b = 0; b < 2; b++) {
+        for (int k = 0; k < SAMPLE_KINDS; k++) {
+            for (int via = 0; via < (k == SAMPLE_RELOC ? 2 : 1); via++) {
+                im_image *img = sample_image(IM_TARGET_NONE, (enum sample_kind)k, via);
+                err = im_emu_load(emu, img, bases[b]);
+                im_img_free(img); /* the engine keeps what it needs */
+                CHECK_ERR(err, 0);
+                if (err) {
+                    fprintf(stderr, "  cell %s/%s base 0x%llx\n", im_engine_name(e),
+                            im_target_name(t), (unsigned long long)bases[b]);
+                    continue;
+                }
+                CHECK_EQ(im_emu_base(emu), bases[b] ? bases[b] : 0x10000000u);
+                const int64_t args[4] = {5, 7, 2, -3};
+                int64_t r = 0;
+                err = im_emu_call(emu, k == SAMPLE_ARITH ? "main" : NULL, args, 4, &r);
+                CHECK_ERR(err, 0);
+                int64_t want = k == SAMPLE_RET42 ? 42 : k == SAMPLE_ARITH ? -30 : 1234;
+                if (r != want)
+                    fprintf(stderr, "  cell %s/%s base 0x%llx sample %d: %lld\n",
+                            im_engine_name(e), im_target_name(t),
+                            (unsigned long long)bases[b], k, (long long)r);
+                CHECK_EQ(r, want);
+            }
+        }
+    }
+    /* 32-bit results are sign-extended; arguments may be written unsigned. */
+    im_image *img = sample_image(t, SAMPLE_ARITH, 0);
+    CHECK_ERR(im_emu_load(emu, img, 0), 0);
+    int64_t r = 0;
+    const int64_t args[4] = {1, 1, 0, 0xffffffffll}; /* (1+1-0) * 0xffffffff */
+    CHECK_ERR(im_emu_call(emu, "main", args, 4, &r), 0);
+    CHECK_EQ(r, im_target_ptr_size(t) == 4 ? -2 : 0x1fffffffell);
+    const int64_t big[1] = {1ll << 40};
+    if (im_target_ptr_size(t) == 4)
+        CHECK_ERR(im_emu_call(emu, "main", big, 1, &r), IM_ERR_RANGE);
+    CHECK_ERR(im_emu_call(emu, "nope", NULL, 0, &r), IM_ERR_NOSYM);
+    im_img_free(img);
+    im_emu_close(emu);
+}
+
+/* Code that faults (reads address 0) and code that never returns. */
+static const uint8_t x64_fault[] = {0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0xc3};
+static const uint8_t i386_fault[] = {0xa1, 0x00, 0x00, 0x00, 0x00, 0xc3};
+static const uint8_t x86_loop[] = {0xeb, 0xfe}; /* jmp . */
+
+static im_image *code_image(im_target t, const uint8_t *code, uint32_t size)
+{
+    im_image *img = im_img_new();
+    im_symbol sym = {(char *)"main", 0, IM_SYM_FUNC};
+    im_section s = {t, 16, (uint8_t *)code, size, &sym, 1, NULL, 0};
+    CHECK_ERR(im_img_add_section(img, &s), 0);
+    return img;
+}
+
+static void expect_engine_error(im_engine e, im_target t, im_image *img, const char *detail)
+{
+    im_emu *emu = NULL;
+    CHECK_ERR(im_emu_open(e, t, &emu), 0);
+    if (!emu)
+        return;
+    CHECK_ERR(im_emu_load(emu, img, 0), 0);
+    int64_t r = 0;
+    CHECK_ERR(im_emu_call(emu, NULL, NULL, 0, &r), IM_ERR_ENGINE);
+    CHECK_DETAIL(detail);
+    im_emu_close(emu);
+}
+
+static void test_errors(void)
+{
+    im_emu *emu = NULL;
+    CHECK_ERR(im_emu_open(IM_ENGINE_NATIVE, IM_TARGET_ARM, &emu), IM_ERR_ENGINE);
+    CHECK_DETAIL("arm");
+    CHECK_ERR(im_emu_open(IM_ENGINE_NONE, IM_TARGET_ARM, &emu), IM_ERR_ENGINE);
+    CHECK_ERR(im_emu_open(IM_ENGINE_QEMU, IM_TARGET_NONE, &emu), IM_ERR_TARGET);
+    CHECK(emu == NULL);
+
+    /* Names. */
+    CHECK(strcmp(im_engine_name(IM_ENGINE_UNICORN), "unicorn") == 0);
+    CHECK_EQ(im_engine_from_name("qemu"), IM_ENGINE_QEMU);
+    CHECK_EQ(im_engine_from_name("bochs"), IM_ENGINE_NONE);
+    CHECK(im_engine_name((im_engine)42) == NULL);
+
+    /* No runner in the runner directory. */
+    im_emu_set_runner_dir("/nonexistent-imago");
+    CHECK_ERR(im_emu_open(IM_ENGINE_QEMU, IM_TARGET_ARM, &emu), IM_ERR_ENGINE);
+    CHECK_DETAIL("/nonexistent-imago/imago-runner-arm");
+    im_emu_set_runner_dir(NULL);
+
+    if (im_host_target() != IM_TARGET_X86_64)
+        return;
+
+    /* A section the image lacks; an unaligned or out-of-range base. */
+    im_image *arm_only = sample_image(IM_TARGET_ARM, SAMPLE_RET42, 0);
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++) {
+        CHECK_ERR(im_emu_open(engines[i], IM_TARGET_I386, &emu), 0);
+        if (!emu)
+            continue;
+        CHECK_ERR(im_emu_load(emu, arm_only, 0), IM_ERR_NOSECTION);
+        int64_t r;
+        CHECK_ERR(im_emu_call(emu, NULL, NULL, 0, &r), IM_ERR_INVAL); /* nothing loaded */
+        im_image *i386 = sample_image(IM_TARGET_I386, SAMPLE_RET42, 0);
+        CHECK_ERR(im_emu_load(emu, i386, 0x10000010), IM_ERR_ALIGN);
+        CHECK_ERR(im_emu_load(emu, i386, 0x100000000ull), IM_ERR_RANGE);
+        im_img_free(i386);
+        im_emu_close(emu);
+        emu = NULL;
+    }
+    im_img_free(arm_only);
+
+    /* Faults: the runner dies of a signal; unicorn stops with an error. */
+    im_image *f64 = code_image(IM_TARGET_X86_64, x64_fault, sizeof x64_fault);
+    im_image *f32 = code_image(IM_TARGET_I386, i386_fault, sizeof i386_fault);
+    expect_engine_error(IM_ENGINE_QEMU, IM_TARGET_X86_64, f64, "killed by signal 11");
+    expect_engine_error(IM_ENGINE_QEMU, IM_TARGET_X86_64, f64, "qemu-x86_64 ");
+    expect_engine_error(IM_ENGINE_NATIVE, IM_TARGET_I386, f32, "killed by signal 11");
+    expect_engine_error(IM_ENGINE_UNICORN, IM_TARGET_X86_64, f64, "pc 0x10000000");
+    expect_engine_error(IM_ENGINE_UNICORN, IM_TARGET_I386, f32, "unicorn: ");
+    im_img_free(f64);
+    im_img_free(f32);
+
+    /* Code that never returns is stopped by the time limit. */
+    setenv("IMAGO_EMU_TIMEOUT_MS", "1000", 1);
+    im_image *l64 = code_image(IM_TARGET_X86_64, x86_loop, sizeof x86_loop);
+    im_image *l32 = code_image(IM_TARGET_I386, x86_loop, sizeof x86_loop);
+    expect_engine_error(IM_ENGINE_QEMU, IM_TARGET_X86_64, l64, "timed out after 1000 ms");
+    expect_engine_error(IM_ENGINE_NATIVE, IM_TARGET_I386, l32, "timed out");
+    expect_engine_error(IM_ENGINE_UNICORN, IM_TARGET_X86_64, l64, "did not return");
+    unsetenv("IMAGO_EMU_TIMEOUT_MS");
+    im_img_free(l64);
+    im_img_free(l32);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+        for (int t = 1; t < IM_TARGET_COUNT; t++)
+            run_cell(engines[i], (im_target)t);
+    test_errors();
+    return check_done();
+}
