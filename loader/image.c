@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "reloc.h"
 
 /* ---- layout constants (docs/image-format.md) ---------------------------- */
 
@@ -99,17 +100,6 @@ static int is_pow2(uint32_t v)
     return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* Size in bytes of the field a relocation kind patches, 0 if the kind is
- * unknown or not valid for the target. */
-static unsigned reloc_field_size(uint32_t kind, im_target t)
-{
-    switch (kind) {
-    case IM_RELOC_ABS32: return 4;
-    case IM_RELOC_ABS64: return im_target_ptr_size(t) == 8 ? 8 : 0;
-    default: return 0;
-    }
-}
-
 static int known_target(uint32_t t)
 {
     return t != IM_TARGET_NONE && im_target_name((im_target)t) != NULL;
@@ -178,7 +168,7 @@ static int validate_section(const im_section *sec, uint32_t idx)
             return im_fail(IM_ERR_RELOC,
                            "section %u (%s): relocation %u at offset 0x%x has unknown kind %u",
                            idx, tn, i, r->offset, r->kind);
-        unsigned size = reloc_field_size(r->kind, sec->target);
+        unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
             return im_fail(IM_ERR_RELOC,
                            "section %u (%s): relocation %u at offset 0x%x: %s is not valid for "

@@ -4,13 +4,14 @@
 #include "imago/img.h"
 
 #include "core.h"
+#include "reloc.h"
 
-/* Field size a kind patches on a target; 0 if the kind is unknown or invalid there. */
-static unsigned field_size(uint32_t kind, im_target t)
+unsigned im_reloc_field_size(uint32_t kind, im_target t)
 {
     switch (kind) {
     case IM_RELOC_ABS32: return 4;
     case IM_RELOC_ABS64: return im_target_ptr_size(t) == 8 ? 8 : 0;
+    case IM_RELOC_ABS32S: return t == IM_TARGET_X86_64 ? 4 : 0;
     default: return 0;
     }
 }
@@ -29,7 +30,7 @@ int im_section_relocate(const im_section *sec, uint8_t *dst, uint64_t base)
         return im_fail(IM_ERR_INVAL, "im_section_relocate: NULL argument");
     for (uint32_t i = 0; i < sec->nrelocs; i++) {
         const im_reloc *r = &sec->relocs[i];
-        unsigned size = field_size(r->kind, sec->target);
+        unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
             return im_fail(IM_ERR_RELOC, "relocation %u at offset 0x%x: kind %u (%s) is not valid "
                                          "for %s",
@@ -56,6 +57,12 @@ int im_section_relocate(const im_section *sec, uint8_t *dst, uint64_t base)
             /* Zero-extended on x86_64 (mov r32, imm32), a full word on 32-bit targets. */
             if (value > UINT32_MAX)
                 return range_error(sec, i, r, value, "does not fit in 32 bits unsigned");
+            im_put32(p, (uint32_t)value);
+            break;
+        case IM_RELOC_ABS32S:
+            /* Sign-extended by the CPU (x86_64 mov r/m64, imm32; disp32 in [abs]). */
+            if ((int64_t)value < INT32_MIN || (int64_t)value > INT32_MAX)
+                return range_error(sec, i, r, value, "does not fit in 32 bits signed");
             im_put32(p, (uint32_t)value);
             break;
         case IM_RELOC_ABS64:

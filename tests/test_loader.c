@@ -199,6 +199,20 @@ static void test_relocate(void)
     CHECK_ERR(im_section_relocate(&s, code, 0x1000), IM_ERR_RELOC);
     s.nrelocs = 1;
     CHECK_ERR(im_section_relocate(&s, code, 0x1000), 0);
+
+    /* ABS32S (x86_64 only): the value must fit 32 bits signed. */
+    im_reloc r32s = {0, IM_RELOC_ABS32S, -1, 0};
+    im_section t = {IM_TARGET_X86_64, 16, code, sizeof code, NULL, 0, &r32s, 1};
+    CHECK_ERR(im_section_relocate(&t, code, 0x7ffff000u), 0);
+    CHECK_EQ(im_get32(code), 0x7ffff000u);
+    r32s.addend = -0x80000000ll; /* 0 - 2^31 */
+    CHECK_ERR(im_section_relocate(&t, code, 0), 0);
+    CHECK_EQ(im_get32(code), 0x80000000u);
+    r32s.addend = 0;
+    CHECK_ERR(im_section_relocate(&t, code, 0x80000000u), IM_ERR_RELOC_RANGE);
+    CHECK_DETAIL("32 bits signed");
+    t.target = IM_TARGET_I386;
+    CHECK_ERR(im_section_relocate(&t, code, 0x1000), IM_ERR_RELOC);
 }
 
 int main(void)
