@@ -450,3 +450,48 @@ def img_set_version(data, version):
     data = bytearray(data)
     struct.pack_into("<I", data, HDR_VERSION, version)
     return img_fix_checksum(data)
+
+
+TARGET_NUMBERS = {"x86_64": 1, "i386": 2, "arm": 3, "aarch64": 4}
+SYM_FUNC, SYM_DATA = 1, 2
+RELOC_ABS32, RELOC_ABS64 = 1, 2
+
+
+def _align(v, a):
+    return (v + a - 1) & ~(a - 1)
+
+
+def img_build(sections):
+    """Serialise an image laid out as loader/image.c writes it. sections: list of
+    dicts {target (name), align, code (bytes), syms [(name, offset, kind)],
+    relocs [(offset, kind, symbol index or -1, addend)]}."""
+    pos = 64 + 48 * len(sections)
+    sect_off = 64
+    layout = []
+    for s in sections:
+        code_off = _align(pos, 16)
+        pos = code_off + len(s["code"])
+        sym_off = _align(pos, 8)
+        pos = sym_off + 16 * len(s.get("syms", ()))
+        rel_off = _align(pos, 8)
+        pos = rel_off + 24 * len(s.get("relocs", ()))
+        layout.append((code_off, sym_off, rel_off))
+    str_off = pos
+    strings = bytearray()
+    buf = bytearray(pos)
+    for i, (s, (code_off, sym_off, rel_off)) in enumerate(zip(sections, layout)):
+        e = sect_off + 48 * i
+        syms, relocs = s.get("syms", ()), s.get("relocs", ())
+        struct.pack_into("<IIIIIIIII", buf, e, TARGET_NUMBERS[s["target"]], s.get("align", 16),
+                         0, code_off, len(s["code"]), sym_off, len(syms), rel_off, len(relocs))
+        buf[code_off:code_off + len(s["code"])] = s["code"]
+        for j, (name, off, kind) in enumerate(syms):
+            struct.pack_into("<IIII", buf, sym_off + 16 * j, len(strings), off, kind, 0)
+            strings += name.encode() + b"\0"
+        for j, (off, kind, sym, addend) in enumerate(relocs):
+            struct.pack_into("<IIiIq", buf, rel_off + 24 * j, off, kind, sym, 0, addend)
+    buf += strings
+    buf[0:8] = IMG_MAGIC
+    struct.pack_into("<IIII", buf, 8, 1, 64, len(buf), 0)
+    struct.pack_into("<IIIIII", buf, 24, 0, len(sections), sect_off, 48, str_off, len(strings))
+    return img_fix_checksum(buf)

@@ -1,0 +1,205 @@
+"""The conformance checks can fail: each self-test injects one fault, runs the
+real conformance tests (narrowed with -k) in a subprocess and asserts that they
+go red for the right reason, and, where it matters, that the same selection
+without the fault does not fail that way (so the fault is what they caught).
+
+(a) A wrong bit in one table row (A64 and x86): encoders/ is copied, one fixed
+    bit flipped, imago rebuilt from the copy (make BUILD=... TABLES=...), and
+    test_encodings.py run against the mutant must name that form.
+(b) A skipped relocation: IMAGO_FAULT_STRIP_RELOCS=1 makes the program tests
+    strip the relocation records from their images; the reloc program must fail
+    and the seed programs must not.
+(c) A wrong expected value: IMAGO_FAULT_EXPECT_DELTA=1 must fail every program
+    test it touches.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import harness
+
+ROOT = harness.ROOT
+
+
+def run_conformance(tmp, args, env_extra=None, imago=None, name="run"):
+    """Run the conformance suite in a subprocess; returns (exit code, output,
+    {test id: outcome})."""
+    xml = os.path.join(tmp, name + ".xml")
+    env = dict(os.environ)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env["IMAGO_REPORT"] = os.path.join(tmp, name + ".json")
+    if imago:
+        env["IMAGO_BIN"] = imago
+    env.update(env_extra or {})
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+            "--junitxml", xml] + args
+    p = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+    outcomes = {}
+    if os.path.exists(xml):
+        for tc in ET.parse(xml).getroot().iter("testcase"):
+            tid = tc.get("name")
+            if tc.find("failure") is not None or tc.find("error") is not None:
+                outcomes[tid] = "failed"
+            elif tc.find("skipped") is not None:
+                outcomes[tid] = "skipped"
+            else:
+                outcomes[tid] = "passed"
+    return p.returncode, p.stdout, outcomes
+
+
+# ---- (a) a wrong bit in a table row ---------------------------------------------
+
+A64_ROWS = ["add_x_imm", "add_w_imm", "sub_x_imm"]
+X86_ROWS = ["add_rm32_r32", "sub_rm32_r32", "mov_rm32_r32"]
+
+
+def _rows(path):
+    """(line index, id, fields) of every table row of a .tbl file."""
+    out = []
+    with open(path) as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [x.strip() for x in line.split("|")]
+        if len(fields) >= 3:
+            out.append((i, fields[0], fields))
+    return lines, out
+
+
+def flip_a64(enc):
+    """Flip the last bit of the longest run of fixed bits (the opcode family)."""
+    toks = enc.split()
+    best = max((i for i, t in enumerate(toks) if re.fullmatch(r"[01]+", t)),
+               key=lambda i: len(toks[i]), default=None)
+    if best is None:
+        return None
+    t = toks[best]
+    toks[best] = t[:-1] + ("1" if t[-1] == "0" else "0")
+    return " ".join(toks)
+
+
+def flip_x86(enc):
+    """Flip bit 3 of the last plain opcode byte (e.g. add 01 -> or 09)."""
+    toks = enc.split()
+    idx = [i for i, t in enumerate(toks) if re.fullmatch(r"[0-9A-Fa-f]{2}", t)]
+    if not idx:
+        return None
+    i = idx[-1]
+    toks[i] = "%02X" % (int(toks[i], 16) ^ 0x08)
+    return " ".join(toks)
+
+
+def mutate(tables, arch, prefer, flip):
+    """Flip a bit in the first preferred row found under tables/arch; returns
+    (form id, old encoding, new encoding)."""
+    for want in prefer + [None]:
+        for tbl in sorted(os.listdir(os.path.join(tables, arch))):
+            if not tbl.endswith(".tbl"):
+                continue
+            path = os.path.join(tables, arch, tbl)
+            lines, rows = _rows(path)
+            for i, rid, fields in rows:
+                if want is not None and rid != want:
+                    continue
+                new = flip(fields[2])
+                if new is None:
+                    continue
+                parts = lines[i].split("|")
+                parts[2] = " " + new + " "
+                lines[i] = "|".join(parts)
+                with open(path, "w") as f:
+                    f.write("\n".join(lines))
+                return rid, fields[2], new
+    raise AssertionError("no row to mutate in %s/%s" % (tables, arch))
+
+
+@pytest.fixture(scope="module")
+def mutant(tmp_path_factory, imago_bin):
+    """imago built from a copy of encoders/ with one bit flipped in an A64 row and
+    one in an x86 row."""
+    tmp = str(tmp_path_factory.mktemp("mutant"))
+    tables = os.path.join(tmp, "encoders")
+    shutil.copytree(os.path.join(ROOT, "encoders"), tables)
+    a64 = mutate(tables, "a64", A64_ROWS, flip_a64)
+    x86 = mutate(tables, "x86", X86_ROWS, flip_x86)
+    build = os.path.join(tmp, "build")
+    target = os.path.join(build, "bin", "imago")
+    p = subprocess.run(["make", "-C", ROOT, "-j2", "--no-print-directory", "BUILD=" + build,
+                        "TABLES=" + tables, target], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+    assert p.returncode == 0 and os.path.exists(target), \
+        "building the mutant imago failed (flipped %s: %s -> %s, %s: %s -> %s):\n%s" % (
+            a64 + x86 + (p.stdout[-4000:],))
+    return {"imago": target, "aarch64": a64, "x86_64": x86, "tmp": tmp}
+
+
+@pytest.mark.parametrize("target", ["aarch64", "x86_64"])
+def test_wrong_table_bit_is_caught(mutant, target, tmp_path):
+    form, old, new = mutant[target]
+    sel = ["conformance/test_encodings.py", "-k", "test_encodings and %s" % target]
+    rc, out, _ = run_conformance(str(tmp_path), sel, imago=mutant["imago"], name="mutant")
+    assert rc == 1, "conformance passed (exit %d) with %s row %s changed from %r to %r:\n%s" % (
+        rc, target, form, old, new, out[-4000:])
+    assert re.search(r"^%s form %s \(vectors line \d+\):" % (target, re.escape(form)), out, re.M), \
+        "the mismatch report does not name form %s:\n%s" % (form, out[-6000:])
+    assert "expected (GNU as):" in out and "actual   (imago) :" in out and "reproduce:" in out
+    # Control: the real imago does not report this form.
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, name="control")
+    assert not re.search(r"^%s form %s \(" % (target, re.escape(form)), out0, re.M), \
+        "control: the unmutated imago already mismatches form %s:\n%s" % (form, out0[-4000:])
+
+
+# ---- (b) a skipped relocation -----------------------------------------------------
+
+PROGRAM_SEL = ["conformance/test_programs.py", "-k",
+               "test_program and not bytes and not gnu and x86_64"]
+
+
+def test_skipped_relocation_is_caught(imago_bin, tmp_path):
+    rc, out, outcomes = run_conformance(str(tmp_path), PROGRAM_SEL,
+                                        {"IMAGO_FAULT_STRIP_RELOCS": "1"}, name="norelocs")
+    assert outcomes, "no test ran:\n" + out[-4000:]
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STRIP_RELOCS" in out
+    reloc = {t: o for t, o in outcomes.items() if "-reloc-" in t}
+    others = {t: o for t, o in outcomes.items() if "-reloc-" not in t}
+    assert rc == 1, "conformance passed with relocations stripped:\n" + out[-4000:]
+    nonzero = [t for t in reloc if not t.endswith("-default]")]
+    assert nonzero and all(reloc[t] == "failed" for t in nonzero), \
+        "reloc tests at non-zero bases did not all fail: %s\n%s" % (reloc, out[-4000:])
+    # The fault breaks only what needs relocating; compare with a clean run.
+    rc0, out0, outcomes0 = run_conformance(str(tmp_path), PROGRAM_SEL, name="clean")
+    for t, o in others.items():
+        assert o == outcomes0.get(t), "%s: %s with relocations stripped, %s without" % (
+            t, o, outcomes0.get(t))
+    for t in nonzero:
+        assert outcomes0.get(t) == "passed", \
+            "control: %s fails even with its relocations:\n%s" % (t, out0[-4000:])
+
+
+# ---- (c) a wrong expected value ------------------------------------------------------
+
+
+def test_wrong_expected_value_is_caught(imago_bin, tmp_path):
+    sel = ["conformance/test_programs.py", "-k", "x86_64 and native and not bytes"]
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, {"IMAGO_FAULT_EXPECT_DELTA": "1"},
+                                        name="delta")
+    assert rc == 1, "conformance passed with every expected value off by one:\n" + out[-4000:]
+    assert outcomes and all(o == "failed" for o in outcomes.values()), \
+        "some tests passed with wrong expected values: %s" % outcomes
+    gnu = [t for t in outcomes if t.startswith("test_gnu_program")]
+    assert gnu, "no gnu-program test ran: %s" % sorted(outcomes)
+    assert "returns 42 on native, the file expects 43" in out, out[-4000:]
+    # Whatever passes without the fault fails with it.
+    rc0, out0, outcomes0 = run_conformance(str(tmp_path), sel, name="clean")
+    passed = [t for t, o in outcomes0.items() if o == "passed"]
+    assert set(gnu) <= set(passed), "control: GNU-built programs fail:\n" + out0[-4000:]
+    if "test_program[x86_64-native-seed-default]" in passed:
+        assert "result 42, expected 43" in out, out[-4000:]
