@@ -100,8 +100,8 @@ int im_emu_check_args(im_target t, const int64_t *args, size_t nargs)
         return 0;
     for (size_t i = 0; i < nargs; i++)
         if (args[i] < INT32_MIN || args[i] > (int64_t)UINT32_MAX)
-            return im_fail(IM_ERR_RANGE, "argument %zu (%lld) does not fit a 32-bit %s register",
-                           i, (long long)args[i], im_target_name(t));
+            return im_fail(IM_ERR_RANGE, "argument %zu (%lld) does not fit a 32-bit %s register", i,
+                           (long long)args[i], im_target_name(t));
     return 0;
 }
 
@@ -184,8 +184,7 @@ int im_emu_load(im_emu *emu, const im_image *img, uint64_t base)
     return err;
 }
 
-int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs,
-                int64_t *result)
+int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs, int64_t *result)
 {
     if (!emu || !result)
         return im_fail(IM_ERR_INVAL, "im_emu_call: NULL argument");

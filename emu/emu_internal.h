@@ -35,10 +35,10 @@ struct im_emu {
     const im_emu_ops *ops;
     im_engine engine;
     im_target target;
-    im_image *img;          /* private copy holding only the target's section, once loaded */
-    const im_section *sec;  /* img's section */
-    uint64_t base;          /* where sec is (or will be) loaded; 0 before load */
-    void *priv;             /* backend state */
+    im_image *img;         /* private copy holding only the target's section, once loaded */
+    const im_section *sec; /* img's section */
+    uint64_t base;         /* where sec is (or will be) loaded; 0 before load */
+    void *priv;            /* backend state */
 };
 
 extern const im_emu_ops im_emu_native_ops; /* in-process: target == host */

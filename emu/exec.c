@@ -25,9 +25,9 @@ extern char **environ;
 #define OUTPUT_LIMIT (1u << 20) /* bytes kept of each of stdout and stderr */
 
 struct exec_priv {
-    char runner[4096];  /* path of imago-runner-<target> */
-    char qemu[32];      /* "qemu-<target>", or "" to run the runner directly */
-    uint8_t *image;     /* serialised image holding only the target's section */
+    char runner[4096]; /* path of imago-runner-<target> */
+    char qemu[32];     /* "qemu-<target>", or "" to run the runner directly */
+    uint8_t *image;    /* serialised image holding only the target's section */
     size_t image_len;
 };
 
@@ -303,8 +303,8 @@ static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct ou
     return 0;
 }
 
-static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args,
-                     size_t nargs, int64_t *result)
+static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                     int64_t *result)
 {
     struct exec_priv *p = emu->priv;
     (void)off;
@@ -346,14 +346,14 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
         goto done;
     }
     if (WIFSIGNALED(status)) {
-        err = im_fail(IM_ERR_ENGINE, "%s killed by signal %d (%s)%s%s (command: %s < image)",
-                      argv[0], WTERMSIG(status), strsignal(WTERMSIG(status)),
-                      line[0] ? ": " : "", line, cmd);
+        err =
+            im_fail(IM_ERR_ENGINE, "%s killed by signal %d (%s)%s%s (command: %s < image)", argv[0],
+                    WTERMSIG(status), strsignal(WTERMSIG(status)), line[0] ? ": " : "", line, cmd);
         goto done;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-        err = im_fail(IM_ERR_ENGINE, "%s exited with status %d%s%s (command: %s < image)",
-                      argv[0], WEXITSTATUS(status), line[0] ? ": " : "", line, cmd);
+        err = im_fail(IM_ERR_ENGINE, "%s exited with status %d%s%s (command: %s < image)", argv[0],
+                      WEXITSTATUS(status), line[0] ? ": " : "", line, cmd);
         goto done;
     }
     /* The last line that starts with "result=". */
@@ -369,14 +369,15 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     if (!res || sscanf(res, "result=%lld base=0x%llx", &v, &b) != 2) {
         char got[320];
         first_line(got, sizeof got, out.p ? out.p : "");
-        err = im_fail(IM_ERR_ENGINE, "no result line from the runner (stdout: '%s') (command: %s "
-                                     "< image)",
+        err = im_fail(IM_ERR_ENGINE,
+                      "no result line from the runner (stdout: '%s') (command: %s "
+                      "< image)",
                       got, cmd);
         goto done;
     }
     if (b != emu->base) {
-        err = im_fail(IM_ERR_ENGINE, "runner loaded at 0x%llx instead of 0x%llx (command: %s)",
-                      b, (unsigned long long)emu->base, cmd);
+        err = im_fail(IM_ERR_ENGINE, "runner loaded at 0x%llx instead of 0x%llx (command: %s)", b,
+                      (unsigned long long)emu->base, cmd);
         goto done;
     }
     *result = (int64_t)v;

@@ -35,10 +35,22 @@ static int uc_open_target(im_emu *emu)
     uc_arch arch;
     int mode;
     switch (emu->target) {
-    case IM_TARGET_X86_64: arch = UC_ARCH_X86; mode = UC_MODE_64; break;
-    case IM_TARGET_I386: arch = UC_ARCH_X86; mode = UC_MODE_32; break;
-    case IM_TARGET_ARM: arch = UC_ARCH_ARM; mode = UC_MODE_ARM; break;
-    case IM_TARGET_AARCH64: arch = UC_ARCH_ARM64; mode = UC_MODE_ARM; break;
+    case IM_TARGET_X86_64:
+        arch = UC_ARCH_X86;
+        mode = UC_MODE_64;
+        break;
+    case IM_TARGET_I386:
+        arch = UC_ARCH_X86;
+        mode = UC_MODE_32;
+        break;
+    case IM_TARGET_ARM:
+        arch = UC_ARCH_ARM;
+        mode = UC_MODE_ARM;
+        break;
+    case IM_TARGET_AARCH64:
+        arch = UC_ARCH_ARM64;
+        mode = UC_MODE_ARM;
+        break;
     default:
         return im_fail(IM_ERR_TARGET, "unicorn: no support for target %s",
                        im_target_name(emu->target) ? im_target_name(emu->target) : "?");
@@ -49,8 +61,8 @@ static int uc_open_target(im_emu *emu)
     uc_err e = uc_open(arch, (uc_mode)mode, &p->uc);
     if (e != UC_ERR_OK) {
         free(p);
-        return im_fail(IM_ERR_ENGINE, "unicorn: cannot open %s: %s",
-                       im_target_name(emu->target), uc_strerror(e));
+        return im_fail(IM_ERR_ENGINE, "unicorn: cannot open %s: %s", im_target_name(emu->target),
+                       uc_strerror(e));
     }
     if (emu->target == IM_TARGET_ARM) {
         /* ARMv7-A with VFP/NEON, as the hard-float ABI expects. */
@@ -58,8 +70,7 @@ static int uc_open_target(im_emu *emu)
         if (e != UC_ERR_OK) {
             uc_close(p->uc);
             free(p);
-            return im_fail(IM_ERR_ENGINE, "unicorn: cannot select cortex-a15: %s",
-                           uc_strerror(e));
+            return im_fail(IM_ERR_ENGINE, "unicorn: cannot select cortex-a15: %s", uc_strerror(e));
         }
     }
     size_t page = 0;
@@ -164,8 +175,8 @@ static int wreg32(uc_engine *uc, int reg, uint32_t v)
     return e == UC_ERR_OK ? 0 : uc_fail(e, "writing a register", 0);
 }
 
-static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args,
-                   size_t nargs, int64_t *result)
+static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                   int64_t *result)
 {
     struct uc_priv *p = emu->priv;
     uc_engine *uc = p->uc;
@@ -180,8 +191,7 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
 
     switch (emu->target) {
     case IM_TARGET_X86_64: {
-        static const int regs[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX,
-                                    UC_X86_REG_RCX};
+        static const int regs[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RCX};
         uint64_t sp = top - 8; /* entry: rsp + 8 is 16-byte aligned */
         im_put64(buf, p->sentinel);
         if (uc_mem_write(uc, sp, buf, 8) != UC_ERR_OK)

@@ -116,19 +116,17 @@ static int cmp_str_ptr(const void *a, const void *b)
 static int validate_section(const im_section *sec, uint32_t idx)
 {
     if (!known_target((uint32_t)sec->target))
-        return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx,
-                       (unsigned)sec->target);
+        return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx, (unsigned)sec->target);
     const char *tn = im_target_name(sec->target);
     if (!is_pow2(sec->align) || sec->align > MAX_ALIGN)
-        return im_fail(IM_ERR_ALIGN,
-                       "section %u (%s): alignment %u is not a power of two in 1..%u", idx, tn,
-                       sec->align, (unsigned)MAX_ALIGN);
+        return im_fail(IM_ERR_ALIGN, "section %u (%s): alignment %u is not a power of two in 1..%u",
+                       idx, tn, sec->align, (unsigned)MAX_ALIGN);
     if (sec->code_size && !sec->code)
         return im_fail(IM_ERR_INVAL, "section %u (%s): %u code bytes but no code", idx, tn,
                        sec->code_size);
     if ((sec->nsyms && !sec->syms) || (sec->nrelocs && !sec->relocs))
-        return im_fail(IM_ERR_INVAL, "section %u (%s): counted symbols or relocations missing",
-                       idx, tn);
+        return im_fail(IM_ERR_INVAL, "section %u (%s): counted symbols or relocations missing", idx,
+                       tn);
     for (uint32_t i = 0; i < sec->nsyms; i++) {
         const im_symbol *s = &sec->syms[i];
         if (!s->name || !s->name[0])
@@ -153,8 +151,8 @@ static int validate_section(const im_section *sec, uint32_t idx)
         qsort(names, sec->nsyms, sizeof *names, cmp_str_ptr);
         for (uint32_t i = 1; i < sec->nsyms; i++) {
             if (strcmp(names[i - 1], names[i]) == 0) {
-                int err = im_fail(IM_ERR_SYMBOL, "section %u (%s): duplicate symbol '%s'", idx,
-                                  tn, names[i]);
+                int err = im_fail(IM_ERR_SYMBOL, "section %u (%s): duplicate symbol '%s'", idx, tn,
+                                  names[i]);
                 free(names);
                 return err;
             }
@@ -166,8 +164,8 @@ static int validate_section(const im_section *sec, uint32_t idx)
         const char *kn = im_reloc_name(r->kind);
         if (!kn)
             return im_fail(IM_ERR_RELOC,
-                           "section %u (%s): relocation %u at offset 0x%x has unknown kind %u",
-                           idx, tn, i, r->offset, r->kind);
+                           "section %u (%s): relocation %u at offset 0x%x has unknown kind %u", idx,
+                           tn, i, r->offset, r->kind);
         unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
             return im_fail(IM_ERR_RELOC,
@@ -336,8 +334,7 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         return im_fail(IM_ERR_VERSION, "cannot write image version %u (this writer: %u)",
                        img->version, IM_IMG_VERSION);
     if (img->nsections && !img->sections)
-        return im_fail(IM_ERR_INVAL, "image has %u sections but no section array",
-                       img->nsections);
+        return im_fail(IM_ERR_INVAL, "image has %u sections but no section array", img->nsections);
     if (img->nsections >= IM_TARGET_COUNT)
         return im_fail(IM_ERR_INVAL, "image has %u sections, at most %u targets exist",
                        img->nsections, IM_TARGET_COUNT - 1);
@@ -465,8 +462,7 @@ int im_img_write_file(const im_image *img, const char *path)
     }
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        snprintf(tmp, tlen, "%s.tmp%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&counter, 1u));
+        snprintf(tmp, tlen, "%s.tmp%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             break;
@@ -527,11 +523,11 @@ static int check_table(uint32_t idx, const char *what, uint32_t off, uint32_t co
 {
     if (!in_bounds(off, count, entsize, total))
         return im_fail(IM_ERR_MALFORMED,
-                       "section %u: %s at 0x%x (%u x %u bytes) exceeds the image (size 0x%x)",
-                       idx, what, off, count, entsize, total);
+                       "section %u: %s at 0x%x (%u x %u bytes) exceeds the image (size 0x%x)", idx,
+                       what, off, count, entsize, total);
     if (off % align)
-        return im_fail(IM_ERR_ALIGN, "section %u: %s offset 0x%x is not %u-byte aligned", idx,
-                       what, off, align);
+        return im_fail(IM_ERR_ALIGN, "section %u: %s offset 0x%x is not %u-byte aligned", idx, what,
+                       off, align);
     return 0;
 }
 
@@ -606,8 +602,8 @@ static int parse_section(const uint8_t *data, uint32_t total, uint32_t idx, cons
     for (uint32_t i = 0; i < nrels; i++) {
         const uint8_t *p = data + reloff + (size_t)i * REL_SIZE;
         if (im_get32(p + REL_RESERVED) != 0)
-            return im_fail(IM_ERR_MALFORMED,
-                           "section %u: relocation %u reserved field is not zero", idx, i);
+            return im_fail(IM_ERR_MALFORMED, "section %u: relocation %u reserved field is not zero",
+                           idx, i);
         sec->relocs[i].offset = im_get32(p + REL_OFFSET);
         sec->relocs[i].kind = im_get32(p + REL_KIND);
         sec->relocs[i].symbol = (int32_t)im_get32(p + REL_SYMBOL);
@@ -625,24 +621,25 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
     if (!data && len)
         return im_fail(IM_ERR_INVAL, "im_img_read: NULL data");
     if (len < HDR_SIZE)
-        return im_fail(IM_ERR_TRUNCATED, "image is %zu bytes, shorter than the %u-byte header",
-                       len, (unsigned)HDR_SIZE);
+        return im_fail(IM_ERR_TRUNCATED, "image is %zu bytes, shorter than the %u-byte header", len,
+                       (unsigned)HDR_SIZE);
     if (memcmp(data + HDR_MAGIC, img_magic, sizeof img_magic) != 0)
-        return im_fail(IM_ERR_MAGIC, "bytes 0..7 are %02x %02x %02x %02x %02x %02x %02x %02x, "
-                                     "expected 7f 49 4d 47 0d 0a 1a 0a",
+        return im_fail(IM_ERR_MAGIC,
+                       "bytes 0..7 are %02x %02x %02x %02x %02x %02x %02x %02x, "
+                       "expected 7f 49 4d 47 0d 0a 1a 0a",
                        data[0], data[1], data[2], data[3], data[4], data[5], data[6], data[7]);
     uint32_t version = im_get32(data + HDR_VERSION);
     if (version != IM_IMG_VERSION)
-        return im_fail(IM_ERR_VERSION, "image version %u; this reader supports version %u",
-                       version, IM_IMG_VERSION);
+        return im_fail(IM_ERR_VERSION, "image version %u; this reader supports version %u", version,
+                       IM_IMG_VERSION);
     uint32_t hdrsize = im_get32(data + HDR_HDRSIZE);
     if (hdrsize != HDR_SIZE)
         return im_fail(IM_ERR_MALFORMED, "header size %u at offset 0x%x; version 1 requires %u",
                        hdrsize, (unsigned)HDR_HDRSIZE, (unsigned)HDR_SIZE);
     uint32_t total = im_get32(data + HDR_TOTAL);
     if (total > len)
-        return im_fail(IM_ERR_TRUNCATED, "header gives a size of %u bytes, only %zu present",
-                       total, len);
+        return im_fail(IM_ERR_TRUNCATED, "header gives a size of %u bytes, only %zu present", total,
+                       len);
     if (total < len)
         return im_fail(IM_ERR_MALFORMED, "header gives a size of %u bytes, but %zu are present",
                        total, len);

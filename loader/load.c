@@ -50,16 +50,16 @@ static int map_rw(uintptr_t hint, size_t len, size_t align, size_t page, uint8_t
         if (p == MAP_FAILED) {
             int e = errno;
             if (e == EEXIST)
-                return im_fail(IM_ERR_SYS, "cannot map 0x%zx bytes at 0x%llx: range is in use",
-                               len, (unsigned long long)hint);
+                return im_fail(IM_ERR_SYS, "cannot map 0x%zx bytes at 0x%llx: range is in use", len,
+                               (unsigned long long)hint);
             return im_fail(IM_ERR_SYS, "cannot map 0x%zx bytes at 0x%llx: %s", len,
                            (unsigned long long)hint, strerror(e));
         }
         if ((uintptr_t)p != hint) {
             /* A kernel without MAP_FIXED_NOREPLACE took the address as a hint only. */
             munmap(p, len);
-            return im_fail(IM_ERR_SYS, "cannot map 0x%zx bytes at 0x%llx: range is in use",
-                           len, (unsigned long long)hint);
+            return im_fail(IM_ERR_SYS, "cannot map 0x%zx bytes at 0x%llx: range is in use", len,
+                           (unsigned long long)hint);
         }
         *out = p;
         return 0;

@@ -32,8 +32,9 @@ int im_section_relocate(const im_section *sec, uint8_t *dst, uint64_t base)
         const im_reloc *r = &sec->relocs[i];
         unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
-            return im_fail(IM_ERR_RELOC, "relocation %u at offset 0x%x: kind %u (%s) is not valid "
-                                         "for %s",
+            return im_fail(IM_ERR_RELOC,
+                           "relocation %u at offset 0x%x: kind %u (%s) is not valid "
+                           "for %s",
                            i, r->offset, r->kind,
                            im_reloc_name(r->kind) ? im_reloc_name(r->kind) : "unknown",
                            im_target_name(sec->target) ? im_target_name(sec->target) : "?");
@@ -65,9 +66,7 @@ int im_section_relocate(const im_section *sec, uint8_t *dst, uint64_t base)
                 return range_error(sec, i, r, value, "does not fit in 32 bits signed");
             im_put32(p, (uint32_t)value);
             break;
-        case IM_RELOC_ABS64:
-            im_put64(p, value);
-            break;
+        case IM_RELOC_ABS64: im_put64(p, value); break;
         default:
             return im_fail(IM_ERR_RELOC, "relocation %u at offset 0x%x: unknown kind %u", i,
                            r->offset, r->kind);

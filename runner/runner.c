@@ -25,10 +25,11 @@ typedef intptr_t (*entry_fn)(intptr_t, intptr_t, intptr_t, intptr_t);
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: imago-runner-%s [--base ADDR] [--entry SYM] IMAGE [ARGS...]\n"
-               "  IMAGE  image file, or '-' for standard input\n"
-               "  ARGS   up to %d integer arguments (decimal or 0x hex, may be negative)\n"
-               "prints: result=<signed decimal> base=0x<hex>\n",
+    fprintf(f,
+            "usage: imago-runner-%s [--base ADDR] [--entry SYM] IMAGE [ARGS...]\n"
+            "  IMAGE  image file, or '-' for standard input\n"
+            "  ARGS   up to %d integer arguments (decimal or 0x hex, may be negative)\n"
+            "prints: result=<signed decimal> base=0x<hex>\n",
             im_target_name(im_host_target()), MAX_ARGS);
 }
 

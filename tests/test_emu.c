@@ -60,9 +60,8 @@ static void run_cell(im_engine e, im_target t)
                 CHECK_ERR(err, 0);
                 int64_t want = k == SAMPLE_RET42 ? 42 : k == SAMPLE_ARITH ? -30 : 1234;
                 if (r != want)
-                    fprintf(stderr, "  cell %s/%s base 0x%llx sample %d: %lld\n",
-                            im_engine_name(e), im_target_name(t),
-                            (unsigned long long)bases[b], k, (long long)r);
+                    fprintf(stderr, "  cell %s/%s base 0x%llx sample %d: %lld\n", im_engine_name(e),
+                            im_target_name(t), (unsigned long long)bases[b], k, (long long)r);
                 CHECK_EQ(r, want);
             }
         }

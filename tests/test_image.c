@@ -352,13 +352,13 @@ static void test_malformed(void)
     im_put32(b + H_TOTAL, (uint32_t)len + 4);
     CHECK_ERR(read_err(b, len), IM_ERR_TRUNCATED);
 
-#define MUTATE(stmt, want, detail)                                                             \
-    do {                                                                                       \
-        RESET();                                                                               \
-        stmt;                                                                                  \
-        fix_checksum(b, len);                                                                  \
-        CHECK_ERR(read_err(b, len), want);                                                     \
-        CHECK_DETAIL(detail);                                                                  \
+#define MUTATE(stmt, want, detail)                                                                 \
+    do {                                                                                           \
+        RESET();                                                                                   \
+        stmt;                                                                                      \
+        fix_checksum(b, len);                                                                      \
+        CHECK_ERR(read_err(b, len), want);                                                         \
+        CHECK_DETAIL(detail);                                                                      \
     } while (0)
 
     MUTATE(im_put32(b + H_HDRSIZE, 128), IM_ERR_MALFORMED, "header size 128");
@@ -375,8 +375,7 @@ static void test_malformed(void)
     MUTATE(im_put32(sect(b, 2) + S_ALIGN, 12), IM_ERR_ALIGN, "section 2 (arm): alignment 12");
     MUTATE(im_put32(sect(b, 0) + S_FLAGS, 2), IM_ERR_MALFORMED, "section 0: unknown flags");
     MUTATE(sect(b, 0)[40] = 1, IM_ERR_MALFORMED, "section 0: reserved");
-    MUTATE(im_put32(sect(b, 0) + S_CODESIZE, 0xfffffff0u), IM_ERR_MALFORMED,
-           "section 0: code at");
+    MUTATE(im_put32(sect(b, 0) + S_CODESIZE, 0xfffffff0u), IM_ERR_MALFORMED, "section 0: code at");
     MUTATE(im_put32(sect(b, 0) + S_CODEOFF, im_get32(sect(b, 0) + S_CODEOFF) + 8), IM_ERR_ALIGN,
            "code offset");
     MUTATE(im_put32(sect(b, 0) + S_NSYMS, 0x10000000u), IM_ERR_MALFORMED,
@@ -401,8 +400,7 @@ static void test_malformed(void)
     MUTATE(b[stroff + im_get32(sym0 + 16 + SYM_NAME)] = 0, IM_ERR_SYMBOL, "empty name");
     MUTATE(memcpy(b + stroff + im_get32(sym0 + 16 + SYM_NAME), "main", 4), IM_ERR_SYMBOL,
            "duplicate symbol 'main'");
-    MUTATE(b[im_get32(sect(b, 0) + S_SYMOFF) + 12] = 1, IM_ERR_MALFORMED,
-           "symbol 0 reserved");
+    MUTATE(b[im_get32(sect(b, 0) + S_SYMOFF) + 12] = 1, IM_ERR_MALFORMED, "symbol 0 reserved");
 
     /* Relocations (section 0: ABS64 at 2, code 0x11 bytes). */
     uint8_t *rel0 = b + im_get32(sect(orig, 0) + S_RELOFF);

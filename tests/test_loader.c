@@ -17,8 +17,7 @@ typedef intptr_t (*fn4)(intptr_t, intptr_t, intptr_t, intptr_t);
 #define FIXED_HINT ((uintptr_t)0x7e0000000000ull)
 #define LOW_HINT ((uintptr_t)0x10000000u)
 
-static intptr_t call(im_module *m, const char *name, intptr_t a, intptr_t b, intptr_t c,
-                     intptr_t d)
+static intptr_t call(im_module *m, const char *name, intptr_t a, intptr_t b, intptr_t c, intptr_t d)
 {
     void *p = im_module_symbol(m, name);
     if (!p)
@@ -141,8 +140,8 @@ static void test_load_errors(void)
         im_image *i32 = im_img_new();
         im_symbol syms[2] = {{(char *)"main", 0, IM_SYM_FUNC}, {(char *)"data", 8, IM_SYM_DATA}};
         im_reloc rel = {1, IM_RELOC_ABS32, 1, 0};
-        im_section s = {IM_TARGET_X86_64, 16, (uint8_t *)x64_reloc32, sizeof x64_reloc32,
-                        syms, 2, &rel, 1};
+        im_section s = {
+            IM_TARGET_X86_64, 16, (uint8_t *)x64_reloc32, sizeof x64_reloc32, syms, 2, &rel, 1};
         CHECK_ERR(im_img_add_section(i32, &s), 0);
         CHECK_ERR(im_load(i32, host, LOW_HINT, &m), 0);
         if (m) {
@@ -170,9 +169,9 @@ static void test_relocate(void)
 
     memset(code, 0xaa, sizeof code);
     CHECK_ERR(im_section_relocate(&s, code, 0x1000), 0);
-    CHECK_EQ(im_get32(code), 0x1000);             /* base + 4 - 4 */
-    CHECK_EQ(im_get32(code + 4), 0xaaaaaaaau);    /* untouched */
-    CHECK_EQ(im_get64(code + 8), 0x1010);         /* base + 0x10 */
+    CHECK_EQ(im_get32(code), 0x1000);          /* base + 4 - 4 */
+    CHECK_EQ(im_get32(code + 4), 0xaaaaaaaau); /* untouched */
+    CHECK_EQ(im_get64(code + 8), 0x1010);      /* base + 0x10 */
 
     /* ABS32 must fit 32 bits unsigned. */
     CHECK_ERR(im_section_relocate(&s, code, 0xfffffffcull), 0);

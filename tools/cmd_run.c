@@ -12,22 +12,21 @@
 
 static void run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: imago run IMG [--engine native|qemu|unicorn] [--target T] [--entry SYM]\n"
-            "                 [--base ADDR] [-v] [ARGS...]\n"
-            "\n"
-            "Load IMG (or '-' for standard input) and call SYM with up to 4 integer ARGS\n"
-            "(decimal or 0x hex, may be negative); print the result as a signed decimal.\n"
-            "\n"
-            "  --target T     x86_64, i386, arm or aarch64; default: this host's target if the\n"
-            "                 image has a section for it, else the image's first section\n"
-            "  --engine E     native (the host CPU), qemu (qemu-user and the target's runner)\n"
-            "                 or unicorn; default: native when the host runs the target,\n"
-            "                 else qemu (unicorn when the target was not chosen and the\n"
-            "                 image has no section for the host)\n"
-            "  --entry SYM    default: 'main', else the first function symbol\n"
-            "  --base ADDR    load address (page-aligned); default: the engine's (0x10000000)\n"
-            "  -v             print target=T engine=E base=0x... entry=SYM result=N\n");
+    fprintf(f, "usage: imago run IMG [--engine native|qemu|unicorn] [--target T] [--entry SYM]\n"
+               "                 [--base ADDR] [-v] [ARGS...]\n"
+               "\n"
+               "Load IMG (or '-' for standard input) and call SYM with up to 4 integer ARGS\n"
+               "(decimal or 0x hex, may be negative); print the result as a signed decimal.\n"
+               "\n"
+               "  --target T     x86_64, i386, arm or aarch64; default: this host's target if the\n"
+               "                 image has a section for it, else the image's first section\n"
+               "  --engine E     native (the host CPU), qemu (qemu-user and the target's runner)\n"
+               "                 or unicorn; default: native when the host runs the target,\n"
+               "                 else qemu (unicorn when the target was not chosen and the\n"
+               "                 image has no section for the host)\n"
+               "  --entry SYM    default: 'main', else the first function symbol\n"
+               "  --base ADDR    load address (page-aligned); default: the engine's (0x10000000)\n"
+               "  -v             print target=T engine=E base=0x... entry=SYM result=N\n");
 }
 
 static void dump_usage(FILE *f)
@@ -247,8 +246,9 @@ int cmd_run(int argc, char **argv)
             target = img->sections[0].target;
             if (engine == IM_ENGINE_NONE) {
                 engine = IM_ENGINE_UNICORN;
-                fprintf(stderr, "imago run: %s has no %s section; running its %s section on "
-                                "unicorn\n",
+                fprintf(stderr,
+                        "imago run: %s has no %s section; running its %s section on "
+                        "unicorn\n",
                         path, im_target_name(host), im_target_name(target));
             }
         } else {
@@ -268,8 +268,8 @@ int cmd_run(int argc, char **argv)
     if (!entry) {
         entry = im_section_default_entry(sec);
         if (!entry) {
-            tool_error("run", "%s: %s: the %s section has no 'main' and no function symbol",
-                       path, im_strerror(IM_ERR_NOSYM), im_target_name(target));
+            tool_error("run", "%s: %s: the %s section has no 'main' and no function symbol", path,
+                       im_strerror(IM_ERR_NOSYM), im_target_name(target));
             goto out;
         }
     }
