@@ -51,11 +51,11 @@ $(GEN_HDR): tools/gentables.py $(TABLE_SRC)
 	$(PYTHON) tools/gentables.py --tables $(TABLES) -o $@
 
 # ---- host build ---------------------------------------------------------------
-$(BUILD)/obj/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h)
+$(BUILD)/obj/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC_x86_64) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h)
+$(BUILD)/san/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC_x86_64) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 
@@ -68,7 +68,7 @@ $(BUILD)/bin/imago: $(LIB_OBJ) $(TOOL_OBJ)
 
 # ---- runners: one static binary per target, built with that target's gcc ----
 define RUNNER_RULES
-$(BUILD)/obj-$(1)/%.o: %.c $(wildcard include/imago/*.h encoders/core/*.h)
+$(BUILD)/obj-$(1)/%.o: %.c $(wildcard include/imago/*.h encoders/core/*.h loader/*.h)
 	@mkdir -p $$(dir $$@)
 	$(CC_$(1)) $(BASEFLAGS) $(CFLAGS) -c $$< -o $$@
 
