@@ -210,15 +210,18 @@ int cmd_run(int argc, char **argv)
         run_usage(stderr);
         return 2;
     }
+    /* An unknown engine or target is an error about this run (exit 1), not a usage error. */
     im_engine engine = IM_ENGINE_NONE;
     if (engine_name && (engine = im_engine_from_name(engine_name)) == IM_ENGINE_NONE) {
-        tool_error("run", "unknown engine '%s' (native, qemu or unicorn)", engine_name);
-        return 2;
+        tool_error("run", "%s: %s: unknown engine '%s' (native, qemu or unicorn)", path,
+                   im_strerror(IM_ERR_ENGINE), engine_name);
+        return 1;
     }
     im_target target = IM_TARGET_NONE;
     if (target_name && (target = im_target_from_name(target_name)) == IM_TARGET_NONE) {
-        tool_error("run", "unknown target '%s' (x86_64, i386, arm or aarch64)", target_name);
-        return 2;
+        tool_error("run", "%s: %s: unknown target '%s' (x86_64, i386, arm or aarch64)", path,
+                   im_strerror(IM_ERR_TARGET), target_name);
+        return 1;
     }
     uint64_t base = 0;
     if (base_text) {
