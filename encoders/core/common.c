@@ -117,6 +117,7 @@ const char *im_reloc_name(unsigned kind)
     switch (kind) {
     case IM_RELOC_ABS32: return "ABS32";
     case IM_RELOC_ABS64: return "ABS64";
+    case IM_RELOC_ABS32S: return "ABS32S";
     default: return NULL;
     }
 }

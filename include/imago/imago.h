@@ -65,6 +65,7 @@ typedef enum im_reloc_kind {
     IM_RELOC_NONE = 0,
     IM_RELOC_ABS32 = 1, /* 32-bit absolute address (x86_64 zero-extended R_X86_64_32, i386 R_386_32, R_ARM_ABS32) */
     IM_RELOC_ABS64 = 2, /* 64-bit absolute address (R_X86_64_64, R_AARCH64_ABS64) */
+    IM_RELOC_ABS32S = 3, /* 32-bit absolute address, sign-extended to 64 bits (R_X86_64_32S) */
 } im_reloc_kind;
 const char *im_reloc_name(unsigned kind); /* NULL if unknown */
 

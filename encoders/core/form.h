@@ -1,0 +1,135 @@
+/* Internal: the form row as generated from the encoders/<arch>/ tables by tools/gentables.py,
+ * the per-architecture description, and the generic template printer/parser. */
+#ifndef IMAGO_FORM_H
+#define IMAGO_FORM_H
+
+#include <stdbool.h>
+
+#include "imago/enc.h"
+
+#define IM_MAX_SLICES 8
+
+/* Template bytes: operand placeholders are bytes 1..IM_MAX_OPS (operand index + 1),
+ * an optional group is enclosed in IM_TPL_OPT .. IM_TPL_END. */
+#define IM_TPL_OPT '\016'
+#define IM_TPL_END '\017'
+
+/* Operand kind classes. */
+enum { IM_KC_REG = 1, IM_KC_IMM, IM_KC_MEM, IM_KC_REL, IM_KC_COND, IM_KC_LIST, IM_KC_RM };
+
+/* Row flags. */
+enum {
+    IM_FF_X64 = 1u << 0, /* x86: only in 64-bit mode */
+    IM_FF_X32 = 1u << 1, /* x86: only in 32-bit mode */
+    /* A32 loads/stores: with pc as both the data register (operand 1) and the base, the
+     * offset must be a multiple of 4 (GNU as rejects the rest). */
+    IM_FF_PCALIGN = 1u << 2,
+    /* A32 data processing with pc as Rn (operand 2): GNU as reads the immediate as a signed
+     * pc-relative constant, so values of 2^31 and above are rejected. */
+    IM_FF_PCIMM = 1u << 3,
+};
+
+/* x86 operand roles. */
+enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED };
+/* x86 mandatory-prefix / REX.W bits. */
+enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8 };
+/* x86 ModRM usage. */
+enum { IM_XM_NONE = 0, IM_XM_R, IM_XM_DIGIT };
+
+typedef struct im_slice {
+    uint8_t op;    /* operand index */
+    uint8_t vlo;   /* lowest bit of the operand's field value taken */
+    uint8_t width; /* number of bits */
+    uint8_t pos;   /* bit position in the instruction word */
+} im_slice;
+
+typedef struct im_form {
+    const char *id;   /* unique row id */
+    const char *mnem; /* mnemonic (before any condition suffix) */
+    const char *tpl;  /* operand template */
+    uint8_t nops;
+    uint8_t cond_op; /* operand index of a condition suffix of the mnemonic, or 0xff */
+    uint8_t flags;
+    uint8_t kinds[IM_MAX_OPS];
+    int8_t defs[IM_MAX_OPS]; /* value of an operand left out of an optional group */
+    /* ARM (A32/A64): fixed bits and the slices that place operand fields. */
+    uint32_t bits, mask;
+    uint8_t nslices;
+    im_slice slices[IM_MAX_SLICES];
+    /* x86 */
+    uint8_t pfx, opc_len, modrm, digit, imm_size;
+    uint8_t opc[3];
+    uint8_t roles[IM_MAX_OPS];
+} im_form;
+
+typedef struct im_kind {
+    const char *name;
+    uint8_t cls;
+    uint8_t bits; /* width of the encoded field value (ARM) */
+} im_kind;
+
+/* Parsing context for operands that name symbols (labels). */
+typedef struct im_parse_ctx {
+    void *user;
+    /* Returns a label id for name (creating it when new), or a negative error. */
+    int (*label)(void *user, const char *name, size_t len);
+} im_parse_ctx;
+
+/* A sample generator for conformance vectors. */
+typedef struct im_rng {
+    uint64_t s;
+} im_rng;
+uint64_t im_rng_next(im_rng *r);
+
+#define IM_MAX_SAMPLES 4096
+
+typedef struct im_arch {
+    const char *name;
+    const im_form *forms;
+    size_t nforms;
+    const im_kind *kinds;
+    size_t nkinds;
+    const char *comment; /* line comment characters */
+    /* Parse one operand of the given kind at *p; advance *p. */
+    int (*parse)(im_target t, unsigned kind, const char **p, im_operand *op,
+                 const im_parse_ctx *ctx);
+    /* Append the operand's text to buf. */
+    void (*print)(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n);
+    /* Encode; *len receives the byte count. rel: where a symbolic immediate lies. */
+    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
+                  size_t *len, im_fixup *fix);
+    /* Fill out[] with sample operands for the kind; returns the count. */
+    size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
+    bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
+} im_arch;
+
+const im_arch *im_arch_for(im_target t);
+extern const im_arch im_arch_x86, im_arch_a64, im_arch_a32;
+
+/* Generic text side of a form. */
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
+                  char *buf, size_t n);
+/* Match operand text against the form's template (the mnemonic has been matched and its
+ * condition, if any, stored by the caller). Returns 0 or a negative error. */
+int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *text,
+                  im_operand *ops, const im_parse_ctx *ctx);
+
+/* Parse and encode one instruction at address 0, choosing the form the assembler would
+ * (labels are not allowed; '.'-relative targets are). out must hold 16 bytes. */
+int im_asm_one(im_target t, const char *text, uint8_t *out, size_t *len, int *form);
+
+/* Condition codes shared by A32 and A64. */
+extern const char *const im_arm_cond_names[16];
+
+/* Helpers for kind parsers. */
+void im_skip_ws(const char **p);
+/* Parse an expression: number, symbol, '.', sums and differences of them. */
+int im_parse_expr(const char **p, im_operand *op, const im_parse_ctx *ctx);
+int im_parse_number(const char **p, uint64_t *out); /* decimal or 0x hex */
+/* ARM: the row's fixed bits with each operand's field value placed by the slices. */
+uint32_t im_arm_place(const im_form *f, const uint32_t *vals);
+bool im_match_word(const char **p, const char *word); /* case-insensitive, whole word */
+void im_appendf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void im_print_hex(char *buf, size_t n, int64_t v); /* 0x2a, -0x10 */
+
+#endif
