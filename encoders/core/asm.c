@@ -40,6 +40,7 @@ typedef struct sym {
     int label;
     int def_line, use_line;
     bool global;
+    bool phantom; /* only named by rows whose operands did not match: not a real use */
     uint32_t kind;
 } sym;
 
@@ -82,8 +83,10 @@ static sym *find_sym(asmctx *c, const char *name, size_t len)
 static sym *get_sym(asmctx *c, const char *name, size_t len)
 {
     sym *s = find_sym(c, name, len);
-    if (s)
+    if (s) {
+        s->phantom = false;
         return s;
+    }
     if (grow((void **)&c->syms, &c->symcap, c->nsyms + 1, sizeof *c->syms) < 0)
         return NULL;
     int label = im_buf_label(c->b);
@@ -93,7 +96,7 @@ static sym *get_sym(asmctx *c, const char *name, size_t len)
     if (!n)
         return NULL;
     s = &c->syms[c->nsyms++];
-    *s = (sym){n, label, 0, 0, false, IM_SYM_FUNC};
+    *s = (sym){n, label, 0, 0, false, false, IM_SYM_FUNC};
     return s;
 }
 
@@ -437,6 +440,7 @@ static int instruction(asmctx *c, const char *s)
     int first_err = 0;
     char first_detail[256] = "";
     im_parse_ctx ctx = {c, label_cb};
+    size_t nsyms0 = c->nsyms;
     for (size_t i = 0; i < c->a->nforms && nc < MAX_CANDS; i++) {
         const im_form *f = &c->a->forms[i];
         int cond;
@@ -457,6 +461,16 @@ static int instruction(asmctx *c, const char *s)
         if (f->cond_op != 0xff)
             k->ops[f->cond_op] = im_cond((unsigned)cond);
         nc++;
+    }
+    /* symbols first named here by a row that did not match are no use of the name */
+    for (size_t i = nsyms0; i < c->nsyms; i++) {
+        bool used = false;
+        for (int k = 0; k < nc && !used; k++)
+            for (unsigned j = 0; j < IM_MAX_OPS; j++)
+                if ((cands[k].ops[j].type == IM_OP_LABEL || cands[k].ops[j].type == IM_OP_SYM) &&
+                    cands[k].ops[j].label == c->syms[i].label)
+                    used = true;
+        c->syms[i].phantom = !used;
     }
     if (!known)
         return im_fail(IM_ERR_UNKNOWN_MNEMONIC, "unknown mnemonic '%.*s'", (int)wn, s);
@@ -738,7 +752,7 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
     if (rc == 0) {
         for (size_t i = 0; i < c.nsyms; i++) {
             sym *y = &c.syms[i];
-            if (!y->def_line) {
+            if (!y->def_line && !y->phantom) {
                 *line = y->use_line;
                 rc = im_fail(IM_ERR_UNDEF_LABEL, "undefined symbol '%s'", y->name);
                 break;

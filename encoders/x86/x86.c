@@ -156,6 +156,10 @@ static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
 static bool is_reg_name(const char *s)
 {
     const char *q = s;
+    static const char *const words[] = {"BYTE", "WORD", "DWORD", "QWORD", "PTR"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (im_match_word(&q, words[i]))
+            return true;
     return parse_reg(&q, r32_names, 16) >= 0 || parse_reg(&q, r64_names, 16) >= 0;
 }
 
