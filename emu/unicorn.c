@@ -21,7 +21,7 @@ struct uc_priv {
     uint64_t page;
     uint64_t code_start, code_len; /* mapped code pages */
     uint64_t stack, sentinel;      /* stack base (STACK_SIZE bytes) and the sentinel page */
-    int mapped_code, mapped_stack;
+    int mapped_code, mapped_stack, mapped_sentinel;
 };
 
 static int uc_fail(uc_err e, const char *what, uint64_t pc)
@@ -127,7 +127,9 @@ static int uc_load(im_emu *emu, uint64_t base)
         free(code);
         return err;
     }
-    uc_err e = uc_mem_map(p->uc, base, len, UC_PROT_ALL);
+    /* Guest memory is never writable and executable either: code is read+exec
+     * (uc_mem_write is the host writing, which guest permissions do not limit). */
+    uc_err e = uc_mem_map(p->uc, base, len, UC_PROT_READ | UC_PROT_EXEC);
     if (e != UC_ERR_OK) {
         free(code);
         return uc_fail(e, "mapping code", base);
@@ -143,10 +145,14 @@ static int uc_load(im_emu *emu, uint64_t base)
     e = uc_ctl_remove_cache(p->uc, base, base + len);
     if (e != UC_ERR_OK)
         return uc_fail(e, "flushing the translation cache", base);
-    e = uc_mem_map(p->uc, p->stack, STACK_SIZE + page, UC_PROT_ALL);
+    e = uc_mem_map(p->uc, p->stack, STACK_SIZE, UC_PROT_READ | UC_PROT_WRITE);
     if (e != UC_ERR_OK)
         return uc_fail(e, "mapping the stack", p->stack);
     p->mapped_stack = 1;
+    e = uc_mem_map(p->uc, p->sentinel, page, UC_PROT_READ | UC_PROT_EXEC);
+    if (e != UC_ERR_OK)
+        return uc_fail(e, "mapping the return page", p->sentinel);
+    p->mapped_sentinel = 1;
     emu->base = base;
     return 0;
 }
@@ -157,8 +163,10 @@ static void uc_unload(im_emu *emu)
     if (p->mapped_code)
         uc_mem_unmap(p->uc, p->code_start, p->code_len);
     if (p->mapped_stack)
-        uc_mem_unmap(p->uc, p->stack, STACK_SIZE + p->page);
-    p->mapped_code = p->mapped_stack = 0;
+        uc_mem_unmap(p->uc, p->stack, STACK_SIZE);
+    if (p->mapped_sentinel)
+        uc_mem_unmap(p->uc, p->sentinel, p->page);
+    p->mapped_code = p->mapped_stack = p->mapped_sentinel = 0;
 }
 
 static int wreg(uc_engine *uc, int reg, uint64_t v)

@@ -85,6 +85,9 @@ static void run_cell(im_engine e, im_target t)
 static const uint8_t x64_fault[] = {0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0xc3};
 static const uint8_t i386_fault[] = {0xa1, 0x00, 0x00, 0x00, 0x00, 0xc3};
 static const uint8_t x86_loop[] = {0xeb, 0xfe}; /* jmp . */
+/* x86_64 (objdump -M intel): lea rax, [rip+0x0]; mov DWORD PTR [rax], eax; ret:
+ * writes into its own code */
+static const uint8_t x64_selfwrite[] = {0x48, 0x8d, 0x05, 0x00, 0x00, 0x00, 0x00, 0x89, 0x00, 0xc3};
 
 static im_image *code_image(im_target t, const uint8_t *code, uint32_t size)
 {
@@ -160,6 +163,12 @@ static void test_errors(void)
     expect_engine_error(IM_ENGINE_UNICORN, IM_TARGET_I386, f32, "unicorn: ");
     im_img_free(f64);
     im_img_free(f32);
+
+    /* Loaded code is never writable, on any engine. */
+    im_image *w64 = code_image(IM_TARGET_X86_64, x64_selfwrite, sizeof x64_selfwrite);
+    expect_engine_error(IM_ENGINE_QEMU, IM_TARGET_X86_64, w64, "killed by signal 11");
+    expect_engine_error(IM_ENGINE_UNICORN, IM_TARGET_X86_64, w64, "WRITE_PROT");
+    im_img_free(w64);
 
     /* Code that never returns is stopped by the time limit. */
     setenv("IMAGO_EMU_TIMEOUT_MS", "1000", 1);
