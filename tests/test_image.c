@@ -1,5 +1,7 @@
 /* Image format v1: round trips, atomic file writing, and the reader's
  * validation (every malformation gives its error and never crashes). */
+/* 64-bit directory offsets, so readdir works for 32-bit builds under qemu-user too. */
+#define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
