@@ -36,18 +36,27 @@ def _is_worker(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
     for item in items:
         m = item.get_closest_marker("kind")
         if m is None:
+            keep.append(item)
             continue
         params = getattr(item, "callspec", None)
         params = params.params if params else {}
+        if "target" in params and params["target"] is None:
+            drop.append(item)  # a placeholder for an empty parameter list
+            continue
         cell = {
-            "target": params.get("target", "none"),
-            "engine": params.get("engine", "none"),
-            "kind": m.args[0],
+            "target": str(params.get("target", "none")),
+            "engine": str(params.get("engine", "none")),
+            "kind": str(m.args[0]),
         }
         item.user_properties.append(("imago_cell", cell))
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 class Aggregator:

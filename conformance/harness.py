@@ -327,13 +327,7 @@ class Builds:
             argv = [IMAGO, "asm", "-a", target, program_path(target, prog),
                     "-o", out]
             check(argv, imago(*argv[1:]), out)
-            if os.environ.get("IMAGO_FAULT_STRIP_RELOCS"):
-                with open(out, "rb") as f:
-                    data, _n = img_strip_relocs(f.read())
-                out = out[:-4] + ".norelocs.img"
-                with open(out, "wb") as f:
-                    f.write(data)
-            return out
+            return fault_strip_relocs(out)
         return self._once(("img", target, prog), build)
 
     def imago_raw(self, target, prog):
@@ -386,8 +380,59 @@ class Builds:
         return self._once(("exe", target, prog), build)
 
 
+    def gnu_image(self, target, prog):
+        """An image built by the harness from GNU's bytes (as + ld -Ttext=0) and
+        GNU's relocations, independent of `imago asm`."""
+        def build():
+            raw, err = self.gnu_raw(target, prog)
+            if err:
+                raise BuildError(err)
+            obj = raw[:-len(".gnu.bin")] + ".o"
+            elf = raw[:-len(".gnu.bin")] + ".elf"
+            with open(raw, "rb") as f:
+                code = f.read()
+            spec = TOOLS[target]
+            p = run([spec["objdump"], "-r", "-j", ".text", obj])
+            relocs = []
+            for line in p.stdout.splitlines():
+                f = line.split()
+                if len(f) >= 2 and re.fullmatch(r"[0-9a-f]+", f[0]) and f[1] in GNU_RELOCS:
+                    off, kind = int(f[0], 16), GNU_RELOCS[f[1]]
+                    size = 8 if kind == RELOC_ABS64 else 4
+                    # linked at 0, the field holds the target's offset: the addend
+                    addend = int.from_bytes(code[off:off + size], "little")
+                    relocs.append((off, kind, -1, addend))
+                elif len(f) >= 2 and re.fullmatch(r"[0-9a-f]+", f[0]):
+                    raise BuildError("%s: relocation %s not handled" % (rel(obj), f[1]))
+            p = run([spec["objdump"], "-t", elf])
+            syms = []
+            for line in p.stdout.splitlines():
+                f = line.split()
+                if len(f) >= 4 and f[-1] == "main" and " g " in line:
+                    syms.append(("main", int(f[0], 16), SYM_FUNC))
+            if not syms:
+                raise BuildError("%s: no global main" % rel(elf))
+            out = raw[:-len(".gnu.bin")] + ".gnu.img"
+            with open(out, "wb") as f:
+                f.write(img_build([dict(target=target, code=code, syms=syms, relocs=relocs)]))
+            return fault_strip_relocs(out)
+        return self._once(("gnuimg", target, prog), build)
+
+
 class BuildError(Exception):
     pass
+
+
+def fault_strip_relocs(path):
+    """Under IMAGO_FAULT_STRIP_RELOCS, a copy of the image without relocations."""
+    if not os.environ.get("IMAGO_FAULT_STRIP_RELOCS"):
+        return path
+    with open(path, "rb") as f:
+        data, _n = img_strip_relocs(f.read())
+    out = path[:-4] + ".norelocs.img"
+    with open(out, "wb") as f:
+        f.write(data)
+    return out
 
 
 def check(argv, p, out):
@@ -455,6 +500,8 @@ def img_set_version(data, version):
 TARGET_NUMBERS = {"x86_64": 1, "i386": 2, "arm": 3, "aarch64": 4}
 SYM_FUNC, SYM_DATA = 1, 2
 RELOC_ABS32, RELOC_ABS64 = 1, 2
+GNU_RELOCS = {"R_X86_64_64": RELOC_ABS64, "R_386_32": RELOC_ABS32, "R_ARM_ABS32": RELOC_ABS32,
+              "R_AARCH64_ABS64": RELOC_ABS64}
 
 
 def _align(v, a):

@@ -5,6 +5,9 @@
                  4 GiB, so an ABS64 relocation matters); the result must equal the
                  program's `expect:` value.
 - program-bytes: `imago asm --raw` bytes == GNU as + ld -Ttext=0 + objcopy bytes.
+- gnu-image:     the same runs with an image made by the harness from GNU's bytes
+                 and relocations, so the loader and engines are checked apart
+                 from `imago asm`.
 - gnu-program:   the program assembled and linked by GNU (with programs/driver.c)
                  and run natively or under qemu-user prints the expected value too,
                  so the expectations themselves are checked without imago.
@@ -52,19 +55,14 @@ def _need(target, roles):
 _RESULT_RE = re.compile(r"\bresult=(-?\d+)")
 
 
-@pytest.mark.kind("program")
-@pytest.mark.parametrize("target,engine,prog,base", _cases("run"))
-def test_program(target, engine, prog, base, builds, imago_bin):
+def run_and_check(img, target, engine, prog, base, what):
     want = harness.expected_value(harness.program_path(target, prog))
-    img, err = builds.image(target, prog)
-    if err:
-        pytest.fail("building the image failed: " + err, pytrace=False)
     argv = ["run", img, "--engine", engine, "--target", target, "-v"]
     if base != "default":
         argv += ["--base", base]
     p = harness.imago(*argv, timeout=120)
     cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
-    where = "%s on %s/%s at base %s" % (prog, target, engine, base)
+    where = "%s (%s) on %s/%s at base %s" % (prog, what, target, engine, base)
     if p.returncode < 0:
         pytest.fail("%s: `%s` died of signal %d\nstderr: %s" % (
             where, cmd, -p.returncode, p.stderr.strip()), pytrace=False)
@@ -85,6 +83,28 @@ def test_program(target, engine, prog, base, builds, imago_bin):
     if base != "default":
         assert int(fields.get("base", "-1"), 0) == int(base, 16), \
             "%s: asked for base %s, -v says %s" % (where, base, line.strip())
+
+
+@pytest.mark.kind("program")
+@pytest.mark.parametrize("target,engine,prog,base", _cases("run"))
+def test_program(target, engine, prog, base, builds, imago_bin):
+    """imago asm's image runs and returns the expected value."""
+    img, err = builds.image(target, prog)
+    if err:
+        pytest.fail("building the image failed: " + err, pytrace=False)
+    run_and_check(img, target, engine, prog, base, "imago asm")
+
+
+@pytest.mark.kind("gnu-image")
+@pytest.mark.parametrize("target,engine,prog,base", _cases("run"))
+def test_gnu_image(target, engine, prog, base, builds, imago_bin):
+    """An image made from GNU's bytes and relocations (not by imago asm) runs and
+    returns the expected value: the loader and engines checked on their own."""
+    _need(target, ("as", "ld", "objcopy", "objdump"))
+    img, err = builds.gnu_image(target, prog)
+    if err:
+        pytest.fail("building the image from GNU's output failed: " + err, pytrace=False)
+    run_and_check(img, target, engine, prog, base, "GNU-built image")
 
 
 @pytest.mark.kind("program-bytes")
