@@ -305,6 +305,10 @@ def load_rows(tbl_dir, kinds, family):
                             fl |= 4
                         elif family == "arm" and flag == "pcimm":
                             fl |= 8
+                        elif family == "arm" and flag == "wb":
+                            fl |= 16
+                        elif family == "arm" and flag == "ldpair":
+                            fl |= 32
                         else:
                             raise RowError(f"unknown flag '{flag}'")
                     row = dict(id=rid, mnem=mnem, cond=cond, tpl=tpl, ops=ops, flags=fl,

@@ -105,13 +105,12 @@ static int a32_parse(im_target t, unsigned kind, const char **p, im_operand *op,
     }
     case RK_rlist_push:
     case RK_rlist_pop:
-    case RK_rlist1:
     case RK_rlist1_push: {
         uint32_t m = 0;
         int rc = parse_list(p, &m);
         if (rc < 0)
             return rc;
-        if (kind == RK_rlist1 || kind == RK_rlist1_push) {
+        if (kind == RK_rlist1_push) {
             if (m == 0 || (m & (m - 1)) || (kind == RK_rlist1_push && m == 1u << 13))
                 return im_fail(IM_ERR_NO_ENCODING, "expected one register%s",
                                kind == RK_rlist1_push ? " other than sp" : "");
@@ -157,7 +156,6 @@ static void a32_print(im_target t, unsigned kind, const im_operand *op, char *bu
             im_appendf(buf, n, "%s", im_arm_cond_names[op->imm & 15]);
         return;
     case RK_r: im_appendf(buf, n, "%s", reg_names[op->reg & 15]); return;
-    case RK_rlist1:
     case RK_rlist1_push: im_appendf(buf, n, "{%s}", reg_names[op->reg & 15]); return;
     case RK_rlist_push:
     case RK_rlist_pop: {
@@ -205,7 +203,6 @@ static int field_value(const im_form *f, unsigned i, const im_operand *o, uint32
         *out = (uint32_t)v;
         return 0;
     case RK_r:
-    case RK_rlist1:
     case RK_rlist1_push:
         if (o->type != IM_OP_REG || o->reg > 15 || (kind == RK_rlist1_push && o->reg == 13))
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id, i + 1);
@@ -322,7 +319,6 @@ static size_t a32_samples(im_target t, unsigned kind, im_rng *rng, im_operand *o
             out[k++] = im_cond(c);
         return k;
     case RK_r:
-    case RK_rlist1:
     case RK_rlist1_push:
         for (unsigned r = 0; r < 16 && k < max; r++)
             if (kind != RK_rlist1_push || r != 13)

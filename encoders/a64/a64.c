@@ -267,6 +267,11 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
         if (a64_kinds[f->kinds[i]].cls == IM_KC_REL)
             fix->op = (int8_t)i;
     }
+    if ((f->flags & IM_FF_WB) && ops[2].reg != 31 && (ops[2].reg == ops[0].reg || ops[2].reg == ops[1].reg))
+        return im_fail(IM_ERR_NO_ENCODING, "%s: writeback to a base that is also transferred is UNPREDICTABLE",
+                       f->id);
+    if ((f->flags & IM_FF_LDPAIR) && ops[0].reg == ops[1].reg)
+        return im_fail(IM_ERR_NO_ENCODING, "%s: loading one register twice is UNPREDICTABLE", f->id);
     im_put32(out, im_arm_place(f, vals));
     *len = 4;
     return 0;

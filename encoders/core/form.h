@@ -27,6 +27,11 @@ enum {
     /* A32 data processing with pc as Rn (operand 2): GNU as reads the immediate as a signed
      * pc-relative constant, so values of 2^31 and above are rejected. */
     IM_FF_PCIMM = 1u << 3,
+    /* A64 pair transfer with writeback: the base (operand 2) may not be a transfer register
+     * (operands 0 and 1) unless it is sp: UNPREDICTABLE, rejected. */
+    IM_FF_WB = 1u << 4,
+    /* A64 load pair: the two destinations must differ (UNPREDICTABLE otherwise). */
+    IM_FF_LDPAIR = 1u << 5,
 };
 
 /* x86 operand roles. */
