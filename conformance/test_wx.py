@@ -41,6 +41,29 @@ def _wx(args):
     return bool(prot) and "PROT_WRITE" in prot.group(0) and "PROT_EXEC" in prot.group(0)
 
 
+def exec_at(line, base):
+    """Does this mmap/mprotect line make memory at `base` executable?"""
+    m = _SYSCALL_RE.match(line.strip()) or re.match(
+        r"^\d+\s+(mmap2?|mprotect)\((.*)\)\s*=", line.strip())
+    if not m:
+        return False
+    first = m.group(2).split(",", 1)[0].strip()
+    try:
+        addr = int(first, 16)
+    except ValueError:
+        return False
+    return addr == base and "PROT_EXEC" in m.group(2)
+
+
+def host_calls(logdir):
+    """Every mmap/mprotect line of the per-process strace logs."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(logdir, "st.*"))):
+        with open(path, errors="replace") as f:
+            out += [l for l in f if _SYSCALL_RE.match(l.strip())]
+    return out
+
+
 def host_wx(logdir):
     """RWX calls in the per-process strace logs: list of (pid, exe, call, owner, frames)."""
     out = []
@@ -150,15 +173,23 @@ def test_no_write_exec(target, engine, builds, imago_bin, uc_shim, tmp_path):
         problems.append("host pid %s (%s): %s\n    from %s\n    %s" % (
             pid, exe, call, owner, "\n    ".join(frames[:8]) or "(no stack trace)"))
 
+    # The loader's own step must have been seen, or the check watched nothing.
+    loaded = int(base, 16)
+    if engine == "native" and not any(exec_at(l, loaded) for l in host_calls(logdir)):
+        problems.append("no traced mmap/mprotect made the code at %s executable: the check "
+                        "did not see the loader" % base)
     if engine == "qemu":
         calls, bad = qemu_guest_calls(logdir)
+        if calls and not any(exec_at(l, loaded) for l in calls):
+            problems.append("no guest mmap/mprotect made the code at %s executable: the "
+                            "check did not see the loader" % base)
         if not calls:
             problems.append("no guest mmap/mprotect seen: QEMU_STRACE/QEMU_LOG_FILENAME did "
                             "not reach qemu (does the qemu engine pass its environment on?)")
         problems += ["guest (under qemu): " + b for b in bad]
     if engine == "unicorn":
         mb = re.search(r"\bbase=(0x[0-9a-fA-F]+)", p.stdout)
-        loaded = int(mb.group(1), 16) if mb else int(base, 16)
+        loaded = int(mb.group(1), 16) if mb else loaded
         entries = []
         if os.path.exists(uc_log):
             with open(uc_log) as f:
@@ -166,6 +197,10 @@ def test_no_write_exec(target, engine, builds, imago_bin, uc_shim, tmp_path):
         if not entries:
             problems.append("the uc_trace shim saw no uc_mem_map/uc_mem_protect call "
                             "(is libunicorn linked dynamically?)")
+        if entries and not any(int(e[1], 16) <= loaded < int(e[1], 16) + int(e[2], 16)
+                               and int(e[3]) & 4 for e in entries):
+            problems.append("no uc_mem_map/uc_mem_protect made the code at 0x%x executable: "
+                            "the check did not see the loader" % loaded)
         for fn, addr, size, perms, err in entries:
             lo, hi, perms = int(addr, 16), int(addr, 16) + int(size, 16), int(perms)
             if lo <= loaded < hi and perms & 6 == 6:

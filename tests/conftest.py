@@ -15,6 +15,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import harness  # noqa: E402
 
 
+def pytest_configure(config):
+    # test_selftest.py imports conformance/test_wx.py, whose tests carry this marker.
+    config.addinivalue_line("markers", "kind(name): report kind (see conformance/conftest.py)")
+
+
 @pytest.fixture(scope="session")
 def imago_bin():
     if not os.path.exists(harness.IMAGO):

@@ -204,3 +204,42 @@ def test_wrong_expected_value_is_caught(imago_bin, tmp_path):
     assert set(gnu) <= set(passed), "control: GNU-built programs fail:\n" + out0[-4000:]
     if "test_program[x86_64-native-seed-default]" in passed:
         assert "result 42, expected 43" in out, out[-4000:]
+
+
+# ---- (d) the W^X check sees a writable+executable mapping -------------------------
+
+RWX_C = r"""
+#include <stdio.h>
+#include <sys/mman.h>
+int main(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("%d\n", p != MAP_FAILED);
+    return 0;
+}
+"""
+
+
+def test_wx_check_sees_rwx(tmp_path):
+    """The strace parsing of conformance/test_wx.py flags a real RWX mmap and names
+    the program that made it (and would not excuse it as an emulator's)."""
+    if not harness.have("strace") or not harness.have("gcc"):
+        pytest.skip("strace or gcc not installed")
+    import test_wx  # conformance/test_wx.py, on sys.path through conftest.py
+
+    src, exe = tmp_path / "rwx.c", tmp_path / "rwx"
+    src.write_text(RWX_C)
+    p = harness.run(["gcc", "-O1", "-o", str(exe), str(src)])
+    assert p.returncode == 0, p.stderr
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    p = harness.run(["strace", "-f", "-ff", "-k", "-qq", "-o", str(logs / "st"), "-e",
+                     "trace=execve,mmap,mmap2,mprotect,pkey_mprotect", str(exe)])
+    assert p.returncode == 0 and p.stdout.strip() == "1", p.stderr
+    found = test_wx.host_wx(str(logs))
+    assert len(found) == 1, found
+    _pid, exe_seen, call, owner, _frames = found[0]
+    assert "PROT_WRITE|PROT_EXEC" in call and exe_seen == str(exe) and owner == str(exe), found
+    for engine, allowed in test_wx._ALLOWED.items():
+        assert not allowed.match(os.path.basename(owner)), (engine, owner)
