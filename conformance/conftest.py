@@ -24,8 +24,8 @@ _config_holder = {}  # pytest_runtest_logreport gets no config argument
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "kind(name): the report kind of a test "
-                            "(encoding, negative, program, program-bytes, gnu-program, wx)")
+    config.addinivalue_line("markers", "kind(name): the report kind of a test (encoding, "
+                            "negative, program, program-bytes, gnu-image, gnu-program, wx)")
     if not hasattr(config, "workerinput"):  # controller, or no xdist
         config._imago_agg = Aggregator()
     _config_holder["config"] = config
