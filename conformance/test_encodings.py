@@ -241,8 +241,10 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
         lines.append("%s form %s (vectors line %d): %s" % (target, form, n, text))
         lines.append("  %s" % why)
         if gnu is not None:
-            lines.append("  expected (GNU as): %-30s %s" % (harness.spaced(gnu), harness.disasm(target, gnu, tmp)))
-        lines.append("  actual   (imago) : %-30s %s" % (harness.spaced(want), harness.disasm(target, want, tmp)))
+            lines.append("  expected (GNU as): %-30s %s" % (
+                harness.spaced(gnu), harness.disasm(target, gnu, tmp)))
+        lines.append("  actual   (imago) : %-30s %s" % (
+            harness.spaced(want), harness.disasm(target, want, tmp)))
         lines.append("  reproduce: " + repro(target, form, text))
     if len(failures) > SHOW:
         forms = sorted({f[0][1] for f in failures[SHOW:]})

@@ -15,7 +15,6 @@
 Images are built once per worker and shared by the engines' tests.
 """
 
-import os
 import re
 
 import pytest

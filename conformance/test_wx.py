@@ -123,7 +123,8 @@ def uc_shim(tmp_path_factory):
 
 
 @pytest.mark.kind("wx")
-@pytest.mark.parametrize("target,engine", harness.cells(), ids=["%s-%s" % c for c in harness.cells()])
+@pytest.mark.parametrize("target,engine", harness.cells(),
+                         ids=["%s-%s" % c for c in harness.cells()])
 def test_no_write_exec(target, engine, builds, imago_bin, uc_shim, tmp_path):
     if not harness.have("strace"):
         pytest.skip("strace not installed")

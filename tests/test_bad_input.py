@@ -180,8 +180,9 @@ def test_run_bad_image(imago_bin, seed_image, tmp_path, kind, engine):
             f.write(data)
     p = harness.imago("run", path, "--engine", engine, *extra)
     assert p.returncode >= 0, "imago run died of signal %d on a %s image" % (-p.returncode, kind)
-    assert p.returncode == 1, "imago run exited %d on a %s image (want 1)\nstdout: %s\nstderr: %s" % (
-        p.returncode, kind, p.stdout, p.stderr)
+    assert p.returncode == 1, \
+        "imago run exited %d on a %s image (want 1)\nstdout: %s\nstderr: %s" % (
+            p.returncode, kind, p.stdout, p.stderr)
     assert p.stdout == "", "imago run printed a result for a %s image: %s" % (kind, p.stdout)
     first = p.stderr.strip().splitlines()[0] if p.stderr.strip() else ""
     assert first.startswith("imago run: %s: " % path), \
