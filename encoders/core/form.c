@@ -209,8 +209,8 @@ int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_oper
     im_appendf(buf, n, "%s", f->mnem);
     if (f->cond_op != 0xff)
         a->print(t, f->kinds[f->cond_op], &ops[f->cond_op], buf, n);
-    if (f->tpl[0])
-        im_appendf(buf, n, " ");
+    size_t mlen = strlen(buf);
+    im_appendf(buf, n, " ");
     bool skip = false;
     for (const char *q = f->tpl; *q; q++) {
         unsigned char c = (unsigned char)*q;
@@ -231,7 +231,17 @@ int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_oper
             im_appendf(buf, n, "%c", c);
         }
     }
+    /* one space between the mnemonic and the operands, none when there are none */
     size_t len = strlen(buf);
+    size_t lead = mlen + 1;
+    while (buf[lead] == ' ')
+        lead++;
+    if (!buf[lead]) {
+        buf[mlen] = '\0';
+    } else if (lead > mlen + 1) {
+        memmove(buf + mlen + 1, buf + lead, len - lead + 1);
+    }
+    len = strlen(buf);
     if (len + 1 >= n)
         return im_fail(IM_ERR_INVAL, "text buffer too small");
     return (int)len;
@@ -304,9 +314,9 @@ int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *t
 static const im_form *form_at(im_target t, int form, const im_arch **ap)
 {
     const im_arch *a = im_arch_for(t);
+    *ap = a;
     if (!a || form < 0 || (size_t)form >= a->nforms)
         return NULL;
-    *ap = a;
     return &a->forms[form];
 }
 
