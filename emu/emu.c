@@ -109,6 +109,11 @@ int im_emu_check_args(im_target t, const int64_t *args, size_t nargs)
 
 int im_emu_open(im_engine e, im_target t, im_emu **out)
 {
+    return im_emu_open_ex(e, t, 0, out);
+}
+
+int im_emu_open_ex(im_engine e, im_target t, unsigned flags, im_emu **out)
+{
     if (!out)
         return im_fail(IM_ERR_INVAL, "im_emu_open: NULL output");
     *out = NULL;
@@ -117,7 +122,7 @@ int im_emu_open(im_engine e, im_target t, im_emu **out)
     const im_emu_ops *ops;
     switch (e) {
     case IM_ENGINE_NATIVE:
-        if (t == im_host_target())
+        if (t == im_host_target() && !(flags & IM_EMU_ISOLATED))
             ops = &im_emu_native_ops;
         else if (im_emu_native_supports(t))
             ops = &im_emu_runner_ops;

@@ -98,7 +98,7 @@ static int exec_open_common(im_emu *emu, int use_qemu)
 
 static int runner_open(im_emu *emu)
 {
-    if (!im_emu_native_supports(emu->target) || emu->target == im_host_target())
+    if (!im_emu_native_supports(emu->target))
         return im_fail(IM_ERR_ENGINE, "the host cannot run the %s runner natively",
                        im_target_name(emu->target));
     return exec_open_common(emu, 0);

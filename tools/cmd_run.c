@@ -26,6 +26,8 @@ static void run_usage(FILE *f)
                "                 image has no section for the host)\n"
                "  --entry SYM    default: 'main', else the first function symbol\n"
                "  --base ADDR    load address (page-aligned); default: the engine's (0x10000000)\n"
+               "  --in-process   native engine: call the code inside this process instead of\n"
+               "                 the target's runner (faster; a fault in the code is then fatal)\n"
                "  -v             print target=T engine=E base=0x... entry=SYM result=N\n");
 }
 
@@ -157,7 +159,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *engine_name = NULL, *target_name = NULL, *entry = NULL;
     const char *base_text = NULL;
-    int verbose = 0, only_positional = 0;
+    int verbose = 0, only_positional = 0, in_process = 0;
     int64_t args[4];
     size_t nargs = 0;
 
@@ -171,6 +173,8 @@ int cmd_run(int argc, char **argv)
                 return 0;
             } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
                 verbose = 1;
+            } else if (!strcmp(a, "--in-process")) {
+                in_process = 1;
             } else if (!strcmp(a, "--")) {
                 only_positional = 1;
             } else if ((v = opt_value("--engine", argc, argv, &i, &missing))) {
@@ -277,7 +281,7 @@ int cmd_run(int argc, char **argv)
         }
     }
 
-    int err = im_emu_open(engine, target, &emu);
+    int err = im_emu_open_ex(engine, target, in_process ? 0 : IM_EMU_ISOLATED, &emu);
     if (!err)
         err = im_emu_load(emu, img, base);
     int64_t result = 0;

@@ -26,6 +26,11 @@ typedef struct im_emu im_emu;
 void im_emu_set_runner_dir(const char *dir);
 
 int im_emu_open(im_engine e, im_target t, im_emu **out);
+/* Flags for im_emu_open_ex. IM_EMU_ISOLATED: the native engine runs the code in the
+ * target's runner process even for the host's own target, so generated code that faults or
+ * hangs is reported as an error instead of taking the caller down. */
+#define IM_EMU_ISOLATED 1u
+int im_emu_open_ex(im_engine e, im_target t, unsigned flags, im_emu **out);
 /* Load the target's section of img at base (0: the engine's default address). */
 int im_emu_load(im_emu *emu, const im_image *img, uint64_t base);
 /* Call entry (an exported symbol) with up to 4 integer arguments under the
