@@ -166,6 +166,12 @@ def run(argv, timeout=300, **kw):
     return subprocess.run(argv, timeout=timeout, **kw)
 
 
+def no_core_files():
+    """preexec_fn: no core dumps (qemu-user writes one per faulting guest into cwd)."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def imago_env():
     env = dict(os.environ)
     if "IMAGO_RUNNER_DIR" not in env and os.path.isdir(os.path.join(BUILD, "bin")):
@@ -175,6 +181,7 @@ def imago_env():
 
 def imago(*args, timeout=300, **kw):
     kw.setdefault("env", imago_env())
+    kw.setdefault("preexec_fn", no_core_files)
     return run([IMAGO] + [str(a) for a in args], timeout=timeout, **kw)
 
 

@@ -199,3 +199,18 @@ def test_dump_bad_image(imago_bin, seed_image, tmp_path, kind):
     p = harness.imago("dump", str(path))
     assert p.returncode > 0, "imago dump accepted a %s image" % kind
     assert any(w.lower() in p.stderr.lower() for w in words), p.stderr
+
+
+@pytest.mark.parametrize("engine", harness.engines_for("x86_64"))
+def test_run_faulting_code(imago_bin, tmp_path, engine):
+    """Code that faults (a load from address 0) is an error of `imago run`, not a
+    crash of imago itself, on every engine."""
+    code = bytes.fromhex("8b042500000000c3")  # mov eax, DWORD PTR ds:0 ; ret
+    path = tmp_path / "fault.img"
+    path.write_bytes(harness.img_build([dict(target="x86_64", code=code,
+                                             syms=[("main", 0, harness.SYM_FUNC)])]))
+    # cwd: qemu-user writes a core file of the faulting guest into it (if allowed)
+    p = harness.imago("run", str(path), "--engine", engine, timeout=120, cwd=str(tmp_path))
+    assert p.returncode >= 0, "imago run died of signal %d" % -p.returncode
+    assert p.returncode == 1 and p.stdout == "", (p.returncode, p.stdout, p.stderr)
+    assert p.stderr.startswith("imago run: %s: " % path), p.stderr

@@ -40,7 +40,8 @@ def run_conformance(tmp, args, env_extra=None, imago=None, name="run"):
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
             "--junitxml", xml] + args
     p = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
+                       preexec_fn=harness.no_core_files)  # faults are injected on purpose
     outcomes = {}
     if os.path.exists(xml):
         for tc in ET.parse(xml).getroot().iter("testcase"):
