@@ -137,6 +137,14 @@ def engines_for(target):
     return out
 
 
+def inprocess(target, engine):
+    """Engine variants to run: the native engine of the machine's own target also
+    runs in imago's own process (`imago run --in-process`), the way a JIT uses it."""
+    if engine == "native" and target == machine_target():
+        return [False, True]
+    return [False]
+
+
 def cells():
     """Every (target, engine) pair that this machine runs."""
     return [(t, e) for t in TARGETS for e in engines_for(t)]

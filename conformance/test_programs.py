@@ -1,6 +1,7 @@
 """The programs of conformance/programs/<target>/*.s on every target x engine.
 
-- program:       `imago asm` -> image -> `imago run` on each engine, at the engine's
+- program:       `imago asm` -> image -> `imago run` on each engine (the host's own
+                 target's native engine also in-process), at the engine's
                  default base and at two chosen bases (64-bit targets: one above
                  4 GiB, so an ABS64 relocation matters); the result must equal the
                  program's `expect:` value.
@@ -40,8 +41,10 @@ def _cases(kind):
                         out.append(pytest.param(t, e, p, id="%s-%s-%s" % (t, e, p)))
             else:
                 for e in harness.engines_for(t):
-                    for b in _base_ids(t):
-                        out.append(pytest.param(t, e, p, b, id="%s-%s-%s-%s" % (t, e, p, b)))
+                    for ip in harness.inprocess(t, e):
+                        for b in _base_ids(t):
+                            out.append(pytest.param(t, e, ip, p, b, id="%s-%s%s-%s-%s" % (
+                                t, e, "-inproc" if ip else "", p, b)))
     return out
 
 
@@ -54,14 +57,17 @@ def _need(target, roles):
 _RESULT_RE = re.compile(r"\bresult=(-?\d+)")
 
 
-def run_and_check(img, target, engine, prog, base, what):
+def run_and_check(img, target, engine, inproc, prog, base, what):
     want = harness.expected_value(harness.program_path(target, prog))
     argv = ["run", img, "--engine", engine, "--target", target, "-v"]
+    if inproc:
+        argv.append("--in-process")
     if base != "default":
         argv += ["--base", base]
     p = harness.imago(*argv, timeout=120)
     cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
-    where = "%s (%s) on %s/%s at base %s" % (prog, what, target, engine, base)
+    where = "%s (%s) on %s/%s%s at base %s" % (prog, what, target, engine,
+                                                " in-process" if inproc else "", base)
     if p.returncode < 0:
         pytest.fail("%s: `%s` died of signal %d\nstderr: %s" % (
             where, cmd, -p.returncode, p.stderr.strip()), pytrace=False)
@@ -85,25 +91,25 @@ def run_and_check(img, target, engine, prog, base, what):
 
 
 @pytest.mark.kind("program")
-@pytest.mark.parametrize("target,engine,prog,base", _cases("run"))
-def test_program(target, engine, prog, base, builds, imago_bin):
+@pytest.mark.parametrize("target,engine,inproc,prog,base", _cases("run"))
+def test_program(target, engine, inproc, prog, base, builds, imago_bin):
     """imago asm's image runs and returns the expected value."""
     img, err = builds.image(target, prog)
     if err:
         pytest.fail("building the image failed: " + err, pytrace=False)
-    run_and_check(img, target, engine, prog, base, "imago asm")
+    run_and_check(img, target, engine, inproc, prog, base, "imago asm")
 
 
 @pytest.mark.kind("gnu-image")
-@pytest.mark.parametrize("target,engine,prog,base", _cases("run"))
-def test_gnu_image(target, engine, prog, base, builds, imago_bin):
+@pytest.mark.parametrize("target,engine,inproc,prog,base", _cases("run"))
+def test_gnu_image(target, engine, inproc, prog, base, builds, imago_bin):
     """An image made from GNU's bytes and relocations (not by imago asm) runs and
     returns the expected value: the loader and engines checked on their own."""
     _need(target, ("as", "ld", "objcopy", "objdump"))
     img, err = builds.gnu_image(target, prog)
     if err:
         pytest.fail("building the image from GNU's output failed: " + err, pytrace=False)
-    run_and_check(img, target, engine, prog, base, "GNU-built image")
+    run_and_check(img, target, engine, inproc, prog, base, "GNU-built image")
 
 
 @pytest.mark.kind("program-bytes")

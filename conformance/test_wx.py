@@ -5,7 +5,8 @@ the code to relocate it, then make it executable; the image is made from GNU's
 bytes and relocations so the check does not depend on `imago asm`) under
 `strace -f -k -e trace=execve,mmap,mmap2,mprotect,pkey_mprotect`.
 
-- native:  no host mapping is ever PROT_WRITE|PROT_EXEC, in any process.
+- native:  no host mapping is ever PROT_WRITE|PROT_EXEC, in any process (the
+           runner, or imago itself with --in-process).
 - qemu:    qemu-user's own translation buffer is RWX on the host (tcg_region_init);
            such mappings are allowed only when the stack trace (strace -k) puts
            them in a qemu-* binary. The runner's own view is checked at the
@@ -122,10 +123,13 @@ def uc_shim(tmp_path_factory):
     return out, None
 
 
+WX_CASES = [pytest.param(t, e, ip, id="%s-%s%s" % (t, e, "-inproc" if ip else ""))
+            for t, e in harness.cells() for ip in harness.inprocess(t, e)]
+
+
 @pytest.mark.kind("wx")
-@pytest.mark.parametrize("target,engine", harness.cells(),
-                         ids=["%s-%s" % c for c in harness.cells()])
-def test_no_write_exec(target, engine, builds, imago_bin, uc_shim, tmp_path):
+@pytest.mark.parametrize("target,engine,inproc", WX_CASES)
+def test_no_write_exec(target, engine, inproc, builds, imago_bin, uc_shim, tmp_path):
     if not harness.have("strace"):
         pytest.skip("strace not installed")
     if harness.missing_tools(target, ("as", "ld", "objcopy", "objdump")):
@@ -150,7 +154,7 @@ def test_no_write_exec(target, engine, builds, imago_bin, uc_shim, tmp_path):
         env["IMAGO_UC_LOG"] = uc_log
     base = "0x%x" % harness.TOOLS[target]["bases"][-1]
     run = [harness.IMAGO, "run", img, "--engine", engine, "--target", target,
-           "--base", base, "-v"]
+           "--base", base, "-v"] + (["--in-process"] if inproc else [])
     argv = ["strace", "-f", "-ff", "-k", "-qq", "-o", os.path.join(logdir, "st"),
             "-e", "trace=execve,mmap,mmap2,mprotect,pkey_mprotect"] + run
     try:
