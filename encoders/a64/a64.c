@@ -255,18 +255,10 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
                       size_t *len, im_fixup *fix)
 {
     (void)t;
-    uint32_t vals[IM_MAX_OPS] = {0};
-    fix->op = -1;
-    fix->offset = 0;
-    fix->size = 4;
-    fix->reloc = IM_RELOC_NONE;
-    for (unsigned i = 0; i < f->nops; i++) {
-        int rc = field_value(f, i, &ops[i], &vals[i]);
-        if (rc < 0)
-            return rc;
-        if (a64_kinds[f->kinds[i]].cls == IM_KC_REL)
-            fix->op = (int8_t)i;
-    }
+    uint32_t vals[IM_MAX_OPS];
+    int rc = im_arm_fields(a64_kinds, f, ops, field_value, vals, fix);
+    if (rc < 0)
+        return rc;
     if ((f->flags & IM_FF_WB) && ops[2].reg != 31 && (ops[2].reg == ops[0].reg || ops[2].reg == ops[1].reg))
         return im_fail(IM_ERR_NO_ENCODING, "%s: writeback to a base that is also transferred is UNPREDICTABLE",
                        f->id);

@@ -123,6 +123,25 @@ uint32_t im_arm_place(const im_form *f, const uint32_t *vals)
     return w;
 }
 
+int im_arm_fields(const im_kind *kinds, const im_form *f, const im_operand *ops,
+                  im_arm_field_fn field, uint32_t *vals, im_fixup *fix)
+{
+    fix->op = -1;
+    fix->offset = 0;
+    fix->size = 4;
+    fix->reloc = IM_RELOC_NONE;
+    for (unsigned i = 0; i < IM_MAX_OPS; i++)
+        vals[i] = 0;
+    for (unsigned i = 0; i < f->nops; i++) {
+        int rc = field(f, i, &ops[i], &vals[i]);
+        if (rc < 0)
+            return rc;
+        if (kinds[f->kinds[i]].cls == IM_KC_REL)
+            fix->op = (int8_t)i;
+    }
+    return 0;
+}
+
 /* term: number | symbol | '.' ; expr: ['-'] term (('+'|'-') term)*  with at most one symbol
  * (or '.') added.  Sets op->type to IM_OP_IMM, IM_OP_REL ('.'-relative: value relative to
  * the instruction) or IM_OP_LABEL (label id + addend). */

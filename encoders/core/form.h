@@ -133,6 +133,11 @@ int im_parse_expr(const char **p, im_operand *op, const im_parse_ctx *ctx);
 int im_parse_number(const char **p, uint64_t *out); /* decimal or 0x hex */
 /* ARM: the row's fixed bits with each operand's field value placed by the slices. */
 uint32_t im_arm_place(const im_form *f, const uint32_t *vals);
+/* ARM: every operand's field value (through the kind's field function) into vals[], and
+ * the fixup record (the word is the field; the branch/literal operand, if any). */
+typedef int (*im_arm_field_fn)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+int im_arm_fields(const im_kind *kinds, const im_form *f, const im_operand *ops,
+                  im_arm_field_fn field, uint32_t *vals, im_fixup *fix);
 bool im_match_word(const char **p, const char *word); /* case-insensitive, whole word */
 void im_appendf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void im_print_hex(char *buf, size_t n, int64_t v); /* 0x2a, -0x10 */
