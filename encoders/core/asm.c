@@ -32,7 +32,6 @@ typedef struct stmt {
     im_operand val;     /* S_DATA */
     size_t count;       /* S_SPACE */
     uint8_t byte;       /* S_SPACE fill */
-    bool code_before;   /* S_ALIGN: the previous statement was an instruction */
 } stmt;
 
 typedef struct sym {
@@ -221,7 +220,6 @@ static int dir_align(asmctx *c, const char *name, const char *s)
         align = (uint64_t)v;
     }
     stmt st = {.kind = S_ALIGN, .size = (unsigned)align};
-    st.code_before = c->nst && c->st[c->nst - 1].kind == S_INSN;
     return add_stmt(c, &st);
 }
 
@@ -649,6 +647,65 @@ static int layout(asmctx *c, int *err_line)
     return im_fail(IM_ERR_INVAL, "layout did not converge");
 }
 
+/* x86 padding in code, as GNU as 2.40 pads (-mtune=generic): the longest NOP of the
+ * mode's table first, then the rest the same way. */
+static int x86_pad(im_buf *b, bool x64, size_t pad)
+{
+    static const uint8_t *const n64[] = {
+        NULL,
+        (const uint8_t *)"\x90",
+        (const uint8_t *)"\x66\x90",
+        (const uint8_t *)"\x0f\x1f\x00",
+        (const uint8_t *)"\x0f\x1f\x40\x00",
+        (const uint8_t *)"\x0f\x1f\x44\x00\x00",
+        (const uint8_t *)"\x66\x0f\x1f\x44\x00\x00",
+        (const uint8_t *)"\x0f\x1f\x80\x00\x00\x00\x00",
+        (const uint8_t *)"\x0f\x1f\x84\x00\x00\x00\x00\x00",
+        (const uint8_t *)"\x66\x0f\x1f\x84\x00\x00\x00\x00\x00",
+        (const uint8_t *)"\x66\x2e\x0f\x1f\x84\x00\x00\x00\x00\x00",
+        (const uint8_t *)"\x66\x66\x2e\x0f\x1f\x84\x00\x00\x00\x00\x00",
+    };
+    static const uint8_t *const n32[] = {
+        NULL,
+        (const uint8_t *)"\x90",
+        (const uint8_t *)"\x66\x90",
+        (const uint8_t *)"\x8d\x76\x00",
+        (const uint8_t *)"\x8d\x74\x26\x00",
+        NULL, /* 5 = 4 + 1 */
+        (const uint8_t *)"\x8d\xb6\x00\x00\x00\x00",
+        (const uint8_t *)"\x8d\xb4\x26\x00\x00\x00\x00",
+    };
+    size_t max = x64 ? 11 : 7;
+    /* from 8 (x86_64) or 3 (i386) of the longest NOPs on, GNU as jumps over the padding */
+    if (pad >= (x64 ? 88 : 21)) {
+        uint8_t jmp[5];
+        size_t jn;
+        if (pad - 2 <= 127) {
+            jmp[0] = 0xeb;
+            jmp[1] = (uint8_t)(pad - 2);
+            jn = 2;
+        } else {
+            jmp[0] = 0xe9;
+            im_put32(jmp + 1, (uint32_t)(pad - 5));
+            jn = 5;
+        }
+        int rc = im_buf_bytes(b, jmp, jn);
+        if (rc < 0)
+            return rc;
+        pad -= jn;
+    }
+    while (pad) {
+        size_t n = pad > max ? max : pad;
+        if (!x64 && n == 5)
+            n = 4;
+        int rc = im_buf_bytes(b, (x64 ? n64 : n32)[n], n);
+        if (rc < 0)
+            return rc;
+        pad -= n;
+    }
+    return 0;
+}
+
 static int emit(asmctx *c, int *err_line)
 {
     static const uint8_t a64_nop[4] = {0x1f, 0x20, 0x03, 0xd5};
@@ -674,11 +731,18 @@ static int emit(asmctx *c, int *err_line)
             size_t at = im_buf_offset(c->b);
             size_t pad = (s->size - at % s->size) % s->size;
             const uint8_t *nop = c->t == IM_TARGET_AARCH64 ? a64_nop : c->t == IM_TARGET_ARM ? a32_nop : NULL;
-            if (s->code_before && nop && pad % 4 == 0) {
-                for (size_t j = 0; j < pad && rc == 0; j += 4)
-                    rc = im_buf_bytes(c->b, nop, 4);
+            if (!nop) {
+                rc = x86_pad(c->b, c->t == IM_TARGET_X86_64, pad);
             } else {
-                rc = im_buf_fill(c->b, pad, s->code_before && !nop ? 0x90 : 0);
+                /* as GNU as pads ARM code sections: zeros up to a word boundary, then NOPs;
+                 * on arm only the low 6 bits of the padding's length get NOPs, the rest
+                 * zeros (its MAX_MEM_FOR_RS_ALIGN_CODE is 63) */
+                size_t nops = c->t == IM_TARGET_ARM && pad > 63 ? pad & 63 : pad;
+                rc = im_buf_fill(c->b, nops % 4, 0);
+                for (size_t j = nops % 4; j < nops && rc == 0; j += 4)
+                    rc = im_buf_bytes(c->b, nop, 4);
+                if (rc == 0)
+                    rc = im_buf_fill(c->b, pad - nops, 0);
             }
             break;
         }
