@@ -32,6 +32,9 @@ GEN_HDR    := $(BUILD)/gen/tables.h
 
 HOST_LIBS  := -lunicorn -lpthread
 
+# Keep intermediate objects (tests, sanitizer builds) between runs.
+.SECONDARY:
+
 .PHONY: all deps test check-all-arch test-c test-py runners clean format bench help
 .DEFAULT_GOAL := all
 
@@ -100,9 +103,10 @@ test-c: $(TEST_BINS) $(SAN_TEST_BINS) all
 test-py: all
 	$(PYTEST) -q -n $(JOBS) tests --junitxml=$(BUILD)/reports/test.xml
 
+# Both halves run even when the first fails; the status is non-zero if either failed.
 test: deps
-	@$(MAKE) --no-print-directory test-c
-	@$(MAKE) --no-print-directory test-py
+	@status=0; $(MAKE) --no-print-directory test-c || status=1; \
+	    $(MAKE) --no-print-directory test-py || status=1; exit $$status
 
 check-all-arch: deps
 	@$(MAKE) --no-print-directory all

@@ -5,6 +5,10 @@
 
 #include "cmd.h"
 
+#ifndef IMAGO_VERSION
+#define IMAGO_VERSION "0.1.0"
+#endif
+
 void tool_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -31,7 +35,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: imago <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'imago <command> --help' describes each command.\n");
+    fprintf(f, "\n'imago <command> --help' describes each command; 'imago --version' the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -39,6 +43,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("imago %s\n", IMAGO_VERSION);
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
