@@ -125,12 +125,7 @@ static int a32_parse(im_target t, unsigned kind, const char **p, im_operand *op,
         const char *q = *p;
         if (parse_reg(&q) >= 0)
             return im_fail(IM_ERR_NO_ENCODING, "expected a target, not a register");
-        int rc = im_parse_expr(p, op, ctx);
-        if (rc < 0)
-            return rc;
-        if (op->type == IM_OP_IMM)
-            return im_fail(IM_ERR_NO_ENCODING, "target must be a label or '.'-relative");
-        return 0;
+        return im_parse_target(p, op, ctx);
     }
     default: {
         const char *s = *p;
@@ -170,12 +165,7 @@ static void a32_print(im_target t, unsigned kind, const im_operand *op, char *bu
         return;
     }
     case RK_rel24:
-    case RK_lit12:
-        if (op->type == IM_OP_REL)
-            im_appendf(buf, n, ".%+lld", (long long)op->imm);
-        else
-            im_appendf(buf, n, ".L%d", op->label);
-        return;
+    case RK_lit12: im_print_target(op, false, buf, n); return;
     case RK_modimm: im_print_hex(buf, n, op->imm); return;
     default: im_appendf(buf, n, "%lld", (long long)op->imm); return;
     }

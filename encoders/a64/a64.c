@@ -102,12 +102,7 @@ static int a64_parse(im_target t, unsigned kind, const char **p, im_operand *op,
         if (parse_greg(&q, 'w', false) >= 0 || parse_greg(&q, 'x', false) >= 0 ||
             parse_greg(&q, 'w', true) >= 0 || parse_greg(&q, 'x', true) >= 0)
             return im_fail(IM_ERR_NO_ENCODING, "expected a target, not a register");
-        int rc = im_parse_expr(p, op, ctx);
-        if (rc < 0)
-            return rc;
-        if (op->type == IM_OP_IMM)
-            return im_fail(IM_ERR_NO_ENCODING, "target must be a label or '.'-relative");
-        return 0;
+        return im_parse_target(p, op, ctx);
     }
     default: {
         int rc = parse_imm_value(p, op);
@@ -130,12 +125,7 @@ static void a64_print(im_target t, unsigned kind, const im_operand *op, char *bu
     case AK_xsp: im_appendf(buf, n, op->reg == 31 ? "sp" : "x%u", op->reg); return;
     case AK_shift: im_appendf(buf, n, "%s", shift_names[op->imm & 3]); return;
     case AK_rel26:
-    case AK_rel19:
-        if (op->type == IM_OP_REL)
-            im_appendf(buf, n, ".%+lld", (long long)op->imm);
-        else
-            im_appendf(buf, n, ".L%d", op->label);
-        return;
+    case AK_rel19: im_print_target(op, false, buf, n); return;
     case AK_u16:
     case AK_movz32:
     case AK_movz64:

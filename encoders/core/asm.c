@@ -31,6 +31,7 @@ typedef struct stmt {
     unsigned size;      /* S_DATA: bytes; S_ALIGN: alignment; */
     im_operand val;     /* S_DATA */
     size_t count;       /* S_SPACE */
+    size_t off;         /* offset in the code, set when emitted */
     uint8_t byte;       /* S_SPACE fill */
 } stmt;
 
@@ -56,21 +57,6 @@ typedef struct asmctx {
     int64_t *addr; /* label addresses during layout */
 } asmctx;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return im_fail(IM_ERR_NOMEM, "out of memory");
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static sym *find_sym(asmctx *c, const char *name, size_t len)
 {
     for (size_t i = 0; i < c->nsyms; i++)
@@ -86,7 +72,7 @@ static sym *get_sym(asmctx *c, const char *name, size_t len)
         s->phantom = false;
         return s;
     }
-    if (grow((void **)&c->syms, &c->symcap, c->nsyms + 1, sizeof *c->syms) < 0)
+    if (im_grow((void **)&c->syms, &c->symcap, c->nsyms + 1, sizeof *c->syms) < 0)
         return NULL;
     int label = im_buf_label(c->b);
     if (label < 0)
@@ -114,7 +100,7 @@ static int label_cb(void *user, const char *name, size_t len)
 
 static int add_stmt(asmctx *c, const stmt *s)
 {
-    int rc = grow((void **)&c->st, &c->stcap, c->nst + 1, sizeof *c->st);
+    int rc = im_grow((void **)&c->st, &c->stcap, c->nst + 1, sizeof *c->st);
     if (rc < 0)
         return rc;
     c->st[c->nst] = *s;
@@ -714,7 +700,7 @@ static int emit(asmctx *c, int *err_line)
         stmt *s = &c->st[i];
         int rc = 0;
         *err_line = s->line;
-        s->count = s->kind == S_SPACE ? s->count : im_buf_offset(c->b);
+        s->off = im_buf_offset(c->b);
         switch (s->kind) {
         case S_LABEL: rc = im_buf_bind(c->b, s->label); break;
         case S_INSN: rc = im_buf_emit(c->b, s->c[s->ci].form, s->c[s->ci].ops); break;
@@ -764,9 +750,9 @@ static int emit(asmctx *c, int *err_line)
     if (rc < 0) {
         size_t off;
         im_buf_error(c->b, &off, NULL);
-        /* name the instruction at the failing offset (S_INSN keeps its offset in count) */
+        /* name the instruction at the failing offset */
         for (size_t i = 0; i < c->nst; i++)
-            if (c->st[i].kind == S_INSN && c->st[i].count == off)
+            if (c->st[i].kind == S_INSN && c->st[i].off == off)
                 *err_line = c->st[i].line;
     }
     return rc;

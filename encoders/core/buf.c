@@ -49,21 +49,6 @@ struct im_buf {
     bool finished;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return IM_ERR_NOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static int set_err(im_buf *b, int err)
 {
     if (!b->err) {
@@ -124,7 +109,7 @@ int im_buf_label(im_buf *b)
 {
     if (b->err)
         return b->err;
-    if (b->nlabels >= 0x7fffffff || grow((void **)&b->labels, &b->labcap, b->nlabels + 1, sizeof *b->labels))
+    if (b->nlabels >= 0x7fffffff || im_grow((void **)&b->labels, &b->labcap, b->nlabels + 1, sizeof *b->labels))
         return fail(b, IM_ERR_NOMEM, "out of memory for labels");
     b->labels[b->nlabels] = -1;
     return (int)b->nlabels++;
@@ -152,11 +137,15 @@ int64_t im_buf_label_offset(const im_buf *b, int label)
     return label_ok(b, label) ? b->labels[label] : -1;
 }
 
-static int reserve(im_buf *b, size_t n)
+/* Room for n more bytes at the end of the code: where they go, or NULL (sticky error). */
+static uint8_t *append(im_buf *b, size_t n)
 {
-    if (grow((void **)&b->code, &b->cap, b->len + n, 1))
-        return fail(b, IM_ERR_NOMEM, "out of memory for code");
-    return 0;
+    if (n > SIZE_MAX - b->len || im_grow((void **)&b->code, &b->cap, b->len + n, 1)) {
+        fail(b, IM_ERR_NOMEM, "out of memory for code");
+        return NULL;
+    }
+    b->len += n;
+    return b->code + b->len - n;
 }
 
 /* Resolve label operands at insn offset `at`; *pending is set when one is unbound. */
@@ -190,7 +179,7 @@ static int resolve(im_buf *b, size_t at, const im_form *f, const im_operand *in,
 
 static int add_reloc(im_buf *b, size_t off, uint32_t kind, uint8_t size, int label, int64_t addend)
 {
-    if (grow((void **)&b->rel, &b->relcap, b->nrel + 1, sizeof *b->rel))
+    if (im_grow((void **)&b->rel, &b->relcap, b->nrel + 1, sizeof *b->rel))
         return fail(b, IM_ERR_NOMEM, "out of memory for relocations");
     b->rel[b->nrel++] = (breloc){off, kind, size, label, addend};
     return 0;
@@ -218,15 +207,13 @@ int im_buf_emit(im_buf *b, int form, const im_operand *ops)
     rc = b->a->encode(b->t, f, r, tmp, &len, &fx);
     if (rc < 0)
         return set_err(b, rc);
-    if ((rc = reserve(b, len)) < 0)
-        return rc;
     if (fx.reloc != IM_RELOC_NONE) {
         const im_operand *o = &ops[fx.op];
         if ((rc = add_reloc(b, b->len + fx.offset, fx.reloc, fx.size, o->label, o->imm)) < 0)
             return rc;
     }
     if (pending) {
-        if (grow((void **)&b->fix, &b->fixcap, b->nfix + 1, sizeof *b->fix))
+        if (im_grow((void **)&b->fix, &b->fixcap, b->nfix + 1, sizeof *b->fix))
             return fail(b, IM_ERR_NOMEM, "out of memory for fixups");
         fixup *x = &b->fix[b->nfix++];
         x->off = b->len;
@@ -234,8 +221,10 @@ int im_buf_emit(im_buf *b, int form, const im_operand *ops)
         x->len = (uint8_t)len;
         memcpy(x->ops, ops, sizeof(im_operand) * f->nops);
     }
-    memcpy(b->code + b->len, tmp, len);
-    b->len += len;
+    uint8_t *dst = append(b, len);
+    if (!dst)
+        return b->err;
+    memcpy(dst, tmp, len);
     return 0;
 }
 
@@ -243,11 +232,10 @@ int im_buf_bytes(im_buf *b, const void *data, size_t len)
 {
     if (b->err)
         return b->err;
-    int rc = reserve(b, len);
-    if (rc < 0)
-        return rc;
-    memcpy(b->code + b->len, data, len);
-    b->len += len;
+    uint8_t *dst = append(b, len);
+    if (!dst)
+        return b->err;
+    memcpy(dst, data, len);
     return 0;
 }
 
@@ -255,11 +243,10 @@ int im_buf_fill(im_buf *b, size_t count, uint8_t byte)
 {
     if (b->err)
         return b->err;
-    int rc = reserve(b, count);
-    if (rc < 0)
-        return rc;
-    memset(b->code + b->len, byte, count);
-    b->len += count;
+    uint8_t *dst = append(b, count);
+    if (!dst)
+        return b->err;
+    memset(dst, byte, count);
     return 0;
 }
 
@@ -287,7 +274,7 @@ int im_buf_export(im_buf *b, const char *name, int label, im_sym_kind kind)
     for (size_t i = 0; i < b->nsyms; i++)
         if (!strcmp(b->syms[i].name, name))
             return fail(b, IM_ERR_SYMBOL, "symbol '%s' exported twice", name);
-    if (grow((void **)&b->syms, &b->symcap, b->nsyms + 1, sizeof *b->syms))
+    if (im_grow((void **)&b->syms, &b->symcap, b->nsyms + 1, sizeof *b->syms))
         return fail(b, IM_ERR_NOMEM, "out of memory");
     char *n = strdup(name);
     if (!n)

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -110,6 +111,24 @@ int im_fail(int err, const char *fmt, ...)
 void im_clear_detail(void)
 {
     detail_buf[0] = '\0';
+}
+
+int im_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return im_fail(IM_ERR_NOMEM, "array of %zu items too large", need);
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return im_fail(IM_ERR_NOMEM, "out of memory for %zu items", need);
+    *p = q;
+    *cap = n;
+    return 0;
 }
 
 const char *im_reloc_name(unsigned kind)

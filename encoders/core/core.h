@@ -4,6 +4,9 @@
 
 #include "imago/imago.h"
 
+/* Grow *p (an array of elem-byte items, *cap of them) to hold need items: 0 or IM_ERR_NOMEM. */
+int im_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* Record a detail message for the calling thread and return err. */
 int im_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void im_clear_detail(void);

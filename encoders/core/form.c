@@ -198,6 +198,28 @@ int im_parse_expr(const char **p, im_operand *op, const im_parse_ctx *ctx)
     return 0;
 }
 
+int im_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx)
+{
+    int rc = im_parse_expr(p, op, ctx);
+    if (rc < 0)
+        return rc;
+    if (op->type == IM_OP_IMM)
+        return im_fail(IM_ERR_NO_ENCODING, "target must be a label or '.'-relative");
+    return 0;
+}
+
+void im_print_target(const im_operand *op, bool hex, char *buf, size_t n)
+{
+    if (op->type != IM_OP_REL) {
+        im_appendf(buf, n, ".L%d", op->label);
+    } else if (hex) {
+        im_appendf(buf, n, ".%s", op->imm >= 0 ? "+" : "");
+        im_print_hex(buf, n, op->imm);
+    } else {
+        im_appendf(buf, n, ".%+lld", (long long)op->imm);
+    }
+}
+
 static void set_default(const im_arch *a, const im_form *f, unsigned i, im_operand *op)
 {
     memset(op, 0, sizeof *op);

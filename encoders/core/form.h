@@ -138,6 +138,11 @@ uint32_t im_arm_place(const im_form *f, const uint32_t *vals);
 typedef int (*im_arm_field_fn)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
 int im_arm_fields(const im_kind *kinds, const im_form *f, const im_operand *ops,
                   im_arm_field_fn field, uint32_t *vals, im_fixup *fix);
+/* A branch or literal target: a label (+ addend) or '.'-relative; a plain number is refused.
+ * The caller has already refused register names. */
+int im_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx);
+/* ".+N" / ".-N" (hex when asked) for a resolved target, ".L<id>" for a label. */
+void im_print_target(const im_operand *op, bool hex, char *buf, size_t n);
 bool im_match_word(const char **p, const char *word); /* case-insensitive, whole word */
 void im_appendf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void im_print_hex(char *buf, size_t n, int64_t v); /* 0x2a, -0x10 */

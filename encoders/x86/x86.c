@@ -239,12 +239,7 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
     case XK_rel32: {
         if (is_reg_name(*p))
             return im_fail(IM_ERR_NO_ENCODING, "expected a branch target, not a register");
-        int rc = im_parse_expr(p, op, ctx);
-        if (rc < 0)
-            return rc;
-        if (op->type == IM_OP_IMM)
-            return im_fail(IM_ERR_NO_ENCODING, "branch target must be a label or '.'-relative");
-        return 0;
+        return im_parse_target(p, op, ctx);
     }
     default:
         return im_fail(IM_ERR_INVAL, "unknown x86 operand kind %u", kind);
@@ -298,14 +293,7 @@ static void x86_print(im_target t, unsigned kind, const im_operand *op, char *bu
         return;
     }
     case XK_rel8:
-    case XK_rel32:
-        if (op->type == IM_OP_REL) {
-            im_appendf(buf, n, ".%s", op->imm >= 0 ? "+" : "");
-            im_print_hex(buf, n, op->imm);
-        } else {
-            im_appendf(buf, n, ".L%d", op->label);
-        }
-        return;
+    case XK_rel32: im_print_target(op, true, buf, n); return;
     default:
         if (op->type == IM_OP_SYM)
             im_appendf(buf, n, "OFFSET .L%d%+lld", op->label, (long long)op->imm);
