@@ -444,7 +444,6 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 int im_img_write_file(const im_image *img, const char *path)
 {
-    static atomic_uint counter;
     if (!path)
         return im_fail(IM_ERR_INVAL, "im_img_write_file: NULL path");
     uint8_t *buf;
@@ -452,14 +451,23 @@ int im_img_write_file(const im_image *img, const char *path)
     int err = im_img_write(img, &buf, &len);
     if (err)
         return err;
+    err = im_write_file_atomic(path, buf, len);
+    free(buf);
+    return err;
+}
+
+int im_write_file_atomic(const char *path, const void *buf, size_t len)
+{
+    static atomic_uint counter;
+    int err = 0;
+    if (!path || (len && !buf))
+        return im_fail(IM_ERR_INVAL, "im_write_file_atomic: NULL argument");
 
     /* The temporary file lives in the destination's directory so rename() is atomic. */
     size_t tlen = strlen(path) + 64;
     char *tmp = malloc(tlen);
-    if (!tmp) {
-        free(buf);
+    if (!tmp)
         return im_fail(IM_ERR_NOMEM, "%s: temporary file name", path);
-    }
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
         snprintf(tmp, tlen, "%s.tmp%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
@@ -496,7 +504,6 @@ int im_img_write_file(const im_image *img, const char *path)
     }
 out:
     free(tmp);
-    free(buf);
     return err;
 }
 

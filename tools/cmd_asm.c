@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "imago/asm.h"
 #include "imago/img.h"
@@ -11,71 +10,6 @@
 #include "cmd.h"
 #include "core.h"
 #include "form.h"
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        }
-        buf = nb;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-/* Write len bytes to path through a temporary file and rename: never a half-written file. */
-static int write_atomic(const char *path, const uint8_t *data, size_t len)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return -1;
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    int ok = off == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) == 0) {
-        free(tmp);
-        return 0;
-    }
-    int saved = errno;
-    unlink(tmp);
-    free(tmp);
-    errno = saved;
-    return -1;
-}
 
 static void asm_usage(FILE *f)
 {
@@ -123,15 +57,19 @@ int cmd_asm(int argc, char **argv)
         tool_error("asm", "unknown target '%s' (known: x86_64, i386, arm, aarch64)", target);
         return 2;
     }
-    char *src;
+    uint8_t *src;
     size_t len;
-    if (read_file(in, &src, &len) < 0) {
+    FILE *f = fopen(in, "rb");
+    int rd = f ? tool_read_stream(f, &src, &len) : -1;
+    if (f)
+        fclose(f);
+    if (rd < 0) {
         tool_error("asm", "%s: %s", in, strerror(errno));
         return 1;
     }
     im_buf *b;
     int line;
-    int rc = im_asm(t, src, len, &b, &line);
+    int rc = im_asm(t, (const char *)src, len, &b, &line);
     free(src);
     if (rc < 0) {
         if (line)
@@ -143,9 +81,9 @@ int cmd_asm(int argc, char **argv)
     if (raw) {
         size_t n;
         const uint8_t *code = im_buf_code(b, &n);
-        rc = write_atomic(out, code, n);
+        rc = im_write_file_atomic(out, code, n);
         if (rc < 0)
-            tool_error("asm", "%s: %s", out, strerror(errno));
+            tool_error("asm", "%s: %s: %s", out, im_strerror(rc), im_detail());
     } else {
         im_image *img = im_img_new();
         rc = img ? im_buf_to_image(b, img) : IM_ERR_NOMEM;

@@ -39,46 +39,13 @@ static void dump_usage(FILE *f)
                "alignment, code bytes), symbols and relocations.\n");
 }
 
-/* Read a whole stream into a malloc'd buffer; 0 or -1 with errno. */
-static int read_stream(FILE *f, uint8_t **out, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf)
-        return -1;
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return -1;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) {
-                free(buf);
-                errno = EIO;
-                return -1;
-            }
-            break;
-        }
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static int load_image(const char *cmd, const char *path, im_image **img)
 {
     int err;
     if (!strcmp(path, "-")) {
         uint8_t *buf;
         size_t len;
-        if (read_stream(stdin, &buf, &len)) {
+        if (tool_read_stream(stdin, &buf, &len)) {
             tool_error(cmd, "-: %s: reading standard input: %s", im_strerror(IM_ERR_IO),
                        strerror(errno));
             return 1;

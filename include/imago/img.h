@@ -56,6 +56,8 @@ void im_img_free(im_image *img);
 int im_img_write(const im_image *img, uint8_t **out, size_t *len);
 /* Write to a file atomically (temporary file + rename): no half-written file on failure. */
 int im_img_write_file(const im_image *img, const char *path);
+/* Write len bytes to path the same way: a temporary file beside it, then rename. */
+int im_write_file_atomic(const char *path, const void *data, size_t len);
 /* Parse and validate (magic, version, checksum, bounds, symbols, relocations). */
 int im_img_read(const uint8_t *data, size_t len, im_image **out);
 int im_img_read_file(const char *path, im_image **out);
