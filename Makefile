@@ -9,17 +9,48 @@ TABLES  ?= encoders
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
 TARGETS := x86_64 i386 arm aarch64
-CC_x86_64  := gcc
-CC_i386    := i686-linux-gnu-gcc
-CC_arm     := arm-linux-gnueabihf-gcc
-CC_aarch64 := aarch64-linux-gnu-gcc
+# Compilers and binutils by their triplet names: the same names on an x86-64 and
+# an arm64 machine (the native toolchain installs them too).
+CROSS_x86_64  := x86_64-linux-gnu-
+CROSS_i386    := i686-linux-gnu-
+CROSS_arm     := arm-linux-gnueabihf-
+CROSS_aarch64 := aarch64-linux-gnu-
+$(foreach t,$(TARGETS),$(eval CC_$(t) := $(CROSS_$(t))gcc)$(eval AR_$(t) := $(CROSS_$(t))ar))
+
+# The machine make runs on, in imago's names, and the host imago's own C code is
+# built for (`make HOST=aarch64`). HOSTS: the hosts `make check-all-arch` covers.
+MACHINE := $(shell uname -m | sed -e 's/^amd64$$/x86_64/' -e 's/^arm64$$/aarch64/' \
+                                  -e 's/^i[3-6]86$$/i386/' -e 's/^armv[6-8]l$$/arm/')
+HOST    ?= $(MACHINE)
+HOSTS   ?= $(TARGETS)
+ifeq ($(filter $(HOST),$(TARGETS)),)
+$(error HOST=$(HOST): imago builds for the hosts $(TARGETS) (this machine is $(MACHINE)))
+endif
+ifneq ($(filter-out $(TARGETS),$(HOSTS)),)
+$(error HOSTS=$(HOSTS): unknown host $(filter-out $(TARGETS),$(HOSTS)); the hosts are $(TARGETS))
+endif
+# How a binary built for host h is started here: directly (the machine's own
+# architecture, and i386 on x86_64), otherwise under qemu-user.
+$(foreach t,$(TARGETS),$(eval RUN_$(t) := $(if $(strip $(filter $(t),$(MACHINE)) \
+    $(if $(filter x86_64,$(MACHINE)),$(filter i386,$(t)))),,qemu-$(t))))
+
+# The machine's own host builds into $(BUILD) (build/bin/imago), with Unicorn,
+# linked dynamically. Other hosts build into $(BUILD)/host-<host>, linked
+# statically (so qemu-user runs them without a sysroot) and without Unicorn unless
+# UNICORN_<host>=1 and that host's libunicorn.a is installed.
+hostdir = $(if $(filter $(1),$(MACHINE)),$(BUILD),$(BUILD)/host-$(1))
+$(foreach t,$(TARGETS),$(eval UNICORN_$(t) ?= $(if $(filter $(t),$(MACHINE)),1,0)))
+$(foreach t,$(TARGETS),$(eval LIBS_$(t) := $(if $(filter 1,$(UNICORN_$(t))),-lunicorn) -lpthread))
+$(foreach t,$(TARGETS),$(eval LDFLAGS_$(t) := $(if $(filter $(t),$(MACHINE)),,-static)))
+$(foreach t,$(TARGETS),$(eval DEFS_$(t) := $(if $(filter 1,$(UNICORN_$(t))),,-DIMAGO_NO_UNICORN)))
+HOSTDIR := $(call hostdir,$(HOST))
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
 CFLAGS  ?= -O2 -g
 BASEFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iencoders/core -I$(BUILD)/gen
 SANFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# Library sources. The loader part is built for every host (it is all the runner needs).
+# Library sources. The loader part is built for every target (it is all the runner needs).
 CORE_SRC   := encoders/core/common.c $(wildcard loader/*.c)
 ENC_SRC    := $(filter-out encoders/core/common.c,$(wildcard encoders/core/*.c)) \
               $(wildcard encoders/x86/*.c encoders/a64/*.c encoders/a32/*.c)
@@ -29,21 +60,27 @@ TOOL_SRC   := $(wildcard tools/*.c)
 TEST_SRC   := $(wildcard tests/*.c)
 TABLE_SRC  := $(wildcard $(TABLES)/x86/*.tbl $(TABLES)/a64/*.tbl $(TABLES)/a32/*.tbl)
 GEN_HDR    := $(BUILD)/gen/tables.h
-
-HOST_LIBS  := -lunicorn -lpthread
+HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h \
+                         tests/*.h)
 
 # Keep intermediate objects (tests, sanitizer builds) between runs.
 .SECONDARY:
 
-.PHONY: all deps test check-all-arch test-c test-py runners clean format bench help
+.PHONY: all host hosts deps test check-all-arch check-san test-c test-san test-py runners clean \
+        format bench help
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/bin/imago runners
+# `make` builds the host's library, imago, its C tests and every target's runner.
+all: host runners
 
 help:
 	@echo "make test            C tests (plain and ASan+UBSan) and the CLI/self-test suite"
-	@echo "make check-all-arch  every encoding vs GNU as, every program on every target x engine"
-	@echo "make all             build/bin/imago and the runners for every target"
+	@echo "make check-all-arch  every encoding vs GNU as, every program on every target x engine,"
+	@echo "                     imago's own code on every host (HOSTS='$(HOSTS)'; SHARD=I/N)"
+	@echo "make check-san       the C tests and check-all-arch with an ASan+UBSan imago"
+	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
+	@echo "make hosts           the builds of every host in HOSTS"
+	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
 
 deps:
 	@bash ci/install-deps.sh
@@ -53,50 +90,73 @@ $(GEN_HDR): tools/gentables.py $(TABLE_SRC)
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/gentables.py --tables $(TABLES) -o $@
 
-# ---- host build ---------------------------------------------------------------
-$(BUILD)/obj/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h tests/*.h)
-	@mkdir -p $(dir $@)
-	$(CC_x86_64) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
-
-$(BUILD)/san/%.o: %.c $(GEN_HDR) $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h tests/*.h)
-	@mkdir -p $(dir $@)
-	$(CC_x86_64) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
-
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
-
-$(BUILD)/bin/imago: $(LIB_OBJ) $(TOOL_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC_x86_64) $(CFLAGS) -o $@ $^ $(HOST_LIBS)
-
-# ---- runners: one static binary per target, built with that target's gcc ----
-define RUNNER_RULES
-$(BUILD)/obj-$(1)/%.o: %.c $(wildcard include/imago/*.h encoders/core/*.h loader/*.h)
+# ---- per-architecture objects, the library, imago, the runners ---------------
+# Every architecture compiles into $(BUILD)/obj-<arch>; the host build links its
+# objects into lib/libimago.a and bin/imago, the runner of each target links the
+# loader objects of that target.
+define ARCH_RULES
+$(BUILD)/obj-$(1)/%.o: %.c $(GEN_HDR) $(HEADERS)
 	@mkdir -p $$(dir $$@)
-	$(CC_$(1)) $(BASEFLAGS) $(CFLAGS) -c $$< -o $$@
+	$(CC_$(1)) $(BASEFLAGS) $(DEFS_$(1)) $(CFLAGS) -c $$< -o $$@
+
+$(call hostdir,$(1))/lib/libimago.a: $(LIB_SRC:%.c=$(BUILD)/obj-$(1)/%.o)
+	@mkdir -p $$(dir $$@)
+	rm -f $$@
+	$(AR_$(1)) rcs $$@ $$^
+
+$(call hostdir,$(1))/bin/imago: $(TOOL_SRC:%.c=$(BUILD)/obj-$(1)/%.o) $(call hostdir,$(1))/lib/libimago.a
+	@mkdir -p $$(dir $$@)
+	$(CC_$(1)) $(LDFLAGS_$(1)) $(CFLAGS) -o $$@ $$^ $(LIBS_$(1))
+
+$(call hostdir,$(1))/tests/%: $(BUILD)/obj-$(1)/tests/%.o $(call hostdir,$(1))/lib/libimago.a
+	@mkdir -p $$(dir $$@)
+	$(CC_$(1)) $(LDFLAGS_$(1)) $(CFLAGS) -o $$@ $$^ $(LIBS_$(1))
 
 $(BUILD)/bin/imago-runner-$(1): $(patsubst %.c,$(BUILD)/obj-$(1)/%.o,$(CORE_SRC) runner/runner.c)
 	@mkdir -p $$(dir $$@)
 	$(CC_$(1)) -static $(CFLAGS) -o $$@ $$^
 endef
-$(foreach t,$(TARGETS),$(eval $(call RUNNER_RULES,$(t))))
+$(foreach t,$(TARGETS),$(eval $(call ARCH_RULES,$(t))))
+
+# The host build: library, imago and the C test programs.
+HOST_TEST_BINS := $(TEST_SRC:tests/%.c=$(HOSTDIR)/tests/%)
+host: $(HOSTDIR)/lib/libimago.a $(HOSTDIR)/bin/imago $(HOST_TEST_BINS)
 
 runners: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-runner-$(t))
 
-# ---- C tests -------------------------------------------------------------------
-TEST_BINS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-SAN_TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/san-tests/%)
+# Every host of HOSTS (the machine's own included), for the cross-host check.
+hosts:
+	@set -e; for h in $(HOSTS); do $(MAKE) --no-print-directory HOST=$$h host; done
+	@$(MAKE) --no-print-directory runners
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB_OBJ)
+# ---- the machine's host under ASan+UBSan -----------------------------------------
+$(BUILD)/san/%.o: %.c $(GEN_HDR) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC_x86_64) $(CFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(CC_$(MACHINE)) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/san/bin/imago: $(TOOL_SRC:%.c=$(BUILD)/san/%.o) $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(SANFLAGS) -o $@ $^ $(LIBS_$(MACHINE))
+
+# ---- C tests -------------------------------------------------------------------
+# The host's test programs run where the host's binaries run (under qemu-user for
+# a foreign host; IMAGO_NATIVE_LAUNCHER then starts that host's own runners the same
+# way, as binfmt_misc would). The ASan+UBSan build is the machine's own host only.
+SAN_TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/san-tests/%)
+RUN_HOST      := $(RUN_$(HOST))
+TEST_ENV      := IMAGO_RUNNER_DIR=$(BUILD)/bin $(if $(RUN_HOST),IMAGO_NATIVE_LAUNCHER=qemu-%t)
 
 $(BUILD)/san-tests/%: $(BUILD)/san/tests/%.o $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 	@mkdir -p $(dir $@)
-	$(CC_x86_64) $(SANFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(CC_$(MACHINE)) $(SANFLAGS) -o $@ $^ $(LIBS_$(MACHINE))
 
-test-c: $(TEST_BINS) $(SAN_TEST_BINS) all
-	@set -e; for t in $(TEST_BINS); do echo "== $$t"; IMAGO_RUNNER_DIR=$(BUILD)/bin $$t; done
+test-c: host runners
+	@set -e; for t in $(HOST_TEST_BINS); do echo "== $$t$(if $(RUN_HOST), (host $(HOST) under $(RUN_HOST)))"; \
+	    $(TEST_ENV) $(RUN_HOST) $$t; done
+	@if [ "$(HOST)" = "$(MACHINE)" ]; then $(MAKE) --no-print-directory test-san; \
+	    else echo "== ASan+UBSan C tests: not run for HOST=$(HOST) (they run for the machine's host, $(MACHINE))"; fi
+
+test-san: $(SAN_TEST_BINS) runners
 	@set -e; for t in $(SAN_TEST_BINS); do echo "== $$t (ASan+UBSan)"; \
 	    IMAGO_RUNNER_DIR=$(BUILD)/bin ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
@@ -108,10 +168,27 @@ test: deps
 	@status=0; $(MAKE) --no-print-directory test-c || status=1; \
 	    $(MAKE) --no-print-directory test-py || status=1; exit $$status
 
+# The conformance suite: the machine's host against GNU, and every host of HOSTS
+# against it (conformance/test_hosts.py). SHARD=I/N runs the I-th of N shards.
+CONFORMANCE_ENV := IMAGO_HOSTS="$(HOSTS)"
+CONFORMANCE_ARGS = -q -n $(JOBS) conformance $(if $(SHARD),--shard $(SHARD)) \
+    --junitxml=$(BUILD)/reports/check-all-arch$(if $(SHARD),.shard-$(subst /,-of-,$(SHARD))).xml
+
 check-all-arch: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) hosts
 	@mkdir -p $(BUILD)/reports
-	$(PYTEST) -q -n $(JOBS) conformance --junitxml=$(BUILD)/reports/check-all-arch.xml
+	$(CONFORMANCE_ENV) $(PYTEST) $(CONFORMANCE_ARGS)
+
+# The sanitizer job: the C tests, then the conformance suite driving an ASan+UBSan
+# build of imago (the machine's host only).
+check-san: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/san/bin/imago
+	@$(MAKE) --no-print-directory test-san
+	@mkdir -p $(BUILD)/reports
+	IMAGO_BIN=$(BUILD)/san/bin/imago IMAGO_REPORT=$(BUILD)/reports/check-san.json \
+	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 IMAGO_HOSTS=$(MACHINE) \
+	    $(PYTEST) -q -n $(JOBS) conformance --junitxml=$(BUILD)/reports/check-san.xml
 
 format:
 	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tests/*.c)

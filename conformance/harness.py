@@ -36,15 +36,16 @@ REPORTS = os.path.join(BUILD, "reports")
 TARGETS = ["x86_64", "i386", "arm", "aarch64"]
 ENGINES = ["native", "qemu", "unicorn"]
 
-# GNU tools per target. `as` is a list of argv words; `header` starts every
+# GNU tools per target, by their triplet names (the same on x86-64 and arm64
+# machines: the native binutils install them too). `as` is a list of argv words; `header` starts every
 # source the harness writes; `objdump_bin` disassembles bare bytes.
 TOOLS = {
     "x86_64": {
-        "as": ["as", "--64"],
-        "objdump": "objdump",
-        "ld": ["ld", "-m", "elf_x86_64"],
-        "objcopy": "objcopy",
-        "cc": "gcc",
+        "as": ["x86_64-linux-gnu-as", "--64"],
+        "objdump": "x86_64-linux-gnu-objdump",
+        "ld": ["x86_64-linux-gnu-ld", "-m", "elf_x86_64"],
+        "objcopy": "x86_64-linux-gnu-objcopy",
+        "cc": "x86_64-linux-gnu-gcc",
         "qemu": "qemu-x86_64",
         "header": ".intel_syntax noprefix\n.text\n",
         "objdump_bin": ["-b", "binary", "-m", "i386:x86-64", "-M", "intel"],
@@ -221,8 +222,8 @@ def tool_version(argv):
 def versions():
     """Versions of everything the harness checks against (report `versions`)."""
     v = {
-        "as": tool_version(["as", "--version"]),
-        "objdump": tool_version(["objdump", "--version"]),
+        "as": tool_version([TOOLS["x86_64"]["as"][0], "--version"]),
+        "objdump": tool_version([TOOLS["x86_64"]["objdump"], "--version"]),
         "qemu": tool_version(["qemu-x86_64", "--version"]),
         "unicorn": "unknown",
         "imago": "unknown",

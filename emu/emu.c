@@ -72,6 +72,16 @@ int im_emu_runner_dir(char *buf, size_t size)
 
 /* ---- helpers shared by the backends -------------------------------------- */
 
+int im_emu_engine_built(im_engine e)
+{
+    switch (e) {
+    case IM_ENGINE_NATIVE:
+    case IM_ENGINE_QEMU: return 1;
+    case IM_ENGINE_UNICORN: return im_emu_unicorn_built;
+    default: return 0;
+    }
+}
+
 int im_emu_native_supports(im_target t)
 {
     im_target host = im_host_target();

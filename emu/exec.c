@@ -26,7 +26,7 @@ extern char **environ;
 
 struct exec_priv {
     char runner[4096]; /* path of imago-runner-<target> */
-    char qemu[32];     /* "qemu-<target>", or "" to run the runner directly */
+    char launcher[256]; /* "qemu-<target>", $IMAGO_NATIVE_LAUNCHER, or "" to run it directly */
     uint8_t *image;    /* serialised image holding only the target's section */
     size_t image_len;
 };
@@ -85,11 +85,47 @@ static int exec_open_common(im_emu *emu, int use_qemu)
         return err;
     }
     if (use_qemu) {
-        snprintf(p->qemu, sizeof p->qemu, "qemu-%s", tn);
-        if (!on_path(p->qemu)) {
-            err = im_fail(IM_ERR_ENGINE, "%s is not installed (not found on PATH)", p->qemu);
+        snprintf(p->launcher, sizeof p->launcher, "qemu-%s", tn);
+        if (!on_path(p->launcher)) {
+            err = im_fail(IM_ERR_ENGINE, "%s is not installed (not found on PATH)", p->launcher);
             free(p);
             return err;
+        }
+    } else {
+        /* A host that is itself emulated (imago built for aarch64 running under
+         * qemu-aarch64 on an x86-64 machine without binfmt_misc) cannot exec its own
+         * runner directly; IMAGO_NATIVE_LAUNCHER names the command that starts a host
+         * binary there (docs/engines.md). */
+        const char *l = getenv("IMAGO_NATIVE_LAUNCHER");
+        if (l && *l) {
+            /* One word; %t stands for the target's name ("qemu-%t"). */
+            size_t n = 0;
+            int bad = strchr(l, ' ') != NULL;
+            for (const char *c = l; *c && !bad; c++) {
+                const char *piece = c;
+                size_t len = 1;
+                if (c[0] == '%' && c[1] == 't') {
+                    piece = tn;
+                    len = strlen(tn);
+                    c++;
+                }
+                if (n + len >= sizeof p->launcher)
+                    bad = 1;
+                else {
+                    memcpy(p->launcher + n, piece, len);
+                    n += len;
+                }
+            }
+            p->launcher[bad ? 0 : n] = '\0';
+            if (bad || (strchr(p->launcher, '/') ? access(p->launcher, X_OK) != 0
+                                                 : !on_path(p->launcher))) {
+                err = im_fail(IM_ERR_ENGINE,
+                              "IMAGO_NATIVE_LAUNCHER='%s' is not an executable program (one "
+                              "word: a name on PATH or a path; %%t is the target)",
+                              l);
+                free(p);
+                return err;
+            }
         }
     }
     emu->priv = p;
@@ -311,8 +347,8 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     char basebuf[32], argbuf[4][32];
     char *argv[16];
     int n = 0;
-    if (p->qemu[0])
-        argv[n++] = p->qemu;
+    if (p->launcher[0])
+        argv[n++] = p->launcher;
     argv[n++] = p->runner;
     snprintf(basebuf, sizeof basebuf, "0x%" PRIx64, emu->base);
     argv[n++] = "--base";

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "imago/emu.h"
 
 #ifndef IMAGO_VERSION
 #define IMAGO_VERSION "0.1.0"
@@ -82,6 +83,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) {
         printf("imago %s\n", IMAGO_VERSION);
+        /* The second line says what this build is: where its code runs, and its engines. */
+        printf("host %s, engines", im_target_name(im_host_target()));
+        for (im_engine e = IM_ENGINE_NATIVE; e <= IM_ENGINE_UNICORN; e++)
+            if (im_emu_engine_built(e))
+                printf(" %s", im_engine_name(e));
+        printf("\n");
         return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

@@ -19,6 +19,10 @@ typedef enum im_engine {
 const char *im_engine_name(im_engine e);
 im_engine im_engine_from_name(const char *name);
 
+/* Is engine e compiled into this build? (Unicorn is left out of builds for a host
+ * that has no libunicorn, e.g. imago cross-built for arm; see docs/engines.md.) */
+int im_emu_engine_built(im_engine e);
+
 typedef struct im_emu im_emu;
 
 /* Directory holding imago-runner-<target> binaries; default: the directory of
