@@ -124,9 +124,9 @@ host: $(HOSTDIR)/lib/libimago.a $(HOSTDIR)/bin/imago $(HOST_TEST_BINS)
 
 runners: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-runner-$(t))
 
-# Every host of HOSTS (the machine's own included), for the cross-host check.
+# Every host of HOSTS, and x86_64, the reference of the cross-host check.
 hosts:
-	@set -e; for h in $(HOSTS); do $(MAKE) --no-print-directory HOST=$$h host; done
+	@set -e; for h in $(sort x86_64 $(HOSTS)); do $(MAKE) --no-print-directory HOST=$$h host; done
 	@$(MAKE) --no-print-directory runners
 
 # ---- the machine's host under ASan+UBSan -----------------------------------------
