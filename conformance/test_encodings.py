@@ -1,7 +1,7 @@
 """Every vector of `imago vectors -a TARGET` against GNU as, byte for byte.
 
 A vector is a line `form<TAB>text<TAB>hex`. The vectors of a target are cut into
-batches of IMAGO_BATCH (20000) lines, one test per batch so xdist spreads them.
+batches of IMAGO_BATCH (20000) vectors, one test per batch so xdist spreads them.
 A batch is one source file, every line `__iv_N: text` so the marker symbol
 __iv_N starts vector N; one GNU as run assembles it and one objdump run prints
 the symbols, relocations and .text contents, and the bytes between consecutive
@@ -9,6 +9,9 @@ markers are GNU's encoding of that vector.
 
 A vector whose hex is empty is a negative: imago rejects the text, and GNU as
 must reject it too (all negatives of a target are one test and one as run).
+
+The vectors are made once per run and read from files (vectorfiles.py); a
+batch's vectors are read only when its test runs.
 """
 
 import os
@@ -18,62 +21,19 @@ import shlex
 import pytest
 
 import harness
+import vectorfiles
 
-BATCH = int(os.environ.get("IMAGO_BATCH", "20000") or 20000)
 SHOW = 20  # mismatches shown in full per batch; all are counted
-_HEX_RE = re.compile(r"^(?:[0-9a-f]{2})*$")
 _AS_MSG_RE = re.compile(r"^(.*?):(\d+): (Error|Warning): (.*)$")
-
-_cache = {}
-
-
-def load_vectors(target):
-    """(positives, negatives, problems) for a target, cached per process.
-    positives/negatives: lists of (line number, form, text, hex).
-    problems: a string describing why the vectors are unusable, or None."""
-    if target in _cache:
-        return _cache[target]
-    pos, neg, bad = [], [], []
-    problem = None
-    argv = [harness.IMAGO, "vectors", "-a", target]
-    argv += shlex.split(os.environ.get("IMAGO_VECTORS_ARGS", ""))
-    if not os.path.exists(harness.IMAGO):
-        problem = "%s does not exist: run `make all` first (or set IMAGO_BIN)" % harness.rel(
-            harness.IMAGO)
-    else:
-        try:
-            p = harness.run(argv, env=harness.imago_env())
-        except (OSError, harness.subprocess.SubprocessError) as e:
-            p = None
-            problem = "`%s` failed to run: %s" % (harness.shjoin(argv), e)
-        if p is not None and p.returncode != 0:
-            problem = "`%s` exited %d: %s" % (harness.shjoin(argv), p.returncode,
-                                             p.stderr.strip()[-2000:])
-        elif p is not None:
-            for n, line in enumerate(p.stdout.splitlines(), 1):
-                if not line.strip() or line.startswith("#"):
-                    continue
-                f = line.split("\t")
-                if len(f) != 3 or not f[0] or not f[1].strip() or not _HEX_RE.match(f[2]):
-                    bad.append("line %d: %r" % (n, line))
-                    continue
-                (neg if f[2] == "" else pos).append((n, f[0], f[1], f[2]))
-            if bad:
-                problem = "`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, hex " \
-                          "lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
-                                                      "\n  ".join(bad[:10]))
-            elif not pos:
-                problem = "`%s` printed no vectors" % harness.shjoin(argv)
-    _cache[target] = (pos, neg, problem)
-    return _cache[target]
 
 
 def pytest_generate_tests(metafunc):
+    # Collection reads only the headers of the vector files (vectorfiles.py): the
+    # number of batches, and whether a target has negatives.
     if metafunc.function.__name__ == "test_encodings":
         params, ids = [], []
         for t in harness.TARGETS:
-            pos, _neg, _problem = load_vectors(t)
-            n = max(1, (len(pos) + BATCH - 1) // BATCH)
+            n = vectorfiles.nbatches(t)
             for b in range(n):
                 params.append((t, b, n))
                 ids.append("%s-%d" % (t, b))
@@ -82,7 +42,7 @@ def pytest_generate_tests(metafunc):
         # Only targets whose vectors include negatives (a test that checks nothing
         # would be a skip for a reason other than a missing tool).
         # With none at all, one placeholder item that conftest.py deselects.
-        targets = [t for t in harness.TARGETS if load_vectors(t)[1]]
+        targets = [t for t in harness.TARGETS if vectorfiles.load(t).negatives]
         metafunc.parametrize("target", targets or [None], ids=targets or ["none"])
 
 
@@ -180,13 +140,17 @@ def repro(target, form, text):
 
 @pytest.mark.kind("encoding")
 def test_encodings(target, batch, nbatches, tmp_path, stats):
-    pos, _neg, problem = load_vectors(target)
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    vectors = vectorfiles.load(target)
+    if vectors.problem:
+        pytest.fail(vectors.problem, pytrace=False)
     missing = harness.missing_tools(target)
     if missing:
         pytest.skip("GNU tools for %s not installed: %s" % (target, ", ".join(missing)))
-    chunk = pos[batch * BATCH:(batch + 1) * BATCH]
+    chunk = vectors.batch(batch)
+    if not chunk:
+        pytest.fail("%s batch %d/%d holds no vectors (%d positive vectors, %d per batch)" % (
+            target, batch + 1, nbatches, vectors.positives, vectorfiles.batch_size()),
+            pytrace=False)
     texts = [v[2] for v in chunk]
     src, obj = str(tmp_path / "batch.s"), str(tmp_path / "batch.o")
 
@@ -257,9 +221,10 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
 @pytest.mark.kind("negative")
 def test_negatives(target, tmp_path, stats):
     """Texts imago rejects (empty hex) must be rejected by GNU as as well."""
-    pos, neg, problem = load_vectors(target)
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    vectors = vectorfiles.load(target)
+    if vectors.problem:
+        pytest.fail(vectors.problem, pytrace=False)
+    neg = vectors.negative_vectors()
     missing = harness.missing_tools(target, which=("as",))
     if missing:
         pytest.skip("GNU tools for %s not installed: %s" % (target, ", ".join(missing)))
