@@ -396,13 +396,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 nums = "%5d %8d %5d %5d" % (s["forms"], s["vectors"], s["negatives"],
                                              s["mismatches"])
             else:
-                nums = "%5s %8s %5s %5s" % ("-", "-", "-", "-")
+                # Another host: the vectors it printed identically to the reference
+                # host's, and the vector lines and program outputs that differed.
+                hs = rep.get("hosts", {}).get(h, {}).get(t, {})
+                if "vectors_compared" in hs:
+                    diff = hs.get("vectors_differing", 0) + hs.get("outputs_differing", 0)
+                    nums = "%5s %8d %5s %5d" % ("-", hs["vectors_compared"], "-", diff)
+                else:
+                    nums = "%5s %8s %5s %5s" % ("-", "-", "-", "-")
             line = "%-8s %-8s %s  %s" % (h, t, nums, " ".join("%-13s" % _cell_text(c)
                                                                for c in cells))
             tr.write_line(line.rstrip(),
                 red=any(c and c["failed"] for c in cells))
     tr.write_line("cells: passed/run tests (+Ns skipped); static: no code run (vs GNU "
                   "as/objdump, or host vs host)")
+    tr.write_line("other hosts' rows: vectors = lines compared with the reference host's "
+                  "(x86_64), mism = lines and program outputs that differ")
     hl = []
     for h in hosts:
         extra = ["%s %s" % (k, _cell_text(c)) for (hh, k), c in sorted(other.items()) if hh == h]

@@ -34,6 +34,7 @@ def run_conformance(tmp, args, env_extra=None, imago=None, name="run"):
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)
     env["IMAGO_REPORT"] = os.path.join(tmp, name + ".json")
+    env["IMAGO_VECTORS_DIR"] = os.path.join(tmp, name + "-vectors")  # not the shared build/vectors
     if imago:
         env["IMAGO_BIN"] = imago
     env.update(env_extra or {})
