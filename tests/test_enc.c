@@ -202,7 +202,7 @@ static void test_asm(void)
         int err, line;
         const char *detail;
     } bad[] = {
-        {X64, ".intel_syntax noprefix\nnop\nfrob eax\n", IM_ERR_UNKNOWN_MNEMONIC, 2, "nop"},
+        {X64, ".intel_syntax noprefix\nnop\nfrob eax\n", IM_ERR_UNKNOWN_MNEMONIC, 3, "frob"},
         {X64, ".intel_syntax noprefix\nmov eax, rbx\n", IM_ERR_NO_ENCODING, 2, "mov"},
         {X64, "mov eax, 1\n", IM_ERR_SYNTAX, 1, "intel_syntax"},
         {A64, "b nowhere\n", IM_ERR_UNDEF_LABEL, 1, "nowhere"},
