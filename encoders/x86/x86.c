@@ -1,6 +1,7 @@
 /* x86 (x86_64 and i386): the operand kinds of encoders/x86/kinds.def and the encoder that
  * interprets a row's Intel-notation encoding (prefixes, REX, opcode, ModRM/SIB, immediate).
  * Hand-written code here is per operand kind; instructions are rows of encoders/x86/ tables (.tbl). */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -235,6 +236,22 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
     case XK_imm32s:
     case XK_imm64:
         return parse_imm(p, op, ctx);
+    case XK_cl:
+        if (strncmp(*p, "cl", 2) != 0 || isalnum((unsigned char)(*p)[2]) || (*p)[2] == '_')
+            return im_fail(IM_ERR_NO_ENCODING, "expected cl");
+        *p += 2;
+        *op = im_reg(1);
+        return 0;
+    case XK_one: {
+        int rc = parse_imm(p, op, ctx);
+        if (rc < 0)
+            return rc;
+        if (op->type != IM_OP_IMM || op->imm != 1)
+            return im_fail(IM_ERR_NO_ENCODING, "expected the constant 1");
+        return 0;
+    }
+    case XK_imm8:
+        return parse_imm(p, op, ctx);
     case XK_rel8:
     case XK_rel32: {
         if (is_reg_name(*p))
@@ -277,6 +294,8 @@ static void x86_print(im_target t, unsigned kind, const im_operand *op, char *bu
     case XK_eax: im_appendf(buf, n, "%s", r32_names[op->reg & 15]); return;
     case XK_r64:
     case XK_rax: im_appendf(buf, n, "%s", r64_names[op->reg & 15]); return;
+    case XK_cl: im_appendf(buf, n, "cl"); return;
+    case XK_one: im_appendf(buf, n, "1"); return;
     case XK_rm32:
     case XK_rm64:
         if (op->type == IM_OP_REG) {
@@ -306,6 +325,8 @@ static void x86_print(im_target t, unsigned kind, const im_operand *op, char *bu
 static bool imm_fits(unsigned kind, int64_t v)
 {
     switch (kind) {
+    case XK_one: return v == 1;
+    case XK_imm8: return v >= 0 && v <= 0xff;
     case XK_imm8s32: return (v >= -128 && v <= 127) || (v >= 0xffffff80ll && v <= 0xffffffffll);
     case XK_imm8s64: return v >= -128 && v <= 127;
     case XK_imm32:
@@ -345,6 +366,10 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
                            o->reg, im_target_name(t));
         if ((f->kinds[i] == XK_eax || f->kinds[i] == XK_rax) && o->reg != 0)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be the accumulator", f->id, i + 1);
+        if (f->kinds[i] == XK_cl && o->reg != 1)
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be cl", f->id, i + 1);
+        if (f->kinds[i] == XK_one && (o->type != IM_OP_IMM || o->imm != 1))
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be 1", f->id, i + 1);
         if (cls == IM_KC_MEM && o->type != IM_OP_MEM)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be memory", f->id, i + 1);
         if (cls == IM_KC_RM && o->type != IM_OP_REG && o->type != IM_OP_MEM)
@@ -512,6 +537,7 @@ static size_t imm_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
         uint64_t r = im_rng_next(rng);
         int64_t v;
         switch (kind) {
+        case XK_imm8: v = (uint8_t)r; break;
         case XK_imm8s32:
         case XK_imm8s64: v = (int8_t)r; break;
         case XK_imm64: v = (int64_t)r; break;
@@ -572,6 +598,7 @@ static size_t x86_samples(im_target t, unsigned kind, im_rng *rng, im_operand *o
         return k;
     case XK_eax:
     case XK_rax: out[k++] = im_reg(0); return k;
+    case XK_cl: out[k++] = im_reg(1); return k;
     case XK_rm32:
     case XK_rm64:
         for (unsigned r = 0; r < nregs(t) && k < max; r++)
