@@ -77,7 +77,12 @@ int im_emu_engine_built(im_engine e)
     switch (e) {
     case IM_ENGINE_NATIVE:
     case IM_ENGINE_QEMU: return 1;
-    case IM_ENGINE_UNICORN: return im_emu_unicorn_built;
+    case IM_ENGINE_UNICORN:
+#ifdef IMAGO_NO_UNICORN
+        return 0;
+#else
+        return 1;
+#endif
     default: return 0;
     }
 }
@@ -141,7 +146,16 @@ int im_emu_open_ex(im_engine e, im_target t, unsigned flags, im_emu **out)
                            im_target_name(t), im_target_name(im_host_target()));
         break;
     case IM_ENGINE_QEMU: ops = &im_emu_qemu_ops; break;
-    case IM_ENGINE_UNICORN: ops = &im_emu_unicorn_ops; break;
+    case IM_ENGINE_UNICORN:
+#ifdef IMAGO_NO_UNICORN
+        return im_fail(IM_ERR_ENGINE,
+                       "this imago (built for a %s host) has no unicorn engine: no libunicorn was "
+                       "found for that host when it was built",
+                       im_target_name(im_host_target()));
+#else
+        ops = &im_emu_unicorn_ops;
+        break;
+#endif
     default: return im_fail(IM_ERR_ENGINE, "unknown engine %d", (int)e);
     }
     im_emu *emu = calloc(1, sizeof *emu);

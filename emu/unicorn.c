@@ -5,59 +5,15 @@
  * Emulation runs from the entry until pc reaches the sentinel (docs/engines.md). */
 #include "emu_internal.h"
 
-#ifdef IMAGO_NO_UNICORN
-/* Built without libunicorn (make sets IMAGO_NO_UNICORN for a host whose compiler
- * finds no libunicorn): the engine exists and says why it cannot run. */
-#include "core.h"
-
-const int im_emu_unicorn_built = 0;
-
-static int nouc_open(im_emu *emu)
-{
-    (void)emu;
-    return im_fail(IM_ERR_ENGINE,
-                   "this imago (built for a %s host) has no unicorn engine: no libunicorn was "
-                   "found for that host when it was built",
-                   im_target_name(im_host_target()));
-}
-
-static int nouc_load(im_emu *emu, uint64_t base)
-{
-    (void)emu;
-    (void)base;
-    return IM_ERR_ENGINE;
-}
-
-static void nouc_unload(im_emu *emu)
-{
-    (void)emu;
-}
-
-static int nouc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args,
-                     size_t nargs, int64_t *result)
-{
-    (void)emu, (void)name, (void)off, (void)args, (void)nargs, (void)result;
-    return IM_ERR_ENGINE;
-}
-
-const im_emu_ops im_emu_unicorn_ops = {
-    .name = "unicorn",
-    .open = nouc_open,
-    .load = nouc_load,
-    .unload = nouc_unload,
-    .call = nouc_call,
-    .close = nouc_unload,
-};
-
-#else
+/* Left out of a build without libunicorn (make sets IMAGO_NO_UNICORN for a host
+ * that has none); im_emu_open_ex then refuses the engine. */
+#ifndef IMAGO_NO_UNICORN
 
 #include <stdlib.h>
 #include <string.h>
 #include <unicorn/unicorn.h>
 
 #include "core.h"
-
-const int im_emu_unicorn_built = 1;
 
 #define STACK_SIZE 0x100000u /* 1 MiB */
 
