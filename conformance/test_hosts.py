@@ -25,6 +25,7 @@ import pytest
 
 import harness
 import hosts
+import vectorfiles
 
 HOSTS = hosts.hosts()
 OTHERS = [h for h in HOSTS if h != hosts.REFERENCE]
@@ -35,9 +36,9 @@ _RESULT_RE = re.compile(r"\bresult=(-?\d+)")
 SHOW = 10
 
 
-def _vectors_args():
-    import shlex
-    return shlex.split(os.environ.get("IMAGO_VECTORS_ARGS", ""))
+def _vectors_argv(target):
+    """`imago vectors` arguments, the same as the conformance run's (vectorfiles.py)."""
+    return ["vectors", "-a", target] + vectorfiles.extra_args()
 
 
 def _need_host(h):
@@ -57,10 +58,11 @@ def reference_vectors(target):
     """The reference host's `imago vectors -a target` output (cached per worker)."""
     if target not in _ref_vectors:
         _need_host(hosts.REFERENCE)
-        p = hosts.run(hosts.REFERENCE, "vectors", "-a", target, *_vectors_args())
+        args = _vectors_argv(target)
+        p = hosts.run(hosts.REFERENCE, *args)
         if p.returncode != 0 or not p.stdout:
             pytest.fail("reference `%s` exited %d: %s" % (
-                hosts.command(hosts.REFERENCE, "vectors", "-a", target, *_vectors_args()),
+                hosts.command(hosts.REFERENCE, *args),
                 p.returncode, p.stderr.strip()[-2000:]), pytrace=False)
         _ref_vectors[target] = p.stdout
     return _ref_vectors[target]
@@ -72,7 +74,7 @@ def reference_vectors(target):
 def test_cross_vectors(host, target, stats):
     _need_host(host)
     ref = reference_vectors(target)
-    args = ("vectors", "-a", target) + tuple(_vectors_args())
+    args = _vectors_argv(target)
     p = hosts.run(host, *args)
     if p.returncode != 0:
         pytest.fail("`%s` exited %d: %s" % (hosts.command(host, *args), p.returncode,
@@ -103,28 +105,21 @@ def test_cross_vectors(host, target, stats):
     pytest.fail("\n".join(lines), pytrace=False)
 
 
-class HostBuilds:
-    """Images and raw bytes of the programs written by each host, once per worker."""
-
-    def __init__(self, root):
-        self.root = root
-        self.memo = {}
+class HostBuilds(harness.Builds):
+    """Images and raw bytes of the programs written by each host, once per worker
+    (harness.Builds' memo and build checks)."""
 
     def get(self, writer, target, prog, raw=False):
-        key = (writer, target, prog, raw)
-        if key not in self.memo:
+        def build():
             d = os.path.join(self.root, writer, target)
             os.makedirs(d, exist_ok=True)
             out = os.path.join(d, prog + (".bin" if raw else ".img"))
             args = ["asm", "-a", target] + (["--raw"] if raw else []) + [
                 harness.program_path(target, prog), "-o", out]
-            p = hosts.run(writer, *args, timeout=120)
-            if p.returncode != 0 or not os.path.exists(out):
-                self.memo[key] = (None, "`%s` exited %d: %s" % (
-                    hosts.command(writer, *args), p.returncode, p.stderr.strip()[-2000:]))
-            else:
-                self.memo[key] = (out, None)
-        return self.memo[key]
+            harness.check(hosts.prefix(writer) + [hosts.host_imago(writer)] + args,
+                          hosts.run(writer, *args, timeout=120), out)
+            return out
+        return self._once(("host", writer, target, prog, raw), build)
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,9 @@ import harness
 ROOT = harness.ROOT
 
 
-def run_conformance(tmp, args, env_extra=None, imago=None, name="run"):
-    """Run the conformance suite in a subprocess; returns (exit code, output,
-    {test id: outcome})."""
+def run_conformance(tmp, args, env_extra=None, imago=None, name="run", root=ROOT):
+    """Run the conformance suite of the tree at root in a subprocess; returns (exit
+    code, output, {test id: outcome})."""
     xml = os.path.join(tmp, name + ".xml")
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)
@@ -40,7 +40,7 @@ def run_conformance(tmp, args, env_extra=None, imago=None, name="run"):
     env.update(env_extra or {})
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
             "--junitxml", xml] + args
-    p = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    p = subprocess.run(argv, cwd=root, env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
                        preexec_fn=harness.no_core_files)  # faults are injected on purpose
     outcomes = {}
