@@ -35,9 +35,11 @@ enum {
 };
 
 /* x86 operand roles. */
-enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED };
-/* x86 mandatory-prefix / REX.W bits. */
-enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8 };
+enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED, IM_XR_VVVV };
+/* x86 prefix / REX.W bits. */
+enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8, IM_XP_F0 = 16, IM_XP_67 = 32 };
+/* x86 VEX field of a form: 0 for none, else IM_XV_VEX | pp << 2 | map (1 0F, 2 0F38, 3 0F3A). */
+enum { IM_XV_VEX = 0x80, IM_XV_W = 0x20, IM_XV_L = 0x10 };
 /* x86 ModRM usage. */
 enum { IM_XM_NONE = 0, IM_XM_R, IM_XM_DIGIT };
 
@@ -62,7 +64,7 @@ typedef struct im_form {
     uint8_t nslices;
     im_slice slices[IM_MAX_SLICES];
     /* x86 */
-    uint8_t pfx, opc_len, modrm, digit, imm_size;
+    uint8_t pfx, vex, opc_len, modrm, digit, imm_size;
     uint8_t opc[3];
     uint8_t roles[IM_MAX_OPS];
 } im_form;
