@@ -1026,9 +1026,11 @@ int cmd_state(int argc, char **argv)
         }
         unsigned total = (unsigned)(k - i);
         const char *id = g.a->forms[cs[i]->form].id;
-        if (nf == total)
+        if (nf == total) {
+            const char *why = strstr(nat[i].detail, "killed by signal"); /* not the path */
             printf("notrun\t%s\tevery case faults natively (%s); every engine must fault too\n", id,
-                   nat[i].detail);
+                   why ? why : nat[i].detail);
+        }
         printf("form\t%s\tnative\tcases=%u\tfaulted=%u\n", id, total - nf, nf);
         tn.forms += nf < total;
         tn.cases += total - nf;
