@@ -13,21 +13,25 @@ using namespace asmjit;
 #define R32(r) x86::gpd(r)
 #define CL x86::cl
 #define IMM(v) Imm(int64_t(v))
-#define MEMP(ptr, b, i, s, d)                                                                    \
-    ((i) == NOIDX ? x86::ptr(x86::gpq(b), int32_t(d))                                          \
-                  : x86::ptr(x86::gpq(b), x86::gpq((i) == NOIDX ? 0 : (i)),                    \
-                             (s) == 8 ? 3 : (s) == 4 ? 2 : (s) == 2 ? 1 : 0, int32_t(d)))
+#define MEMP(ptr, b, i, s, d)                                                                      \
+    ((i) == NOIDX ? x86::ptr(x86::gpq(b), int32_t(d))                                              \
+                  : x86::ptr(x86::gpq(b), x86::gpq((i) == NOIDX ? 0 : (i)),                        \
+                             (s) == 8   ? 3                                                        \
+                             : (s) == 4 ? 2                                                        \
+                             : (s) == 2 ? 1                                                        \
+                                        : 0,                                                       \
+                             int32_t(d)))
 #define M64(b, i, s, d) MEMP(qword_ptr, b, i, s, d)
 #define M32(b, i, s, d) MEMP(dword_ptr, b, i, s, d)
 // A backward branch in range is short by default; a forward one is rel32.
 #define LBL8(k) lab[k]
 #define LBL32(k) lab[k]
 
-#define AJ_I(F, m, ...)                                                                          \
-    MARK();                                                                                    \
+#define AJ_I(F, m, ...)                                                                            \
+    MARK();                                                                                        \
     err |= a.m(__VA_ARGS__);
-#define AJ_I0(F, m)                                                                              \
-    MARK();                                                                                    \
+#define AJ_I0(F, m)                                                                                \
+    MARK();                                                                                        \
     err |= a.m();
 #define AJ_L(k) err |= a.bind(lab[k]);
 

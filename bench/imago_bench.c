@@ -30,26 +30,26 @@ static inline im_operand rel_to(int64_t target, int64_t at)
 
 static int failed;
 
-#define L1_I(F, m, ...)                                                                       \
-    do {                                                                                      \
-        MARK();                                                                               \
-        const im_operand ops_[] = {__VA_ARGS__};                                              \
-        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, ops_, p, (size_t)(end - p));         \
-        if (n_ < 0) {                                                                         \
-            failed = n_;                                                                      \
-            return NULL;                                                                      \
-        }                                                                                     \
-        p += n_;                                                                              \
+#define L1_I(F, m, ...)                                                                            \
+    do {                                                                                           \
+        MARK();                                                                                    \
+        const im_operand ops_[] = {__VA_ARGS__};                                                   \
+        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, ops_, p, (size_t)(end - p));              \
+        if (n_ < 0) {                                                                              \
+            failed = n_;                                                                           \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += n_;                                                                                   \
     } while (0);
-#define L1_I0(F, m)                                                                           \
-    do {                                                                                      \
-        MARK();                                                                               \
-        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, NULL, p, (size_t)(end - p));         \
-        if (n_ < 0) {                                                                         \
-            failed = n_;                                                                      \
-            return NULL;                                                                      \
-        }                                                                                     \
-        p += n_;                                                                              \
+#define L1_I0(F, m)                                                                                \
+    do {                                                                                           \
+        MARK();                                                                                    \
+        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, NULL, p, (size_t)(end - p));              \
+        if (n_ < 0) {                                                                              \
+            failed = n_;                                                                           \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += n_;                                                                                   \
     } while (0);
 #define L1_L(k)
 
@@ -70,16 +70,16 @@ static uint8_t *l1_copy(uint8_t *p, uint8_t *end, const int64_t *lab)
 #define LBL8(k) im_label(lab[k])
 #define LBL32(k) LBL8(k)
 
-#define L2_I(F, m, ...)                                                                       \
-    {                                                                                         \
-        MARK();                                                                               \
-        const im_operand ops_[] = {__VA_ARGS__};                                              \
-        im_buf_emit(b, IM_X86_##F, ops_);                                                     \
+#define L2_I(F, m, ...)                                                                            \
+    {                                                                                              \
+        MARK();                                                                                    \
+        const im_operand ops_[] = {__VA_ARGS__};                                                   \
+        im_buf_emit(b, IM_X86_##F, ops_);                                                          \
     }
-#define L2_I0(F, m)                                                                           \
-    {                                                                                         \
-        MARK();                                                                               \
-        im_buf_emit(b, IM_X86_##F, NULL);                                                     \
+#define L2_I0(F, m)                                                                                \
+    {                                                                                              \
+        MARK();                                                                                    \
+        im_buf_emit(b, IM_X86_##F, NULL);                                                          \
     }
 #define L2_L(k) im_buf_bind(b, lab[k]);
 
@@ -155,7 +155,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "imago-l1: im_encode: %s: %s\n", im_strerror(failed), im_detail());
         return 1;
     }
-    if ((size_t)(p - out) != mixlen * (size_t)o.copies || memcmp(out, ref, mixlen * (size_t)o.copies))
+    if ((size_t)(p - out) != mixlen * (size_t)o.copies ||
+        memcmp(out, ref, mixlen * (size_t)o.copies))
         bench_fail("imago-l1", "layer 1 and layer 2 bytes differ");
     if (o.dump)
         bench_dump(o.dump, mix, offs, ninsn);

@@ -14,19 +14,19 @@ using Xbyak::Reg64;
 #define R32(r) Reg32(r)
 #define CL Xbyak::util::cl
 #define IMM(v) (v)
-#define MEMP(w, b, i, s, d)                                                                      \
-    ((i) == NOIDX ? g.w[Reg64(b) + int32_t(d)]                                                 \
+#define MEMP(w, b, i, s, d)                                                                        \
+    ((i) == NOIDX ? g.w[Reg64(b) + int32_t(d)]                                                     \
                   : g.w[Reg64(b) + Reg64((i) == NOIDX ? 0 : (i)) * (s) + int32_t(d)])
 #define M64(b, i, s, d) MEMP(qword, b, i, s, d)
 #define M32(b, i, s, d) MEMP(dword, b, i, s, d)
 #define LBL8(k) lab[k], CodeGenerator::T_SHORT
 #define LBL32(k) lab[k], CodeGenerator::T_NEAR
 
-#define XB_I(F, m, ...)                                                                          \
-    MARK();                                                                                    \
+#define XB_I(F, m, ...)                                                                            \
+    MARK();                                                                                        \
     g.m(__VA_ARGS__);
-#define XB_I0(F, m)                                                                              \
-    MARK();                                                                                    \
+#define XB_I0(F, m)                                                                                \
+    MARK();                                                                                        \
     g.m();
 #define XB_L(k) g.L(lab[k]);
 

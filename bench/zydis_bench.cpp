@@ -50,36 +50,36 @@ static ZydisEncoderOperand mem(int b, int i, int s, int64_t d, int size)
 
 static int failed; // 1 + the index of the instruction Zydis refused
 
-#define ZY_I(F, m, ...)                                                                          \
-    {                                                                                          \
-        MARK();                                                                                \
-        ZydisEncoderRequest req;                                                               \
-        memset(&req, 0, sizeof req);                                                           \
-        const ZydisEncoderOperand ops[] = {__VA_ARGS__};                                       \
-        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;                                         \
-        req.mnemonic = zm[k++];                                                                \
-        req.operand_count = ZyanU8(sizeof ops / sizeof ops[0]);                                \
-        memcpy(req.operands, ops, sizeof(ZydisEncoderOperand) * req.operand_count);            \
-        ZyanUSize len = ZyanUSize(end - p);                                                    \
-        if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, p, &len))) {                       \
-            failed = k;                                                                        \
-            return NULL;                                                                       \
-        }                                                                                      \
-        p += len;                                                                              \
+#define ZY_I(F, m, ...)                                                                            \
+    {                                                                                              \
+        MARK();                                                                                    \
+        ZydisEncoderRequest req;                                                                   \
+        memset(&req, 0, sizeof req);                                                               \
+        const ZydisEncoderOperand ops[] = {__VA_ARGS__};                                           \
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;                                             \
+        req.mnemonic = zm[k++];                                                                    \
+        req.operand_count = ZyanU8(sizeof ops / sizeof ops[0]);                                    \
+        memcpy(req.operands, ops, sizeof(ZydisEncoderOperand) * req.operand_count);                \
+        ZyanUSize len = ZyanUSize(end - p);                                                        \
+        if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, p, &len))) {                           \
+            failed = k;                                                                            \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += len;                                                                                  \
     }
-#define ZY_I0(F, m)                                                                              \
-    {                                                                                          \
-        MARK();                                                                                \
-        ZydisEncoderRequest req;                                                               \
-        memset(&req, 0, sizeof req);                                                           \
-        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;                                         \
-        req.mnemonic = zm[k++];                                                                \
-        ZyanUSize len = ZyanUSize(end - p);                                                    \
-        if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, p, &len))) {                       \
-            failed = k;                                                                        \
-            return NULL;                                                                       \
-        }                                                                                      \
-        p += len;                                                                              \
+#define ZY_I0(F, m)                                                                                \
+    {                                                                                              \
+        MARK();                                                                                    \
+        ZydisEncoderRequest req;                                                                   \
+        memset(&req, 0, sizeof req);                                                               \
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;                                             \
+        req.mnemonic = zm[k++];                                                                    \
+        ZyanUSize len = ZyanUSize(end - p);                                                        \
+        if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, p, &len))) {                           \
+            failed = k;                                                                            \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += len;                                                                                  \
     }
 #define ZY_L(k)
 
