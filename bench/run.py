@@ -280,19 +280,21 @@ def main():
                     help="time the harness on the first N x86_64 vectors only (0: all)")
     ap.add_argument("--no-harness", action="store_true")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--work", default=None,
+                    help="where the peers' programs are built (default BUILD/bench)")
     ap.add_argument("--cxx", default=os.environ.get("CXX", "g++"))
     args = ap.parse_args()
     if args.reps < 5 or args.harness_reps < 5:
         ap.error("--reps and --harness-reps must be at least 5 (the ratios are medians of 5 or more)")
     build = os.path.abspath(args.build)
-    outdir = os.path.join(build, "bench")
+    outdir = os.path.abspath(args.work or os.path.join(build, "bench"))
     os.makedirs(outdir, exist_ok=True)
     output = args.output or os.path.join(build, "reports", "bench.json")
     fault = os.environ.get("IMAGO_BENCH_FAULT", "")
     if fault:
         log("FAULT INJECTION ACTIVE: IMAGO_BENCH_FAULT=%s" % fault)
 
-    imago_exe = os.path.join(outdir, "imago_bench")
+    imago_exe = os.path.join(build, "bench", "imago_bench")
     if not os.path.exists(imago_exe):
         sys.exit("bench: %s does not exist: run `make bench`" % imago_exe)
     results, problems = [], []
