@@ -102,9 +102,10 @@ typedef struct im_arch {
                  const im_parse_ctx *ctx);
     /* Append the operand's text to buf. */
     void (*print)(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n);
-    /* Encode; *len receives the byte count. rel: where a symbolic immediate lies. */
-    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
-                  size_t *len, im_fixup *fix);
+    /* Encode into out (room for 16 bytes), writing nothing there unless it succeeds; *len
+     * receives the byte count, *fix where a symbolic immediate or branch field lies. */
+    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out, size_t *len,
+                  im_fixup *fix);
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
@@ -114,8 +115,8 @@ const im_arch *im_arch_for(im_target t);
 extern const im_arch im_arch_x86, im_arch_a64, im_arch_a32;
 
 /* Generic text side of a form. */
-int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
-                  char *buf, size_t n);
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
+                  size_t n);
 /* Match operand text against the form's template (the mnemonic has been matched and its
  * condition, if any, stored by the caller). Returns 0 or a negative error. */
 int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *text,
