@@ -646,4 +646,5 @@ const im_arch im_arch_x86 = {
     .encode = x86_encode,
     .samples = x86_samples,
     .form_ok = x86_form_ok,
+    .bad_samples = im_x86_bad_samples,
 };
