@@ -241,8 +241,8 @@ static bool op_is_default(const im_arch *a, const im_form *f, unsigned i, const 
     return op->type == IM_OP_IMM && op->imm == f->defs[i];
 }
 
-int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
-                  char *buf, size_t n)
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
+                  size_t n)
 {
     return im_form_print_with(a, t, f, ops, -1, NULL, buf, n);
 }
@@ -302,8 +302,8 @@ int im_form_print_with(const im_arch *a, im_target t, const im_form *f, const im
 }
 
 /* Match template q against text s; on success *end points after the match. */
-static int match_from(const im_arch *a, im_target t, const im_form *f, const char *q,
-                      const char *s, im_operand *ops, const im_parse_ctx *ctx, const char **end)
+static int match_from(const im_arch *a, im_target t, const im_form *f, const char *q, const char *s,
+                      im_operand *ops, const im_parse_ctx *ctx, const char **end)
 {
     while (*q) {
         unsigned char c = (unsigned char)*q;

@@ -111,25 +111,23 @@ typedef struct im_arch {
     /* Append the operand's text to buf. */
     void (*print)(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n);
     /* Encode; *len receives the byte count. rel: where a symbolic immediate lies. */
-    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
-                  size_t *len, im_fixup *fix);
+    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out, size_t *len,
+                  im_fixup *fix);
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
     /* Optional: fill out[] with bad operand texts for the kind (see im_bad_sample). */
-    size_t (*bad_samples)(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out,
-                          size_t max);
+    size_t (*bad_samples)(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 } im_arch;
 
 const im_arch *im_arch_for(im_target t);
 extern const im_arch im_arch_x86, im_arch_a64, im_arch_a32;
 /* encoders/x86/x86_neg.c */
-size_t im_x86_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out,
-                          size_t max);
+size_t im_x86_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 
 /* Generic text side of a form. */
-int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
-                  char *buf, size_t n);
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
+                  size_t n);
 /* The same with operand `which` printed as `text` instead (a negative candidate: an operand
  * of another kind, or a bad operand); which < 0 prints every operand from ops. */
 int im_form_print_with(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,

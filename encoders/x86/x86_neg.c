@@ -85,8 +85,8 @@ static size_t bad_mem(im_target t, unsigned kind, im_rng *rng, im_bad_sample *ou
         unsigned index = (unsigned)(im_rng_next(rng) % nr);
         if (index == 4)
             index = 0;
-        im_operand m = im_mem(IM_REG_RIP, is64(t) ? index : IM_NOREG,
-                              is64(t) ? 1u << i : 1, (int16_t)im_rng_next(rng));
+        im_operand m = im_mem(IM_REG_RIP, is64(t) ? index : IM_NOREG, is64(t) ? 1u << i : 1,
+                              (int16_t)im_rng_next(rng));
         k = put(t, kind, &m, !is64(t), out, k, max);
     }
     return k;
@@ -134,8 +134,7 @@ static size_t bad_imm(im_target t, unsigned kind, im_bad_sample *out, size_t max
     }
 }
 
-size_t im_x86_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out,
-                          size_t max)
+size_t im_x86_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max)
 {
     if (kind >= XK_COUNT)
         return 0;
