@@ -183,7 +183,7 @@ def parse_arm_encoding(enc, ops, kinds):
 X86_IMM = {"ib": 1, "iw": 2, "id": 4, "io": 8}
 X86_REL = {"cb": 1, "cd": 4}
 X86_KIND_SIZE = {  # kinds that go in an immediate field, and their sizes
-    "imm8": 1, "imm8s16": 1, "imm8s32": 1, "imm8s64": 1, "imm16": 2, "imm32": 4, "imm32s": 4,
+    "imm8": 1, "imm8b": 1, "imm8s16": 1, "imm8s32": 1, "imm8s64": 1, "imm16": 2, "imm32": 4, "imm32s": 4,
     "imm64": 8, "moffs8": 4, "moffs16": 4, "moffs32": 4, "rel8": 1, "rel32": 4,
 }
 X86_FIXED = ("al", "ax", "eax", "rax", "cl", "one")  # operands with no field of their own

@@ -396,7 +396,8 @@ static bool imm_fits(unsigned kind, int64_t v)
 {
     switch (kind) {
     case XK_one: return v == 1;
-    case XK_imm8: return v >= -128 && v <= 0xff;
+    case XK_imm8:
+    case XK_imm8b: return v >= -128 && v <= 0xff;
     case XK_imm8s16: return (v >= -128 && v <= 127) || (v >= 0xff80 && v <= 0xffff);
     case XK_imm16: return v >= -0x8000 && v <= 0xffff;
     case XK_imm8s32: return (v >= -128 && v <= 127) || (v >= 0xffffff80ll && v <= 0xffffffffll);
@@ -602,6 +603,9 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
         if (rel) {
             size_t total = n + f->imm_size;
             v = rel->type == IM_OP_REL ? rel->imm - (int64_t)total : 0;
+            /* i386 addresses wrap at 4 GiB: every target is in reach of a rel32 */
+            if (!is64(t) && f->imm_size == 4)
+                v = (int32_t)(uint32_t)(uint64_t)v;
             int64_t lo = f->imm_size == 1 ? -128 : -0x80000000ll;
             int64_t hi = f->imm_size == 1 ? 127 : 0x7fffffffll;
             if (v < lo || v > hi)
@@ -660,7 +664,8 @@ static size_t imm_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
         uint64_t r = im_rng_next(rng);
         int64_t v;
         switch (kind) {
-        case XK_imm8: v = (r >> 8) & 1 ? (int64_t)(uint8_t)r : (int64_t)(int8_t)r; break;
+        case XK_imm8:
+        case XK_imm8b: v = (r >> 8) & 1 ? (int64_t)(uint8_t)r : (int64_t)(int8_t)r; break;
         case XK_imm8s16:
         case XK_imm8s32:
         case XK_imm8s64: v = (int8_t)r; break;
@@ -787,4 +792,5 @@ const im_arch im_arch_x86 = {
     .encode = x86_encode,
     .samples = x86_samples,
     .form_ok = x86_form_ok,
+    .bad_samples = im_x86_bad_samples,
 };
