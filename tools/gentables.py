@@ -435,6 +435,23 @@ def emit(arch_dir, prefix, family, tables, out_dir):
                   f".imm_size = {r['imm_size']}", f".roles = {{{rl}}}"]
         lines.append("    {" + ", ".join(f) + "},")
     lines.append("};")
+    # The mnemonic index: the rows of each mnemonic in table order, names sorted, so the
+    # assembler finds a word's rows by binary search instead of trying every row.
+    groups = {}
+    for n, r in enumerate(rows):
+        groups.setdefault(r["mnem"], []).append(n)
+    order, index = [], []
+    for name in sorted(groups):
+        index.append((name, len(order), len(groups[name])))
+        order += groups[name]
+    lines.append(f"static const uint16_t im_{low}_mnem_forms[] = {{")
+    for i in range(0, len(order), 16):
+        lines.append("    " + ", ".join(str(x) for x in order[i:i + 16]) + ",")
+    lines.append("};")
+    lines.append(f"static const im_mnem im_{low}_mnems[] = {{")
+    for name, first, count in index:
+        lines.append(f"    {{{c_str(name)}, {first}, {count}}},")
+    lines.append("};")
     with open(os.path.join(out_dir, f"{low}_tbl.h"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     enum = [f"    IM_{prefix}_{r['id'].upper()} = {n}," for n, r in enumerate(rows)]

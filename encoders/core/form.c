@@ -41,6 +41,9 @@ void im_skip_ws(const char **p)
 
 bool im_match_word(const char **p, const char *word)
 {
+    /* the first letter decides most calls (register tables, size keywords) cheaply */
+    if (tolower((unsigned char)**p) != tolower((unsigned char)word[0]))
+        return false;
     size_t n = strlen(word);
     if (strncasecmp(*p, word, n) != 0)
         return false;

@@ -69,6 +69,12 @@ typedef struct im_form {
     uint8_t roles[IM_MAX_OPS];
 } im_form;
 
+/* The rows of one mnemonic (generated): mnem_forms[first .. first+count-1], in table order. */
+typedef struct im_mnem {
+    const char *name;
+    uint16_t first, count;
+} im_mnem;
+
 typedef struct im_kind {
     const char *name;
     uint8_t cls;
@@ -119,6 +125,10 @@ typedef struct im_arch {
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
+    /* The mnemonic index (generated), names sorted. */
+    const im_mnem *mnems;
+    size_t nmnems;
+    const uint16_t *mnem_forms;
     /* Optional: fill out[] with bad operand texts for the kind (see im_bad_sample). */
     size_t (*bad_samples)(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 } im_arch;
