@@ -522,6 +522,10 @@ static void put_case(const struct tgt *g, const struct xcase *c, uint8_t *rec)
  * conformance/test_state.py assembles the text with GNU as and requires the same bytes. */
 static FILE *listing;
 
+/* Fault injection for the self-test: IMAGO_FAULT_STATE_SCAFFOLD=1 makes the xmm store
+ * (movdqu [abs32], xmm: 0F 7F) a load's opcode (0F 6F), in the code and in the listing. */
+static int fault_scaffold;
+
 static void scaf(im_buf *b, const uint8_t *p, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void scaf(im_buf *b, const uint8_t *p, size_t n, const char *fmt, ...)
@@ -586,7 +590,7 @@ static void xmm_abs(im_buf *b, const struct tgt *g, unsigned reg, uint64_t addr,
     if (reg & 8)
         x[n++] = 0x44;
     x[n++] = 0x0f;
-    x[n++] = load ? 0x6f : 0x7f;
+    x[n++] = load || fault_scaffold ? 0x6f : 0x7f;
     if (g->t == IM_TARGET_X86_64) {
         x[n++] = (uint8_t)((reg & 7) << 3 | 4);
         x[n++] = 0x25;
@@ -1122,6 +1126,7 @@ int cmd_state(int argc, char **argv)
         tool_error(CMD, "no state checks for target '%s' (they exist for x86_64 and i386)", tname);
         return 1;
     }
+    fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
     if (scaffold) {
         struct tgt sg = {t, im_arch_for(t), t == IM_TARGET_X86_64 ? 16u : 8u,
                          t == IM_TARGET_X86_64 ? 8u : 4u,
