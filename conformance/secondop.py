@@ -1,0 +1,482 @@
+"""Second opinions on imago's encodings (stdlib only): decoders, normalisers and the
+known differences, shared by conformance/test_disasm.py and the self-tests.
+
+Two checks use this module (docs/second-opinions.md):
+
+* disasm: imago's bytes of each vector, decoded by GNU objdump and by capstone
+  (build/bin/imago-capdis, tools/capdis/capdis.c), must give back the vector's own
+  text once both are normalised (`normalise`). A target is covered only when it
+  has a normaliser (NORMALISERS); the others are reported as not covered.
+* llvm-mc: each vector's text assembled by llvm-mc must give imago's bytes, or the
+  difference must fall in one of the listed classes (LLVM_CLASSES), each with its
+  reason.
+
+A decoder's limitation (it cannot decode a valid encoding at all) is a listed
+class too (DECODER_CLASSES), matched by the bytes and the decoder's output, never
+by one vector.
+
+Every rewriting rule of the normalisers is in this file, with a comment saying
+why. The rules are generic (case, spacing, numbers, aliases, notation): none
+names a vector.
+"""
+
+import os
+import re
+import shutil
+
+import harness
+
+# ---- tools -------------------------------------------------------------------------
+
+CAPDIS = os.path.join(harness.BUILD, "bin", "imago-capdis")
+LLVM_MC = "llvm-mc"
+LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386"}
+# llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix`.
+LLVM_ARGS = ["-x86-asm-syntax=intel", "-filetype=obj"]
+
+# Address (and default operand) width of each target, for wrapping numbers.
+BITS = {"x86_64": 64, "i386": 32, "arm": 32, "aarch64": 64}
+
+
+def llvm_mc():
+    """The llvm-mc binary: `llvm-mc`, else the newest `llvm-mc-N` on PATH, else None."""
+    if shutil.which(LLVM_MC):
+        return LLVM_MC
+    for n in range(20, 10, -1):
+        if shutil.which("llvm-mc-%d" % n):
+            return "llvm-mc-%d" % n
+    return None
+
+
+# ---- decoding ------------------------------------------------------------------------
+
+_OBJ_LABEL_RE = re.compile(r"^[0-9a-f]+ <__iv_(\d+)>:$")
+_OBJ_INSN_RE = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
+
+
+def byte_source(target, hexes):
+    """Assembler source placing each byte string at marker __iv_N, as data the
+    disassembler still treats as code (x86 .byte; ARM/AArch64 .inst keeps the
+    code mapping symbols)."""
+    out = [harness.TOOLS[target]["header"]]
+    for i, h in enumerate(hexes):
+        b = bytes.fromhex(h)
+        if target in ("arm", "aarch64") and len(b) % 4 == 0 and b:
+            words = ",".join("0x%08x" % int.from_bytes(b[k:k + 4], "little")
+                             for k in range(0, len(b), 4))
+            out.append("__iv_%d: .inst %s\n" % (i, words))
+        elif b:
+            out.append("__iv_%d: .byte %s\n" % (i, ",".join("0x%02x" % x for x in b)))
+        else:
+            out.append("__iv_%d:\n" % i)
+    return "".join(out)
+
+
+class ToolError(Exception):
+    pass
+
+
+def objdump_decode(target, hexes, tmpdir):
+    """[(address, [(length, text), ...])] per byte string: GNU as places the strings
+    in one object at markers __iv_N and one objdump run decodes them all (objdump
+    starts afresh at every symbol, so one string cannot swallow the next)."""
+    spec = harness.TOOLS[target]
+    src, obj = os.path.join(tmpdir, "bytes.s"), os.path.join(tmpdir, "bytes.o")
+    with open(src, "w") as f:
+        f.write(byte_source(target, hexes))
+    argv = spec["as"] + ["-o", obj, src]
+    p = harness.run(argv)
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    argv = [spec["objdump"], "-d", "-z", "-w", "--no-show-raw-insn"] + spec["objdump_obj"] + [obj]
+    p = harness.run(argv)
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    starts = {}
+    insns = {}  # vector -> [(address, text)]
+    cur = None
+    for line in p.stdout.splitlines():
+        m = _OBJ_LABEL_RE.match(line)
+        if m:
+            cur = int(m.group(1))
+            starts[cur] = int(line.split()[0], 16)
+            insns[cur] = []
+            continue
+        m = _OBJ_INSN_RE.match(line)
+        if m and cur is not None:
+            insns[cur].append((int(m.group(1), 16), m.group(2).strip()))
+    out = []
+    for i, h in enumerate(hexes):
+        if i not in starts:
+            if h:
+                raise ToolError("objdump printed no marker __iv_%d (of %d)" % (i, len(hexes)))
+            out.append((None, []))
+            continue
+        base = starts[i]
+        stop = base + len(h) // 2
+        seq = insns[i]
+        dec = []
+        for k, (a, text) in enumerate(seq):
+            nxt = seq[k + 1][0] if k + 1 < len(seq) else stop
+            dec.append((nxt - a, text))
+        out.append((base, dec))
+    return out
+
+
+def capstone_decode(target, hexes):
+    """[(0, [(length, text), ...])] per byte string: one imago-capdis run decodes
+    them all, each at address 0."""
+    argv = [CAPDIS, "-a", target]
+    p = harness.run(argv, input="".join(h + "\n" for h in hexes))
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    lines = p.stdout.split("\n")
+    if len(lines) != len(hexes) + 1 or lines[-1] != "":
+        raise ToolError("`%s` printed %d lines for %d byte strings" % (
+            harness.shjoin(argv), len(lines) - 1, len(hexes)))
+    out = []
+    for line in lines[:-1]:
+        f = line.split("\t") if line else []
+        out.append((0, [(int(f[k]), f[k + 1]) for k in range(0, len(f) - 1, 2)]))
+    return out
+
+
+# ---- x86 normaliser ---------------------------------------------------------------------
+
+_X86_REG = {}
+for _w, _names in ((8, "al cl dl bl ah ch dh bh spl bpl sil dil"),
+                   (16, "ax cx dx bx sp bp si di"),
+                   (32, "eax ecx edx ebx esp ebp esi edi eip"),
+                   (64, "rax rcx rdx rbx rsp rbp rsi rdi rip")):
+    for _r in _names.split():
+        _X86_REG[_r] = _w
+for _n in range(8, 16):
+    _X86_REG["r%db" % _n] = 8
+    _X86_REG["r%dw" % _n] = 16
+    _X86_REG["r%dd" % _n] = 32
+    _X86_REG["r%d" % _n] = 64
+for _n in range(32):
+    _X86_REG["xmm%d" % _n] = 128
+    _X86_REG["ymm%d" % _n] = 256
+_X86_SIZE = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "xmmword": 128, "ymmword": 256,
+             "tbyte": 80, "fword": 48, "oword": 128}
+_X86_SUFFIX = {8: "b", 16: "w", 32: "d", 64: "q"}
+
+# Condition-code spellings: GNU as and the decoders print different ones of the
+# same encoding (je/jz, jb/jc/jnae, ...). Each maps to the spelling objdump uses.
+_CC = {"z": "e", "nz": "ne", "c": "b", "nae": "b", "nc": "ae", "nb": "ae", "na": "be",
+       "nbe": "a", "pe": "p", "po": "np", "nge": "l", "nl": "ge", "ng": "le", "nle": "g"}
+_CC_RE = re.compile(r"^(j|set|cmov)(%s)$" % "|".join(sorted(_CC, key=len, reverse=True)))
+# Other mnemonic spellings of one encoding.
+_X86_ALIAS = {
+    # GNU as spells `mov r64, imm64` movabs when asked and prints it so; capstone and
+    # objdump print movabs for B8+r io whatever was written: the same instruction.
+    "movabs": "mov",
+    # sal is GNU as's other name of shl (it assembles both to /4).
+    "sal": "shl",
+}
+# Prefix spellings: repz/repnz are repe/repne.
+_X86_PREFIX_ALIAS = {"repz": "repe", "repnz": "repne"}
+_X86_PREFIXES = ("rep", "repe", "repne", "repz", "repnz", "lock")
+_X86_BRANCH_RE = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
+_X86_STRING_RE = re.compile(r"^(movs|cmps|stos|lods|scas|ins|outs)([bwdq]?)$")
+_NUM_RE = re.compile(r"^[-+]?(0x[0-9a-f]+|[0-9]+)$")
+
+
+def _num(tok):
+    return int(tok, 0) if not tok.startswith("-") else -int(tok[1:], 0)
+
+
+def _hex(v):
+    return ("-0x%x" % -v) if v < 0 else ("0x%x" % v)
+
+
+def _signed(v, bits):
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _split_operands(s):
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _x86_mem(inner, abits):
+    """Canonical memory reference: terms in the order written, scale 1 dropped, the
+    displacement as one signed number wrapped to the address width (decoders print
+    [rax+0xfffffffffffffff0] or [rax-0x10], [rbp+0x0] or [rbp]), zero dropped."""
+    terms = re.findall(r"[+-]?[^+-]+", inner)
+    regs, disp = [], 0
+    for t in terms:
+        sign = -1 if t.startswith("-") else 1
+        t = t.lstrip("+-")
+        if _NUM_RE.match(t):
+            disp += sign * _num(t)
+            continue
+        m = re.match(r"^([a-z0-9]+)\*(\d+)$", t)
+        if m:
+            # An index with scale 1: objdump writes *1, capstone and GNU as omit it.
+            regs.append(m.group(1) if m.group(2) == "1" else t)
+        else:
+            regs.append(t)
+    # With a 32-bit base or index in 64-bit code, addresses wrap at 32 bits.
+    if any(_X86_REG.get(r.split("*")[0]) == 32 for r in regs):
+        abits = 32
+    disp = _signed(disp, abits)
+    parts = "+".join(regs)
+    if disp and parts:
+        parts += _hex(disp) if disp < 0 else "+" + _hex(disp)
+    elif not parts:
+        parts = _hex(disp)
+    return "[" + parts + "]"
+
+
+def normalise_x86(text, target, addr=None):
+    """The canonical form of one x86 instruction in Intel syntax, as GNU as reads it
+    or as objdump -M intel / capstone print it. `addr` is the address the decoder
+    placed the instruction at (None for the vector's own text, whose branch
+    targets are written relative to `.`)."""
+    bits = BITS[target]
+    s = text.strip().lower()  # case: objdump prints DWORD PTR, capstone dword ptr
+    # objdump's trailing comment (`# 0x1234`, the address of a rip-relative operand)
+    # and a branch target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
+    s = re.sub(r"\s*#.*$", "", s)
+    s = re.sub(r"\s*<[^>]*>", "", s)
+    # Spacing: objdump pads the mnemonic with spaces and writes `a,b`; capstone and
+    # GNU as write `a, b` and `[rax + rbx*2]`.
+    s = re.sub(r"\s+", " ", s).strip()
+    words = s.split(" ", 1)
+    prefixes = []
+    while words and words[0] in _X86_PREFIXES and len(words) > 1:
+        prefixes.append(_X86_PREFIX_ALIAS.get(words[0], words[0]))
+        words = words[1].split(" ", 1)
+    mnem = words[0] if words else ""
+    rest = re.sub(r"\s*([,\[\]+*:-])\s*", r"\1", words[1]) if len(words) > 1 else ""
+    ops = _split_operands(rest)
+    mnem = _X86_ALIAS.get(mnem, mnem)
+    m = _CC_RE.match(mnem)
+    if m:
+        mnem = m.group(1) + _CC[m.group(2)]
+
+    # Operand size: the first register or size keyword (immediates are sign- or
+    # zero-extended to it, and the decoders print them either way).
+    width = None
+    for op in ops:
+        w = op.split(" ", 1)[0]
+        if w in _X86_SIZE:
+            width = _X86_SIZE[w]
+            break
+        if op in _X86_REG:
+            width = _X86_REG[op]
+            break
+    width = width if width and width <= 64 else bits
+
+    # String instructions: objdump prints the implicit operands (`stos DWORD PTR
+    # es:[rdi],eax`), capstone the suffixed mnemonic and the operands (`stosd dword
+    # ptr [rdi], eax`), GNU as reads the bare suffixed form: keep the suffix only.
+    m = _X86_STRING_RE.match(mnem)
+    if m and ops and all(re.search(r"\[[er]?(si|di)\]$", o) or o in ("al", "ax", "eax", "rax",
+                                                                      "dx") for o in ops):
+        size = None
+        for o in ops:
+            w = o.split(" ", 1)[0]
+            if w in _X86_SIZE:
+                size = _X86_SIZE[w]
+        mnem = m.group(1) + (_X86_SUFFIX.get(size, "") if size else m.group(2))
+        ops = []
+
+    out = []
+    for op in ops:
+        size = ""
+        w = op.split(" ", 1)
+        if len(w) == 2 and w[0] in _X86_SIZE and w[1].startswith("ptr"):
+            size, op = w[0] + " ptr ", w[1][3:].strip()
+        # objdump writes an absolute address as `ds:0x10`; GNU as reads it as a memory
+        # operand like `[0x10]`: the same operand.
+        m2 = re.match(r"^ds:([-+]?(?:0x[0-9a-f]+|[0-9]+))$", op)
+        if m2:
+            op = "[" + m2.group(1) + "]"
+        if op.startswith(".") and _NUM_RE.match(op[1:] or "x"):
+            # A branch target relative to the instruction's start (the vectors' `.+N`).
+            out.append(size + "." + _hex(_signed(_num(op[1:]), bits)))
+        elif (addr is not None and _X86_BRANCH_RE.match(mnem)
+              and re.match(r"^(0x)?[0-9a-f]+$", op)):
+            # A decoder's absolute branch target (objdump writes it in hex without
+            # 0x, capstone with 0x): relative to where the decoder placed the
+            # instruction, wrapped to the address width.
+            out.append(size + "." + _hex(_signed(int(op, 16) - addr, bits)))
+        elif _NUM_RE.match(op):
+            # An immediate: the decoders print a sign-extended value signed or
+            # unsigned (0xffffffc9, -0x37): compare it modulo the operand size.
+            out.append(size + _hex(_num(op) & ((1 << width) - 1)))
+        else:
+            m3 = re.match(r"^([a-z]+:)?\[(.*)\]$", op)
+            if m3:
+                out.append(size + (m3.group(1) or "") + _x86_mem(m3.group(2), bits))
+            else:
+                out.append(size + op)
+    return " ".join(prefixes + [mnem]) + (" " + ",".join(out) if out else "")
+
+
+def drop_unmatched_sizes(a, b):
+    """Size keywords one side omits are not compared: decoders leave out the size
+    of a memory operand whose size is implied (lea, an operand of a fixed size),
+    GNU as accepts it written or not."""
+    sa = re.findall(r"\b[a-z]+ ptr ", a)
+    sb = re.findall(r"\b[a-z]+ ptr ", b)
+    if sa == sb or (sa and sb):
+        return a, b  # both sides name sizes: they must agree
+    strip = lambda s: re.sub(r"\b[a-z]+ ptr ", "", s)  # noqa: E731
+    return strip(a), strip(b)
+
+
+NORMALISERS = {"x86_64": normalise_x86, "i386": normalise_x86}
+
+
+def covered(target):
+    return target in NORMALISERS
+
+
+def same(target, text, decoded, addr):
+    """(equal?, canonical text, canonical decoding)."""
+    norm = NORMALISERS[target]
+    a = norm(text, target)
+    b = norm(decoded, target, addr)
+    a, b = drop_unmatched_sizes(a, b)
+    return a == b, a, b
+
+
+# ---- known differences -------------------------------------------------------------------
+
+
+class Known:
+    """A class of difference a second-opinion tool is known to show, with its reason.
+    `match(target, text, imago_hex, tool_output)` says whether one difference is of
+    this class: tool_output is the decoder's list of (length, text) for decoder
+    classes, and llvm-mc's hex (or None) and error message for llvm-mc classes."""
+
+    def __init__(self, ident, tool, reason, match):
+        self.id, self.tool, self.reason, self.match = ident, tool, reason, match
+
+
+_X86_PREFIX_BYTES = "(?:(?:66|67|f0|f2|f3|2e|36|3e|26|64|65)*(?:4[0-9a-f])?)"
+
+
+def _capstone_nop_reg(target, text, hexstr, dec):
+    # 0F 1F /0 with a register operand (ModRM mod=11), which capstone 4 rejects.
+    return (target in ("x86_64", "i386") and len(dec) == 1 and dec[0][1] == "(bad)"
+            and re.fullmatch(_X86_PREFIX_BYTES + r"0f1f[c-f][0-7]", hexstr) is not None)
+
+
+_ABS_RE = re.compile(r"\[(-?0x[0-9a-f]+)\]")
+
+
+def _capstone_abs32(target, text, hexstr, dec):
+    # capstone 4 prints the address of an absolute [disp32] operand (which 64-bit
+    # code sign-extends) as its low 32 bits when the instruction's other operand is a
+    # 32-bit register: [0xfffffff0] for [-0x10]. Equal modulo 2^32, and the bytes
+    # hold a ModRM+SIB absolute disp32 (mod=00 r/m=100, SIB index=100 base=101).
+    if target != "x86_64" or len(dec) != 1:
+        return False
+    if not re.fullmatch(_X86_PREFIX_BYTES + r"(0f(38|3a)?)?[0-9a-f]{2}[0-3][4c]25[0-9a-f]{8}"
+                        r"([0-9a-f]{2}|[0-9a-f]{8})?", hexstr):
+        return False
+    low = lambda s: _ABS_RE.sub(lambda m: "[%s]" % _hex(_num(m.group(1)) & 0xffffffff), s)
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    a, b = drop_unmatched_sizes(a, b)
+    return a != b and low(a) == low(b)
+
+
+DECODER_CLASSES = [
+    Known("capstone4-nop-reg", "capstone",
+          "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
+          "operand; with a register operand (ModRM mod=11, `nop eax`) it reports no "
+          "instruction. objdump and the Intel SDM decode it as nop r/m.",
+          _capstone_nop_reg),
+    Known("capstone4-abs32-unsigned", "capstone",
+          "capstone 4.0.2 prints the address of an absolute [disp32] operand in 64-bit "
+          "code (sign-extended by the CPU) as its low 32 bits, unsigned, when the other "
+          "operand is a 32-bit register ([0xfffffff0] for [-0x10], i.e. "
+          "0xfffffffffffffff0); the address agrees modulo 2^32 and the bytes are the "
+          "ModRM+SIB disp32 form.", _capstone_abs32),
+]
+
+
+def _llvm_ds_prefix(target, text, hexstr, llvm_hex, err):
+    # llvm-mc keeps an explicit `ds:` override as a 3E prefix; GNU as (and imago)
+    # drop it because DS is already the default segment of that operand.
+    return (llvm_hex is not None and re.search(r"\bds:", text, re.I) is not None
+            and llvm_hex == "3e" + hexstr)
+
+
+def _llvm_gnu_mnemonic(target, text, hexstr, llvm_hex, err):
+    # llvm-mc's Intel parser does not know some of GNU as's spellings (xlat, pushw).
+    return llvm_hex is None and err is not None and "invalid instruction mnemonic" in err
+
+
+LLVM_CLASSES = [
+    Known("llvm-ds-override", "llvm-mc",
+          "an explicit `ds:` segment override: llvm-mc emits the 3E prefix, GNU as "
+          "drops it as redundant (DS is the operand's default segment); both decode "
+          "to the same access.", _llvm_ds_prefix),
+    Known("llvm-gnu-mnemonic", "llvm-mc",
+          "a GNU as mnemonic spelling llvm-mc's Intel-syntax parser does not accept "
+          "(`invalid instruction mnemonic`), e.g. xlat or pushw; not an encoding "
+          "difference.", _llvm_gnu_mnemonic),
+]
+
+
+def classify(classes, *args):
+    for c in classes:
+        if c.match(*args):
+            return c.id
+    return None
+
+
+def all_classes():
+    return DECODER_CLASSES + LLVM_CLASSES
+
+
+# ---- llvm-mc ---------------------------------------------------------------------------
+
+_LLVM_MSG_RE = re.compile(r"^(.*?):(\d+):(\d+): (error|warning): (.*)$")
+
+
+def llvm_text(text, index):
+    """The vector's text as llvm-mc is given it. llvm-mc's Intel-syntax parser has no
+    `.` (the location counter); the vector's own marker __iv_N names the same
+    address, so `.+N` is written `__iv_K+N`. Nothing else is changed."""
+    return re.sub(r"(?<![\w.])\.(?=[-+]\s*(?:0x[0-9a-fA-F]+|\d+)\b)", "__iv_%d" % index, text)
+
+
+def llvm_source(target, texts, skip=()):
+    lines = [harness.TOOLS[target]["header"]]
+    for i, t in enumerate(texts):
+        lines.append("__iv_%d:%s\n" % (i, "" if i in skip else " " + llvm_text(t, i)))
+    return "".join(lines), harness.TOOLS[target]["header"].count("\n") + 1
+
+
+def llvm_messages(stderr):
+    """{line: [(kind, message)]} from llvm-mc's diagnostics."""
+    out = {}
+    for line in stderr.splitlines():
+        m = _LLVM_MSG_RE.match(line)
+        if m:
+            out.setdefault(int(m.group(2)), []).append((m.group(4), m.group(5)))
+    return out
