@@ -30,9 +30,12 @@ import harness
 
 CAPDIS = os.path.join(harness.BUILD, "bin", "imago-capdis")
 LLVM_MC = "llvm-mc"
-LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386"}
-# llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix`.
-LLVM_ARGS = ["-x86-asm-syntax=intel", "-filetype=obj"]
+LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386", "arm": "armv7-linux-gnueabihf",
+               "aarch64": "aarch64-linux-gnu"}
+# llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix` (the
+# sources start with that directive too; the option also sets the default).
+LLVM_ARGS = {"x86_64": ["-x86-asm-syntax=intel"], "i386": ["-x86-asm-syntax=intel"],
+             "arm": [], "aarch64": []}
 
 # Address (and default operand) width of each target, for wrapping numbers.
 BITS = {"x86_64": 64, "i386": 32, "arm": 32, "aarch64": 64}
@@ -345,7 +348,133 @@ def drop_unmatched_sizes(a, b):
     return strip(a), strip(b)
 
 
-NORMALISERS = {"x86_64": normalise_x86, "i386": normalise_x86}
+# ---- ARM (A32) and AArch64 normaliser ---------------------------------------------------
+
+# A32 register names: capstone writes sb, sl, fp, ip for r9-r12 and objdump fp for
+# r11; GNU as reads either; sp, lr, pc are r13-r15.
+_A32_REG_ALIAS = {"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12", "r13": "sp", "r14": "lr",
+                  "r15": "pc"}
+_ARM_COND = "eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al"
+# Condition spellings: hs is cs and lo is cc (capstone prints hs/lo, objdump cs/cc).
+_ARM_COND_ALIAS = {"hs": "cs", "lo": "cc"}
+_A32_BRANCH_RE = re.compile(r"^(?:b|bl|blx)(?:%s)?$" % _ARM_COND)
+_A64_BRANCH_RE = re.compile(r"^(?:b|bl|b\.(?:%s)|cbn?z|tbn?z|adrp?)$" % _ARM_COND)
+_A64_LITERAL_RE = re.compile(r"^(?:ldr|ldrsw|prfm)$")
+_ARM_NUM_RE = re.compile(r"#([-+]?)(0x[0-9a-f]+|[0-9]+)\b")
+
+
+def _split_arm_operands(s):
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+def normalise_arm(text, target, addr=None):
+    """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
+    as objdump / capstone print it (see normalise_x86 for `addr`)."""
+    bits = BITS[target]
+    a32 = target == "arm"
+    s = text.strip().lower()  # case
+    # objdump's comments (A32 `@ 0x29`, `@ (str r0, [sp, #-4]!)`; AArch64 `// #1`) and
+    # a target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
+    s = re.sub(r"\s*(@|//).*$", "", s)
+    s = re.sub(r"\s*<[^>]*>", "", s)
+    s = re.sub(r"\s+", " ", s).strip()  # spacing: objdump separates with a tab
+    words = s.split(" ", 1)
+    mnem = words[0]
+    rest = re.sub(r"\s*([,\[\]{}!])\s*", r"\1", words[1]) if len(words) > 1 else ""
+    # Numbers: decimal or hex (#41, #0x29): one notation, sign kept.
+    rest = _ARM_NUM_RE.sub(lambda m: "#" + _hex(_num(m.group(1) + m.group(2))), rest)
+    if a32:
+        rest = re.sub(r"\b(%s)\b" % "|".join(_A32_REG_ALIAS),
+                      lambda m: _A32_REG_ALIAS[m.group(1)], rest)
+    m = re.match(r"^(.*?)(%s)$" % "|".join(_ARM_COND_ALIAS), mnem)
+    if m and len(mnem) > 2 and m.group(1) not in ("", "b.") or mnem in ("b.hs", "b.lo"):
+        mnem = m.group(1) + _ARM_COND_ALIAS[m.group(2)]
+    ops = _split_arm_operands(rest)
+
+    branch = _A32_BRANCH_RE.match(mnem) if a32 else (
+        _A64_BRANCH_RE.match(mnem) or (_A64_LITERAL_RE.match(mnem) and len(ops) == 2
+                                       and not ops[-1].startswith("[")))
+    out = []
+    for i, op in enumerate(ops):
+        if op.startswith(".") and _NUM_RE.match(op[1:] or "x"):
+            # A target relative to the instruction's start (the vectors' `.+N`).
+            op = "." + _hex(_signed(_num(op[1:]), bits))
+        elif (branch and i == len(ops) - 1 and addr is not None
+              and re.match(r"^#?(0x)?[0-9a-f]+$", op)):
+            # A decoder's absolute target (objdump: hex without 0x; capstone: #0x..):
+            # relative to where the decoder placed the instruction.
+            op = "." + _hex(_signed(int(op.lstrip("#"), 16) - addr, bits))
+        elif a32 and op.startswith("#") and not (i and ops[i - 1].startswith("[")):
+            # An A32 data-processing immediate is a 32-bit value (a rotated 8-bit
+            # one); objdump prints some negative (#-1073741796 for #0xc000001c):
+            # compare it modulo 2^32. Offsets after a [base] keep their sign.
+            op = "#" + _hex(_num(op[1:]) & 0xffffffff)
+        elif a32:
+            m2 = re.match(r"^\[pc(?:,#([-+]?0x[0-9a-f]+))?\]$", op)
+            if m2:
+                # [pc, #X] is the literal at . + 8 + X (A32 reads pc 8 bytes ahead),
+                # which GNU as also reads as a label or `.+N`.
+                op = "." + _hex(_num(m2.group(1) or "0") + 8)
+        out.append(op)
+
+    if a32:
+        # PUSH/POP of one register are STR/LDR with writeback on sp (their A1
+        # encodings); objdump prints push/pop, capstone str for push.
+        m = re.match(r"^str(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 2 and out[1] == "[sp,#-0x4]!":
+            mnem, out = "push" + (m.group(1) or ""), ["{%s}" % out[0]]
+        m = re.match(r"^ldr(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 3 and out[1] == "[sp]" and out[2] == "#0x4":
+            mnem, out = "pop" + (m.group(1) or ""), ["{%s}" % out[0]]
+        # PUSH/POP of a list are the preferred names of STMDB (STMFD) and LDM (LDMIA,
+        # LDMFD) on sp with writeback; objdump and capstone print those for some
+        # lists (`push {sp}`).
+        m = re.match(r"^(stmdb|stmfd|ldm|ldmia|ldmfd)(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 2 and out[0] == "sp!" and out[1].startswith("{"):
+            mnem = ("push" if m.group(1).startswith("st") else "pop") + (m.group(2) or "")
+            out = out[1:]
+    else:
+        # An immediate with `lsl #s` (add/sub #imm12, lsl #12; movz #imm16, lsl #16k)
+        # is the value imm << s, which GNU as also reads written as one number.
+        if len(out) >= 2 and out[-2].startswith("#") and re.match(r"^lsl#0x[0-9a-f]+$",
+                                                                     out[-1].replace(" ", "")):
+            v = _num(out[-2][1:]) << _num(out[-1].replace(" ", "")[4:])
+            out = out[:-2] + ["#" + _hex(v)]
+        # MOV (wide immediate) is the preferred name of MOVZ: objdump prints mov,
+        # capstone movz, GNU as reads both.
+        if mnem == "movz":
+            mnem = "mov"
+        rbits = 32 if out and out[0].startswith("w") else 64
+        if mnem == "mov" and len(out) == 2 and out[1].startswith("#"):
+            # A wide immediate is a value of the register's width: `#-0x1` or
+            # `#0xffffffffffffffff`, compared modulo 2^width.
+            out[1] = "#" + _hex(_num(out[1][1:]) & ((1 << rbits) - 1))
+        # NEG(S) is the preferred name of SUB(S) from the zero register.
+        if mnem in ("neg", "negs") and out:
+            mnem = "sub" + mnem[3:]
+            out = out[:1] + ["wzr" if rbits == 32 else "xzr"] + out[1:]
+        # MOV to or from sp is the preferred name of ADD #0 (objdump and capstone
+        # print mov x4, sp for add x4, sp, #0).
+        if mnem == "mov" and len(out) == 2 and {"sp", "wsp"} & set(out):
+            mnem, out = "add", out + ["#0x0"]
+    return mnem + (" " + ",".join(out) if out else "")
+
+
+NORMALISERS = {"x86_64": normalise_x86, "i386": normalise_x86,
+               "arm": normalise_arm, "aarch64": normalise_arm}
 
 
 def covered(target):
@@ -403,6 +532,13 @@ def _capstone_abs32(target, text, hexstr, dec):
     return a != b and low(a) == low(b)
 
 
+def _objdump_a32_nop(target, text, hexstr, dec):
+    # E1A00000 (mov r0, r0 with condition al) is printed `nop` by objdump.
+    return (target == "arm" and hexstr == "0000a0e1" and len(dec) == 1
+            and normalise_arm(dec[0][1], target, 0) == "nop"
+            and normalise_arm(text, target) == "mov r0,r0")
+
+
 DECODER_CLASSES = [
     Known("capstone4-nop-reg", "capstone",
           "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
@@ -415,6 +551,10 @@ DECODER_CLASSES = [
           "operand is a 32-bit register ([0xfffffff0] for [-0x10], i.e. "
           "0xfffffffffffffff0); the address agrees modulo 2^32 and the bytes are the "
           "ModRM+SIB disp32 form.", _capstone_abs32),
+    Known("objdump-a32-nop", "objdump",
+          "objdump prints E1A00000 (`mov r0, r0`, the A32 no-op before ARMv6K's NOP "
+          "hint) as `nop`; the NOP hint itself is E320F000, so the name cannot be "
+          "normalised away without hiding a wrong encoding.", _objdump_a32_nop),
 ]
 
 
@@ -430,6 +570,26 @@ def _llvm_gnu_mnemonic(target, text, hexstr, llvm_hex, err):
     return llvm_hex is None and err is not None and "invalid instruction mnemonic" in err
 
 
+def _llvm_arm_call_reloc(target, text, hexstr, llvm_hex, err):
+    # llvm-mc leaves an R_ARM_CALL relocation on a conditional or plain `bl` to a local
+    # address (for the linker's BL/BLX interworking); GNU as resolves it. The
+    # bytes, with the addend in the field (REL), are the same.
+    return (target == "arm" and llvm_hex == hexstr and err is not None
+            and "relocation" in err and re.match(r"^bl(%s)?\s" % _ARM_COND, text) is not None)
+
+
+def _llvm_a32_push_sp(target, text, hexstr, llvm_hex, err):
+    # llvm-mc encodes `push {sp}` as STR sp, [sp, #-4]! (PUSH's one-register A2
+    # encoding, UNPREDICTABLE for sp in the ARM ARM); GNU as uses STMDB (A1).
+    if target != "arm" or llvm_hex is None or len(llvm_hex) != 8:
+        return False
+    word = int.from_bytes(bytes.fromhex(llvm_hex), "little")
+    return (re.match(r"^push(%s)?$" % _ARM_COND, normalise_arm(text, target).split(" ")[0])
+            is not None and normalise_arm(text, target).endswith("{sp}")
+            and word & 0x0fffffff == 0x052dd004
+            and word >> 28 == int.from_bytes(bytes.fromhex(hexstr), "little") >> 28)
+
+
 LLVM_CLASSES = [
     Known("llvm-ds-override", "llvm-mc",
           "an explicit `ds:` segment override: llvm-mc emits the 3E prefix, GNU as "
@@ -439,6 +599,14 @@ LLVM_CLASSES = [
           "a GNU as mnemonic spelling llvm-mc's Intel-syntax parser does not accept "
           "(`invalid instruction mnemonic`), e.g. xlat or pushw; not an encoding "
           "difference.", _llvm_gnu_mnemonic),
+    Known("llvm-arm-call-reloc", "llvm-mc",
+          "llvm-mc leaves an R_ARM_CALL relocation on `bl` to a local address (so the "
+          "linker may turn it into BLX); GNU as resolves it. The bytes are the same.",
+          _llvm_arm_call_reloc),
+    Known("llvm-a32-push-sp", "llvm-mc",
+          "`push {sp}`: llvm-mc emits PUSH's one-register encoding STR sp, [sp, #-4]!, "
+          "which the ARM ARM makes UNPREDICTABLE for sp; GNU as (and imago) emit STMDB "
+          "sp!, {sp}.", _llvm_a32_push_sp),
 ]
 
 
@@ -458,17 +626,24 @@ def all_classes():
 _LLVM_MSG_RE = re.compile(r"^(.*?):(\d+):(\d+): (error|warning): (.*)$")
 
 
-def llvm_text(text, index):
+def llvm_argv(llvm, target, obj, src):
+    return [llvm, "-triple", LLVM_TRIPLE[target]] + LLVM_ARGS[target] + [
+        "-filetype=obj", "-o", obj, src]
+
+
+def llvm_text(text, index, target):
     """The vector's text as llvm-mc is given it. llvm-mc's Intel-syntax parser has no
     `.` (the location counter); the vector's own marker __iv_N names the same
-    address, so `.+N` is written `__iv_K+N`. Nothing else is changed."""
+    address, so on x86 `.+N` is written `__iv_K+N`. Nothing else is changed."""
+    if target not in ("x86_64", "i386"):
+        return text
     return re.sub(r"(?<![\w.])\.(?=[-+]\s*(?:0x[0-9a-fA-F]+|\d+)\b)", "__iv_%d" % index, text)
 
 
 def llvm_source(target, texts, skip=()):
     lines = [harness.TOOLS[target]["header"]]
     for i, t in enumerate(texts):
-        lines.append("__iv_%d:%s\n" % (i, "" if i in skip else " " + llvm_text(t, i)))
+        lines.append("__iv_%d:%s\n" % (i, "" if i in skip else " " + llvm_text(t, i, target)))
     return "".join(lines), harness.TOOLS[target]["header"].count("\n") + 1
 
 

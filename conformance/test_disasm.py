@@ -145,9 +145,11 @@ def test_disasm(target, batch, nbatches, tmp_path, stats):
 def _llvm_repro(llvm, target, text):
     spec = harness.TOOLS[target]
     lines = [l for l in spec["header"].splitlines() if l != ".text"]
-    lines.append("__iv_0: " + secondop.llvm_text(text, 0))
-    return "printf '%%s\\n' %s | %s -triple %s -x86-asm-syntax=intel -show-encoding" % (
-        " ".join(shlex.quote(l) for l in lines), llvm, secondop.LLVM_TRIPLE[target])
+    lines.append("__iv_0: " + secondop.llvm_text(text, 0, target))
+    return "printf '%%s\\n' %s | %s -show-encoding" % (
+        " ".join(shlex.quote(l) for l in lines),
+        harness.shjoin([llvm, "-triple", secondop.LLVM_TRIPLE[target]]
+                       + secondop.LLVM_ARGS[target]))
 
 
 @pytest.mark.kind("llvm-mc")
@@ -159,8 +161,7 @@ def test_llvm_mc(target, batch, nbatches, tmp_path, stats):
         pytest.skip("not installed: %s" % ", ".join(([] if llvm else ["llvm-mc"]) + missing))
     texts = [v[2] for v in chunk]
     src, obj = str(tmp_path / "batch.s"), str(tmp_path / "batch.o")
-    argv = [llvm, "-triple", secondop.LLVM_TRIPLE[target]] + secondop.LLVM_ARGS + ["-o", obj,
-                                                                                   src]
+    argv = secondop.llvm_argv(llvm, target, obj, src)
     text, first = secondop.llvm_source(target, texts)
     with open(src, "w") as f:
         f.write(text)
