@@ -187,6 +187,9 @@ _X86_PREFIXES = ("rep", "repe", "repne", "repz", "repnz", "lock")
 _X86_BRANCH_RE = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
 _X86_STRING_RE = re.compile(r"^(movs|cmps|stos|lods|scas|ins|outs)([bwdq]?)$")
 _NUM_RE = re.compile(r"^[-+]?(0x[0-9a-f]+|[0-9]+)$")
+_X86_COMMENT_RE = re.compile(r"\s*#.*$")
+_SYMREF_RE = re.compile(r"\s*<[^>]*>")
+_X86_PUNCT_RE = re.compile(r"\s*([,\[\]+*:-])\s*")
 
 
 def _num(tok):
@@ -200,23 +203,6 @@ def _hex(v):
 def _signed(v, bits):
     v &= (1 << bits) - 1
     return v - (1 << bits) if v >> (bits - 1) else v
-
-
-def _split_operands(s):
-    out, depth, cur = [], 0, ""
-    for ch in s:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _x86_mem(inner, abits):
@@ -258,19 +244,20 @@ def normalise_x86(text, target, addr=None):
     s = text.strip().lower()  # case: objdump prints DWORD PTR, capstone dword ptr
     # objdump's trailing comment (`# 0x1234`, the address of a rip-relative operand)
     # and a branch target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
-    s = re.sub(r"\s*#.*$", "", s)
-    s = re.sub(r"\s*<[^>]*>", "", s)
+    s = _X86_COMMENT_RE.sub("", s)
+    s = _SYMREF_RE.sub("", s)
     # Spacing: objdump pads the mnemonic with spaces and writes `a,b`; capstone and
     # GNU as write `a, b` and `[rax + rbx*2]`.
-    s = re.sub(r"\s+", " ", s).strip()
+    s = " ".join(s.split())
     words = s.split(" ", 1)
     prefixes = []
     while words and words[0] in _X86_PREFIXES and len(words) > 1:
         prefixes.append(_X86_PREFIX_ALIAS.get(words[0], words[0]))
         words = words[1].split(" ", 1)
     mnem = words[0] if words else ""
-    rest = re.sub(r"\s*([,\[\]+*:-])\s*", r"\1", words[1]) if len(words) > 1 else ""
-    ops = _split_operands(rest)
+    rest = _X86_PUNCT_RE.sub(r"\1", words[1]) if len(words) > 1 else ""
+    # Intel-syntax operands hold no comma inside brackets.
+    ops = rest.split(",") if rest else []
     mnem = _X86_ALIAS.get(mnem, mnem)
     m = _CC_RE.match(mnem)
     if m:
@@ -481,13 +468,23 @@ def covered(target):
     return target in NORMALISERS
 
 
+def canonical(target, text, addr=None):
+    return NORMALISERS[target](text, target, addr)
+
+
+def agree(target, text, canon_text, decoded, addr):
+    """(equal?, canonical text, canonical decoding) of a vector's text (and its
+    canonical form, computed once for both decoders) and a decoder's output."""
+    if " ".join(decoded.lower().split()) == " ".join(text.lower().split()):
+        return True, canon_text, canon_text  # the same text up to case and spacing
+    b = canonical(target, decoded, addr)
+    a, b = drop_unmatched_sizes(canon_text, b)
+    return a == b, a, b
+
+
 def same(target, text, decoded, addr):
     """(equal?, canonical text, canonical decoding)."""
-    norm = NORMALISERS[target]
-    a = norm(text, target)
-    b = norm(decoded, target, addr)
-    a, b = drop_unmatched_sizes(a, b)
-    return a == b, a, b
+    return agree(target, text, canonical(target, text), decoded, addr)
 
 
 # ---- known differences -------------------------------------------------------------------

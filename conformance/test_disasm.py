@@ -89,18 +89,19 @@ def test_disasm(target, batch, nbatches, tmp_path, stats):
 
     counts = {}
     failures = []  # (vector, tool, decoding, why)
+    canon = [secondop.canonical(target, v[2]) for v in chunk]
     for tool in ("objdump", "capstone"):
         agree = differ = 0
         known = {}
         classes = [c for c in secondop.DECODER_CLASSES if c.tool == tool]
-        for (n, form, text, want), (addr, dec) in zip(chunk, decoded[tool]):
+        for (n, form, text, want), ctext, (addr, dec) in zip(chunk, canon, decoded[tool]):
             size = len(want) // 2
             why = None
             if len(dec) != 1 or dec[0][0] != size or dec[0][1] == "(bad)":
                 why = "%d bytes decode as %d instruction(s): %s" % (size, len(dec),
                                                                      _decoded_text(dec))
             else:
-                ok, a, b = secondop.same(target, text, dec[0][1], addr)
+                ok, a, b = secondop.agree(target, text, ctext, dec[0][1], addr)
                 if ok:
                     agree += 1
                     continue
