@@ -184,6 +184,18 @@ _X86_ALIAS = {
 # Prefix spellings: repz/repnz are repe/repne.
 _X86_PREFIX_ALIAS = {"repz": "repe", "repnz": "repne"}
 _X86_PREFIXES = ("rep", "repe", "repne", "repz", "repnz", "lock")
+# SSE/AVX compare predicates: objdump and capstone print `cmpsd xmm0, xmm1, 1` as
+# `cmpltsd xmm0, xmm1`; GNU as reads both. The pseudo-op becomes the explicit
+# immediate (SSE: 8 predicates; VEX: 32).
+_CMP_PRED = ("eq lt le unord neq nlt nle ord eq_uq nge ngt false neq_oq ge gt true eq_os lt_oq "
+             "le_oq unord_s neq_us nlt_uq nle_uq ord_s eq_us nge_uq ngt_uq false_os neq_os "
+             "ge_oq gt_oq true_us").split()
+_CMP_PRED_RE = re.compile(r"^(v?)cmp(%s)(ss|sd|ps|pd)$" % "|".join(
+    sorted(_CMP_PRED, key=len, reverse=True)))
+# pushf/popf at the default operand size: GNU as writes pushfq (64-bit) and pushfd
+# (32-bit), objdump pushf.
+_X86_DEFAULT_SIZE_ALIAS = {64: {"pushfq": "pushf", "popfq": "popf"},
+                           32: {"pushfd": "pushf", "popfd": "popf"}}
 _X86_BRANCH_RE = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
 _X86_STRING_RE = re.compile(r"^(movs|cmps|stos|lods|scas|ins|outs)([bwdq]?)$")
 _NUM_RE = re.compile(r"^[-+]?(0x[0-9a-f]+|[0-9]+)$")
@@ -259,9 +271,22 @@ def normalise_x86(text, target, addr=None):
     # Intel-syntax operands hold no comma inside brackets.
     ops = rest.split(",") if rest else []
     mnem = _X86_ALIAS.get(mnem, mnem)
+    mnem = _X86_DEFAULT_SIZE_ALIAS[bits].get(mnem, mnem)
     m = _CC_RE.match(mnem)
     if m:
         mnem = m.group(1) + _CC[m.group(2)]
+    m = _CMP_PRED_RE.match(mnem)
+    if m and (m.group(1) or _CMP_PRED.index(m.group(2)) < 8):
+        mnem = m.group(1) + "cmp" + m.group(3)
+        ops = ops + ["0x%x" % _CMP_PRED.index(m.group(2))]
+    # xchg is symmetric: both operand orders are one encoding, and objdump prints
+    # the short accumulator form (90+r) with the operands the other way round.
+    if mnem == "xchg" and len(ops) == 2:
+        ops = sorted(ops)
+    # xlat's only operand is implicit: objdump prints `xlat ds:[rbx]`, GNU as reads
+    # xlatb.
+    if mnem == "xlat" and len(ops) == 1 and re.match(r"^(byte ptr ?)?(ds:)?\[[er]?bx\]$", ops[0]):
+        mnem, ops = "xlatb", []
 
     # Operand size: the first register or size keyword (immediates are sign- or
     # zero-extended to it, and the decoders print them either way).
@@ -536,6 +561,13 @@ def _objdump_a32_nop(target, text, hexstr, dec):
             and normalise_arm(text, target) == "mov r0,r0")
 
 
+def _capstone_6690(target, text, hexstr, dec):
+    # 66 90 is `xchg ax, ax` (objdump, GNU as) and the SDM's two-byte NOP.
+    return (target in ("x86_64", "i386") and hexstr == "6690" and len(dec) == 1
+            and dec[0][0] == 2 and dec[0][1].strip() == "nop"
+            and normalise_x86(text, target) in ("xchg ax,ax", "nop"))
+
+
 DECODER_CLASSES = [
     Known("capstone4-nop-reg", "capstone",
           "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
@@ -548,6 +580,10 @@ DECODER_CLASSES = [
           "operand is a 32-bit register ([0xfffffff0] for [-0x10], i.e. "
           "0xfffffffffffffff0); the address agrees modulo 2^32 and the bytes are the "
           "ModRM+SIB disp32 form.", _capstone_abs32),
+    Known("capstone-66-90-nop", "capstone",
+          "capstone prints 66 90 (`xchg ax, ax` for GNU as and objdump) as `nop`, the "
+          "name the Intel SDM gives the two-byte NOP; matched by those exact bytes, "
+          "since one-byte 90 is `nop` too.", _capstone_6690),
     Known("objdump-a32-nop", "objdump",
           "objdump prints E1A00000 (`mov r0, r0`, the A32 no-op before ARMv6K's NOP "
           "hint) as `nop`; the NOP hint itself is E320F000, so the name cannot be "
