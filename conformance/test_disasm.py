@@ -65,7 +65,7 @@ def _decoder_repro(tool, target, hexstr):
     if tool == "capstone":
         return "echo %s | %s -a %s" % (hexstr, harness.rel(secondop.CAPDIS), target)
     spec = harness.TOOLS[target]
-    esc = "".join("\\x" + hexstr[i:i + 2] for i in range(0, len(hexstr), 2))
+    esc = "".join("\\%03o" % b for b in bytes.fromhex(hexstr))  # POSIX printf: octal
     return "printf '%s' > /tmp/v.bin && %s -D %s /tmp/v.bin" % (
         esc, spec["objdump"], harness.shjoin(spec["objdump_bin"]))
 
