@@ -82,6 +82,7 @@ help:
 	@echo "make check-san       the C tests and check-all-arch with an ASan+UBSan imago"
 	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
 	@echo "make hosts           the builds of every host in HOSTS"
+	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump"
 	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
 
 deps:
@@ -198,8 +199,19 @@ check-san: deps
 	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 IMAGO_HOSTS=$(MACHINE) \
 	    $(PYTEST) -q -n $(JOBS) conformance --junitxml=$(BUILD)/reports/check-san.xml
 
+# `make bench`: imago against asmjit, xbyak and Zydis, and the harness against GNU as +
+# objdump alone (docs/bench.md). Not part of test or check-all-arch; nothing is timed there.
+BENCH_ARGS ?=
+$(BUILD)/bench/imago_bench: bench/imago_bench.c bench/bench.h bench/mix.def $(BUILD)/lib/libimago.a
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
+
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench
+	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
 format:
-	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tools/capdis/*.c tests/*.c)
+	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tools/capdis/*.c tests/*.c bench/*.c bench/*.h bench/*.cpp)
 
 clean:
 	rm -rf $(BUILD)

@@ -100,7 +100,14 @@ COMMON=(
     libunicorn-dev libcapstone-dev llvm
     python3 python3-pytest python3-pytest-xdist python3-yaml
     strace
+    g++
 )
+# The peers of `make bench` (docs/bench.md), by build machine: xbyak is published for
+# amd64 only (Debian and Ubuntu); asmjit for amd64 and arm64 (and more); Zydis for
+# amd64, arm64, armhf, i386 and more (packages.debian.org, packages.ubuntu.com). The
+# bench names an absent peer and carries on without it.
+BENCH_AMD64=(libasmjit-dev libxbyak-dev libzydis-dev)
+BENCH_ARM64=(libasmjit-dev libzydis-dev)
 # The cross toolchains of the targets that are not the machine's own.
 CROSS_X86_64=(gcc-x86-64-linux-gnu binutils-x86-64-linux-gnu libc6-dev-amd64-cross)
 CROSS_I386=(gcc-i686-linux-gnu binutils-i686-linux-gnu libc6-dev-i386-cross)
@@ -108,8 +115,10 @@ CROSS_ARM=(gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf libc6-dev-armhf-
 CROSS_AARCH64=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 case "$arch" in
-amd64) PACKAGES=("${COMMON[@]}" "${CROSS_AARCH64[@]}" "${CROSS_ARM[@]}" "${CROSS_I386[@]}") ;;
-arm64) PACKAGES=("${COMMON[@]}" "${CROSS_X86_64[@]}" "${CROSS_ARM[@]}" "${CROSS_I386[@]}") ;;
+amd64) PACKAGES=("${COMMON[@]}" "${CROSS_AARCH64[@]}" "${CROSS_ARM[@]}" "${CROSS_I386[@]}"
+    "${BENCH_AMD64[@]}") ;;
+arm64) PACKAGES=("${COMMON[@]}" "${CROSS_X86_64[@]}" "${CROSS_ARM[@]}" "${CROSS_I386[@]}"
+    "${BENCH_ARM64[@]}") ;;
 *)
     echo "install-deps: unsupported build machine architecture '$arch':" \
         "imago's package list exists for amd64 and arm64 only" >&2

@@ -295,6 +295,9 @@ class Aggregator:
                 "encoding_batches": s.get("batches", 0),
                 "second_opinions": second_opinions(t, s),
             }
+            # The state checks (test_state.py): state_<engine>_forms (ids), _cases, _faulted,
+            # _divergences, _known, and state_not_run ("form: reason").
+            out[t].update((k, v) for k, v in sorted(s.items()) if k.startswith("state_"))
         return out
 
     def host_stats(self):

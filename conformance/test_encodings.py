@@ -129,6 +129,54 @@ def repro(target, form, text):
     return gnu + "   vs   " + vectorfiles.vector_command(target, form, text)
 
 
+class BatchError(Exception):
+    """A batch that could not be compared at all (GNU as or objdump failed as a whole)."""
+
+
+def check_batch(target, chunk, src, obj):
+    """Assemble one batch's texts with GNU as (src and obj are the paths to use), read the
+    bytes back with objdump and compare each vector's. Returns the failures, a list of
+    (vector, GNU hex or None, why); raises BatchError when the batch cannot be compared.
+    bench/run.py times this same function."""
+    texts = [v[2] for v in chunk]
+    first = write_source(src, target, texts)
+    p = assemble(target, src, obj)
+    msgs = as_messages(p.stderr)
+    # GNU as messages per vector (errors and warnings both fail the vector).
+    flagged = {ln - first: m for ln, m in msgs.items() if 0 <= ln - first < len(chunk)}
+    if p.returncode != 0:
+        if not flagged:
+            raise BatchError("`%s` exited %d with no per-line message:\n%s" % (
+                harness.shjoin(harness.TOOLS[target]["as"] + ["-o", obj, src]), p.returncode,
+                p.stderr[-3000:]))
+        # Assemble again without the rejected lines, so the rest is still compared.
+        write_source(src, target, texts, skip=set(flagged))
+        p = assemble(target, src, obj)
+        if p.returncode != 0:
+            raise BatchError("GNU as still fails after dropping %d rejected vectors:\n%s"
+                             % (len(flagged), p.stderr[-3000:]))
+
+    data, marks, relocs = read_object(target, obj)
+    if len(marks) != len(chunk):
+        raise BatchError("objdump shows %d of %d marker symbols" % (len(marks), len(chunk)))
+    offs = [marks[i] for i in range(len(chunk))] + [len(data)]
+
+    failures = []  # (vector, gnu hex or None, why)
+    for i, (n, form, text, want) in enumerate(chunk):
+        if i in flagged:
+            why = "; ".join("%s: %s" % m for m in flagged[i])
+            failures.append((chunk[i], None, "GNU as: " + why))
+            continue
+        lo, hi = offs[i], offs[i + 1]
+        gnu = data[lo:hi].hex()
+        if any(lo <= r < hi for r in relocs):
+            failures.append((chunk[i], gnu, "GNU as left a relocation in this vector "
+                                            "(its text is not self-contained)"))
+        elif gnu != want:
+            failures.append((chunk[i], gnu, "bytes differ"))
+    return failures
+
+
 # ---- tests ------------------------------------------------------------------
 
 
@@ -145,45 +193,11 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
         pytest.fail("%s batch %d/%d holds no vectors (%d positive vectors, %d per batch)" % (
             target, batch + 1, nbatches, vectors.positives, vectorfiles.batch_size()),
             pytrace=False)
-    texts = [v[2] for v in chunk]
     src, obj = str(tmp_path / "batch.s"), str(tmp_path / "batch.o")
-
-    first = write_source(src, target, texts)
-    p = assemble(target, src, obj)
-    msgs = as_messages(p.stderr)
-    # GNU as messages per vector (errors and warnings both fail the vector).
-    flagged = {ln - first: m for ln, m in msgs.items() if 0 <= ln - first < len(chunk)}
-    if p.returncode != 0:
-        if not flagged:
-            pytest.fail("`%s` exited %d with no per-line message:\n%s" % (
-                harness.shjoin(harness.TOOLS[target]["as"] + ["-o", obj, src]), p.returncode,
-                p.stderr[-3000:]), pytrace=False)
-        # Assemble again without the rejected lines, so the rest is still compared.
-        write_source(src, target, texts, skip=set(flagged))
-        p = assemble(target, src, obj)
-        if p.returncode != 0:
-            pytest.fail("GNU as still fails after dropping %d rejected vectors:\n%s"
-                        % (len(flagged), p.stderr[-3000:]), pytrace=False)
-
-    data, marks, relocs = read_object(target, obj)
-    if len(marks) != len(chunk):
-        pytest.fail("objdump shows %d of %d marker symbols" % (len(marks), len(chunk)),
-                    pytrace=False)
-    offs = [marks[i] for i in range(len(chunk))] + [len(data)]
-
-    failures = []  # (vector, gnu hex or None, why)
-    for i, (n, form, text, want) in enumerate(chunk):
-        if i in flagged:
-            why = "; ".join("%s: %s" % m for m in flagged[i])
-            failures.append((chunk[i], None, "GNU as: " + why))
-            continue
-        lo, hi = offs[i], offs[i + 1]
-        gnu = data[lo:hi].hex()
-        if any(lo <= r < hi for r in relocs):
-            failures.append((chunk[i], gnu, "GNU as left a relocation in this vector "
-                                            "(its text is not self-contained)"))
-        elif gnu != want:
-            failures.append((chunk[i], gnu, "bytes differ"))
+    try:
+        failures = check_batch(target, chunk, src, obj)
+    except BatchError as e:
+        pytest.fail(str(e), pytrace=False)
 
     stats(target, forms={v[1] for v in chunk}, vectors=len(chunk),
           mismatches=len(failures), batches=1)

@@ -213,7 +213,9 @@ int im_emu_load(im_emu *emu, const im_image *img, uint64_t base)
     return err;
 }
 
-int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs, int64_t *result)
+/* Check the call and find the entry's offset; *entry may be NULL (the default entry). */
+static int call_prepare(im_emu *emu, const char **entry, const int64_t *args, size_t nargs,
+                        int64_t *result, uint32_t *off)
 {
     if (!emu || !result)
         return im_fail(IM_ERR_INVAL, "im_emu_call: NULL argument");
@@ -222,17 +224,70 @@ int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t narg
     int err = im_emu_check_args(emu->target, args, nargs);
     if (err)
         return err;
-    if (!entry) {
-        entry = im_section_default_entry(emu->sec);
-        if (!entry)
+    if (!*entry) {
+        *entry = im_section_default_entry(emu->sec);
+        if (!*entry)
             return im_fail(IM_ERR_NOSYM, "the %s section has no 'main' and no function symbol",
                            im_target_name(emu->target));
     }
+    return im_section_find_symbol(emu->sec, *entry, off);
+}
+
+int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs, int64_t *result)
+{
     uint32_t off;
-    err = im_section_find_symbol(emu->sec, entry, &off);
+    int err = call_prepare(emu, &entry, args, nargs, result, &off);
     if (err)
         return err;
-    return emu->ops->call(emu, entry, off, args, nargs, result);
+    return emu->ops->call(emu, entry, off, args, nargs, NULL, result);
+}
+
+int im_emu_call_data(im_emu *emu, const char *entry, void *data, size_t len, uint64_t data_addr,
+                     const int64_t *args, size_t nargs, int64_t *result)
+{
+    if (!data || !len)
+        return im_fail(IM_ERR_INVAL, "im_emu_call_data: %s",
+                       !data ? "NULL data" : "empty data block");
+    if (nargs > 3)
+        return im_fail(IM_ERR_INVAL, "%zu arguments after the data block; at most 3 are passed",
+                       nargs);
+    if (nargs && !args)
+        return im_fail(IM_ERR_INVAL, "%zu arguments but no argument array", nargs);
+    if (len > IM_EMU_DATA_MAX)
+        return im_fail(IM_ERR_RANGE, "data block of %zu bytes is larger than %u", len,
+                       IM_EMU_DATA_MAX);
+    if (!data_addr)
+        data_addr = IM_EMU_DATA_ADDR;
+    if (data_addr % 4096)
+        return im_fail(IM_ERR_ALIGN, "data block address 0x%llx is not aligned to the page size",
+                       (unsigned long long)data_addr);
+    int64_t full[4];
+    full[0] = (int64_t)data_addr;
+    for (size_t i = 0; i < nargs; i++)
+        full[i + 1] = args[i];
+    uint32_t off;
+    int err = call_prepare(emu, &entry, full, nargs + 1, result, &off);
+    if (err == IM_ERR_RANGE && im_target_ptr_size(emu->target) == 4 && data_addr > UINT32_MAX)
+        return im_fail(IM_ERR_RANGE,
+                       "data block address 0x%llx is outside the 32-bit %s address space",
+                       (unsigned long long)data_addr, im_target_name(emu->target));
+    if (err)
+        return err;
+    uint64_t end = data_addr + len; /* page-rounded end */
+    end = (end + 4095) & ~(uint64_t)4095;
+    uint64_t limit = im_target_ptr_size(emu->target) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
+    if (end > limit)
+        return im_fail(IM_ERR_RANGE, "data block 0x%llx..0x%llx is outside the %s address space",
+                       (unsigned long long)data_addr, (unsigned long long)end,
+                       im_target_name(emu->target));
+    uint64_t cs = emu->base, ce = emu->base + (emu->sec->code_size ? emu->sec->code_size : 1);
+    if (data_addr < ce && cs < end)
+        return im_fail(IM_ERR_RANGE,
+                       "data block 0x%llx..0x%llx overlaps the code at 0x%llx..0x%llx",
+                       (unsigned long long)data_addr, (unsigned long long)end,
+                       (unsigned long long)cs, (unsigned long long)ce);
+    im_emu_data d = {data, len, data_addr};
+    return emu->ops->call(emu, entry, off, full, nargs + 1, &d, result);
 }
 
 uint64_t im_emu_base(const im_emu *emu)

@@ -17,6 +17,15 @@
  * positive number, else def. */
 unsigned im_emu_timeout_ms(unsigned def);
 
+/* The data block of one im_emu_call_data call (NULL for im_emu_call). The backend maps len
+ * bytes (rounded up to whole pages, the rest zero) read-write at addr, copies p in before
+ * the call and back after a successful one; args[0] of the call is addr. */
+typedef struct im_emu_data {
+    void *p;
+    size_t len;
+    uint64_t addr;
+} im_emu_data;
+
 typedef struct im_emu_ops {
     const char *name; /* for messages: "native", "native (runner)", "qemu", "unicorn" */
     /* Check the backend can run emu->target here; set up emu->priv. */
@@ -25,9 +34,9 @@ typedef struct im_emu_ops {
     int (*load)(im_emu *emu, uint64_t base);
     /* Release whatever load set up (called before a reload and by close). */
     void (*unload)(im_emu *emu);
-    /* Call the symbol name at offset off of the loaded section. */
+    /* Call the symbol name at offset off of the loaded section; data: see im_emu_data. */
     int (*call)(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                int64_t *result);
+                const im_emu_data *data, int64_t *result);
     void (*close)(im_emu *emu);
 } im_emu_ops;
 
@@ -41,9 +50,9 @@ struct im_emu {
     void *priv;            /* backend state */
 };
 
-extern const im_emu_ops im_emu_native_ops; /* in-process: target == host */
-extern const im_emu_ops im_emu_runner_ops; /* the host runs the target's runner directly */
-extern const im_emu_ops im_emu_qemu_ops;   /* the target's runner under qemu-<target> */
+extern const im_emu_ops im_emu_native_ops;  /* in-process: target == host */
+extern const im_emu_ops im_emu_runner_ops;  /* the host runs the target's runner directly */
+extern const im_emu_ops im_emu_qemu_ops;    /* the target's runner under qemu-<target> */
 extern const im_emu_ops im_emu_unicorn_ops; /* absent when built with IMAGO_NO_UNICORN */
 
 /* Directory of the runners: im_emu_set_runner_dir, $IMAGO_RUNNER_DIR, or the
@@ -55,5 +64,9 @@ int im_emu_native_supports(im_target t);
 
 /* Arguments must fit the target's registers: int32 or uint32 on 32-bit targets. */
 int im_emu_check_args(im_target t, const int64_t *args, size_t nargs);
+
+/* In-process engines: map d's block read-write at d->addr (never over an existing mapping)
+ * and copy d->p in; *mapped and *maplen for the copy back and munmap. */
+int im_emu_map_data(const im_emu_data *d, void **mapped, size_t *maplen);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,9 +26,9 @@ extern char **environ;
 #define OUTPUT_LIMIT (1u << 20) /* bytes kept of each of stdout and stderr */
 
 struct exec_priv {
-    char runner[4096]; /* path of imago-runner-<target> */
+    char runner[4096];  /* path of imago-runner-<target> */
     char launcher[256]; /* "qemu-<target>", $IMAGO_NATIVE_LAUNCHER, or "" to run it directly */
-    uint8_t *image;    /* serialised image holding only the target's section */
+    uint8_t *image;     /* serialised image holding only the target's section */
     size_t image_len;
 };
 
@@ -259,13 +260,18 @@ static int make_input(const uint8_t *data, size_t len)
         close(fd);
         return -1;
     }
+    if (fd <= 3) { /* keep 0..3 free: the child's standard streams and its data fd */
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        close(fd);
+        fd = hi;
+    }
     return fd;
 }
 
 /* Run argv with stdin from in_fd; collect stdout and stderr; kill it after the
  * timeout. *status gets the wait status; *timed_out is set if it was killed. */
-static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct outbuf *errb,
-                     int *status, unsigned *timed_out, const char *cmd)
+static int run_child(char *const *argv, int in_fd, int data_fd, struct outbuf *out,
+                     struct outbuf *errb, int *status, unsigned *timed_out, const char *cmd)
 {
     int po[2], pe[2];
     if (pipe2(po, O_CLOEXEC) != 0)
@@ -281,6 +287,8 @@ static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct ou
     posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    if (data_fd >= 0) /* data_fd is never 3 (make_input), so dup2 clears its close-on-exec */
+        posix_spawn_file_actions_adddup2(&fa, data_fd, 3);
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -340,11 +348,11 @@ static int run_child(char *const *argv, int in_fd, struct outbuf *out, struct ou
 }
 
 static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                     int64_t *result)
+                     const im_emu_data *data, int64_t *result)
 {
     struct exec_priv *p = emu->priv;
     (void)off;
-    char basebuf[32], argbuf[4][32];
+    char basebuf[32], databuf[32], argbuf[4][32];
     char *argv[16];
     int n = 0;
     if (p->launcher[0])
@@ -355,8 +363,15 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     argv[n++] = basebuf;
     argv[n++] = "--entry";
     argv[n++] = (char *)name;
+    size_t first = 0;
+    if (data) { /* the runner maps fd 3 at the address and passes it as the first argument */
+        snprintf(databuf, sizeof databuf, "0x%" PRIx64, data->addr);
+        argv[n++] = "--data";
+        argv[n++] = databuf;
+        first = 1;
+    }
     argv[n++] = "-";
-    for (size_t i = 0; i < nargs; i++) {
+    for (size_t i = first; i < nargs; i++) {
         snprintf(argbuf[i], sizeof argbuf[i], "%" PRId64, args[i]);
         argv[n++] = argbuf[i];
     }
@@ -367,10 +382,19 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     int in = make_input(p->image, p->image_len);
     if (in < 0)
         return im_fail(IM_ERR_SYS, "cannot make the runner's input file: %s", strerror(errno));
+    int dfd = -1;
+    if (data) {
+        dfd = make_input(data->p, data->len);
+        if (dfd < 0) {
+            int e = errno;
+            close(in);
+            return im_fail(IM_ERR_SYS, "cannot make the runner's data file: %s", strerror(e));
+        }
+    }
     struct outbuf out = {0}, errb = {0};
     int status = 0;
     unsigned timed_out = 0;
-    int err = run_child(argv, in, &out, &errb, &status, &timed_out, cmd);
+    int err = run_child(argv, in, dfd, &out, &errb, &status, &timed_out, cmd);
     close(in);
     if (err)
         goto done;
@@ -416,8 +440,47 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
                       (unsigned long long)emu->base, cmd);
         goto done;
     }
+    if (data) {
+        /* The runner says where the block was and wrote it back into the same file. */
+        const char *dl = strstr(res, " data=0x");
+        unsigned long long da;
+        if (!dl || sscanf(dl, " data=0x%llx", &da) != 1 || da != data->addr) {
+            err = im_fail(IM_ERR_ENGINE,
+                          "the runner did not report the data block at 0x%llx "
+                          "(a runner without --data?) (command: %s)",
+                          (unsigned long long)data->addr, cmd);
+            goto done;
+        }
+        struct stat st;
+        if (fstat(dfd, &st) != 0 || (uint64_t)st.st_size != data->len) {
+            err = im_fail(IM_ERR_ENGINE, "the runner's data file changed size (command: %s)", cmd);
+            goto done;
+        }
+        uint8_t *back = malloc(data->len); /* data->p changes only once all of it is read */
+        if (!back) {
+            err = im_fail(IM_ERR_NOMEM, "data block copy");
+            goto done;
+        }
+        size_t got = 0;
+        while (got < data->len) {
+            ssize_t r = pread(dfd, back + got, data->len - got, (off_t)got);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                err = im_fail(IM_ERR_SYS, "reading the data block back: %s",
+                              r < 0 ? strerror(errno) : "short file");
+                free(back);
+                goto done;
+            }
+            got += (size_t)r;
+        }
+        memcpy(data->p, back, data->len);
+        free(back);
+    }
     *result = (int64_t)v;
 done:
+    if (dfd >= 0)
+        close(dfd);
     free(out.p);
     free(errb.p);
     return err;

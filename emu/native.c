@@ -1,7 +1,9 @@
 /* The native engine, in-process: target == host. im_load then a direct call. */
 #include "emu_internal.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core.h"
 #include "imago/loader.h"
@@ -56,19 +58,55 @@ static void native_unload(im_emu *emu)
     emu->priv = NULL;
 }
 
+/* Map the data block read-write at its address (never replacing a mapping) and copy it in. */
+int im_emu_map_data(const im_emu_data *d, void **mapped, size_t *maplen)
+{
+    size_t page = 4096;
+    size_t n = (d->len + page - 1) & ~(page - 1);
+    if (d->addr > UINTPTR_MAX || n > UINTPTR_MAX - (uintptr_t)d->addr)
+        return im_fail(IM_ERR_RANGE, "data block address 0x%llx is outside this address space",
+                       (unsigned long long)d->addr);
+    void *want = (void *)(uintptr_t)d->addr;
+    void *p = mmap(want, n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return im_fail(IM_ERR_ENGINE, "cannot map the data block at 0x%llx (%zu bytes): %s",
+                       (unsigned long long)d->addr, n, strerror(errno));
+    if (p != want) { /* a kernel older than MAP_FIXED_NOREPLACE treats it as a hint */
+        munmap(p, n);
+        return im_fail(IM_ERR_ENGINE, "cannot map the data block at 0x%llx: range in use",
+                       (unsigned long long)d->addr);
+    }
+    memcpy(p, d->p, d->len);
+    *mapped = p;
+    *maplen = n;
+    return 0;
+}
+
 static int native_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args,
-                       size_t nargs, int64_t *result)
+                       size_t nargs, const im_emu_data *data, int64_t *result)
 {
     im_module *m = emu->priv;
     void *p = im_module_symbol(m, name);
     if (!p)
         return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the loaded module", name);
     (void)off;
+    void *block = NULL;
+    size_t blen = 0;
+    if (data) {
+        int err = im_emu_map_data(data, &block, &blen);
+        if (err)
+            return err;
+    }
     intptr_t a[4] = {0};
     for (size_t i = 0; i < nargs; i++)
         a[i] = (intptr_t)args[i];
     entry_fn f = (entry_fn)(uintptr_t)p;
     *result = (int64_t)f(a[0], a[1], a[2], a[3]);
+    if (data) {
+        memcpy(data->p, block, data->len);
+        munmap(block, blen);
+    }
     return 0;
 }
 

@@ -187,8 +187,8 @@ static int wreg32(uc_engine *uc, int reg, uint32_t v)
     return e == UC_ERR_OK ? 0 : uc_fail(e, "writing a register", 0);
 }
 
-static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                   int64_t *result)
+static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                  int64_t *result)
 {
     struct uc_priv *p = emu->priv;
     uc_engine *uc = p->uc;
@@ -291,6 +291,49 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
     }
     }
     return 0;
+}
+
+/* With a data block: map it read-write (never executable) for the call, copy it in and back. */
+static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                   const im_emu_data *data, int64_t *result)
+{
+    if (!data)
+        return uc_run(emu, name, off, args, nargs, result);
+    struct uc_priv *p = emu->priv;
+    uint64_t len = (data->len + p->page - 1) & ~(p->page - 1);
+    if (data->addr % p->page)
+        return im_fail(IM_ERR_ALIGN, "data block address 0x%llx is not aligned to 0x%llx",
+                       (unsigned long long)data->addr, (unsigned long long)p->page);
+    if (overlaps(data->addr, len, p->stack, STACK_SIZE + p->page))
+        return im_fail(
+            IM_ERR_RANGE, "data block 0x%llx..0x%llx overlaps unicorn's stack at 0x%llx..0x%llx",
+            (unsigned long long)data->addr, (unsigned long long)(data->addr + len),
+            (unsigned long long)p->stack, (unsigned long long)(p->stack + STACK_SIZE + p->page));
+    uc_err e = uc_mem_map(p->uc, data->addr, len, UC_PROT_READ | UC_PROT_WRITE);
+    if (e != UC_ERR_OK)
+        return uc_fail(e, "mapping the data block", data->addr);
+    int err = 0;
+    uint8_t *back = calloc(1, len);
+    if (!back)
+        err = im_fail(IM_ERR_NOMEM, "data block copy");
+    if (!err) {
+        memcpy(back, data->p, data->len); /* the rest of the last page is zero */
+        e = uc_mem_write(p->uc, data->addr, back, len);
+        if (e != UC_ERR_OK)
+            err = uc_fail(e, "writing the data block", data->addr);
+    }
+    if (!err)
+        err = uc_run(emu, name, off, args, nargs, result);
+    if (!err) {
+        e = uc_mem_read(p->uc, data->addr, back, data->len);
+        if (e != UC_ERR_OK)
+            err = uc_fail(e, "reading the data block back", data->addr);
+        else
+            memcpy(data->p, back, data->len);
+    }
+    free(back);
+    uc_mem_unmap(p->uc, data->addr, len);
+    return err;
 }
 
 static void uc_close_engine(im_emu *emu)

@@ -2,11 +2,13 @@
  * and print one result line. The native and qemu engines drive it
  * (docs/engines.md describes the protocol).
  *
- *   imago-runner-<target> [--base ADDR] [--entry SYM] IMAGE [ARGS...]
+ *   imago-runner-<target> [--base ADDR] [--entry SYM] [--data ADDR] IMAGE [ARGS...]
  *
  * IMAGE may be '-' for standard input. Up to four integer arguments (decimal
- * or 0x hex, optionally negative). On success prints
- *   result=<signed decimal> base=0x<hex>
+ * or 0x hex, optionally negative). With --data, the bytes of file descriptor 3 are
+ * mapped read-write at ADDR, ADDR is the first argument (then up to three more) and
+ * the block is written back to descriptor 3 after the call. On success prints
+ *   result=<signed decimal> base=0x<hex>[ data=0x<hex>]
  * and exits 0; on error prints "imago-runner: <what>: <error>: <detail>" on
  * stderr and exits 1 (2 for usage errors). */
 #include <errno.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "imago/img.h"
@@ -26,10 +30,13 @@ typedef intptr_t (*entry_fn)(intptr_t, intptr_t, intptr_t, intptr_t);
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: imago-runner-%s [--base ADDR] [--entry SYM] IMAGE [ARGS...]\n"
+            "usage: imago-runner-%s [--base ADDR] [--entry SYM] [--data ADDR] IMAGE [ARGS...]\n"
             "  IMAGE  image file, or '-' for standard input\n"
             "  ARGS   up to %d integer arguments (decimal or 0x hex, may be negative)\n"
-            "prints: result=<signed decimal> base=0x<hex>\n",
+            "  --data ADDR  map the bytes of file descriptor 3 read-write at ADDR, pass ADDR\n"
+            "         as the first argument, write the block back to descriptor 3 after the\n"
+            "         call (e.g. 3<>block.bin)\n"
+            "prints: result=<signed decimal> base=0x<hex>[ data=0x<hex>]\n",
             im_target_name(im_host_target()), MAX_ARGS);
 }
 
@@ -116,9 +123,78 @@ static int read_stdin(uint8_t **out, size_t *len)
     return 0;
 }
 
+/* The data block: read all of descriptor 3, map it read-write at addr. */
+static int data_in(uint64_t addr, uint8_t **block, size_t *len, size_t *maplen)
+{
+    struct stat st;
+    if (fstat(3, &st) != 0) {
+        fprintf(stderr,
+                "imago-runner: --data: file descriptor 3 is not open (%s); the block "
+                "is read from it and written back to it, e.g. 3<>block.bin\n",
+                strerror(errno));
+        return 1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+        fprintf(stderr, "imago-runner: --data: descriptor 3 is not a non-empty regular file\n");
+        return 1;
+    }
+    size_t n = (size_t)st.st_size;
+    size_t mlen = (n + 4095) & ~(size_t)4095;
+    if (addr % 4096 || addr > UINTPTR_MAX || mlen > UINTPTR_MAX - (uintptr_t)addr) {
+        fprintf(stderr,
+                "imago-runner: --data: 0x%llx is not a page-aligned address for %zu "
+                "bytes\n",
+                (unsigned long long)addr, n);
+        return 2;
+    }
+    void *want = (void *)(uintptr_t)addr;
+    void *p = mmap(want, mlen, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED || p != want) {
+        fprintf(stderr, "imago-runner: --data: cannot map %zu bytes at 0x%llx: %s\n", mlen,
+                (unsigned long long)addr, p == MAP_FAILED ? strerror(errno) : "range in use");
+        if (p != MAP_FAILED)
+            munmap(p, mlen);
+        return 1;
+    }
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(3, (uint8_t *)p + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            fprintf(stderr, "imago-runner: --data: reading descriptor 3: %s\n",
+                    r < 0 ? strerror(errno) : "short read");
+            munmap(p, mlen);
+            return 1;
+        }
+        got += (size_t)r;
+    }
+    *block = p;
+    *len = n;
+    *maplen = mlen;
+    return 0;
+}
+
+static int data_out(const uint8_t *block, size_t len)
+{
+    for (size_t put = 0; put < len;) {
+        ssize_t w = pwrite(3, block + put, len - put, (off_t)put);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, "imago-runner: --data: writing descriptor 3: %s\n",
+                    w < 0 ? strerror(errno) : "short write");
+            return 1;
+        }
+        put += (size_t)w;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t base = 0;
+    uint64_t base = 0, data_addr = 0;
+    int has_data = 0;
     const char *entry = NULL;
     const char *path = NULL;
     intptr_t args[MAX_ARGS] = {0};
@@ -130,7 +206,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--base") || !strcmp(a, "--entry")) {
+        } else if (!strcmp(a, "--base") || !strcmp(a, "--entry") || !strcmp(a, "--data")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "imago-runner: %s needs a value\n", a);
                 usage(stderr);
@@ -139,6 +215,14 @@ int main(int argc, char **argv)
             const char *v = argv[++i];
             if (a[2] == 'e') {
                 entry = v;
+            } else if (a[2] == 'd') {
+                int neg;
+                if (parse_u64(v, 0, &data_addr, &neg) || data_addr == 0 ||
+                    data_addr > UINTPTR_MAX) {
+                    fprintf(stderr, "imago-runner: bad --data '%s'\n", v);
+                    return 2;
+                }
+                has_data = 1;
             } else {
                 int neg;
                 if (parse_u64(v, 0, &base, &neg) || base > UINTPTR_MAX) {
@@ -162,9 +246,14 @@ int main(int argc, char **argv)
         return 2;
     }
     path = argv[i++];
+    if (has_data) { /* the block's address is the first argument */
+        args[0] = (intptr_t)(uintptr_t)data_addr;
+        nargs = 1;
+    }
     for (; i < argc; i++) {
         if (nargs == MAX_ARGS) {
-            fprintf(stderr, "imago-runner: at most %d arguments\n", MAX_ARGS);
+            fprintf(stderr, "imago-runner: at most %d arguments%s\n", MAX_ARGS - has_data,
+                    has_data ? " after the data block" : "");
             return 2;
         }
         if (parse_arg(argv[i], &args[nargs])) {
@@ -219,9 +308,30 @@ int main(int argc, char **argv)
         im_img_free(img);
         return 1;
     }
+    uint8_t *block = NULL;
+    size_t block_len = 0, block_map = 0;
+    if (has_data) {
+        int rc = data_in(data_addr, &block, &block_len, &block_map);
+        if (rc) {
+            im_unload(m);
+            im_img_free(img);
+            return rc;
+        }
+    }
     entry_fn f = (entry_fn)(uintptr_t)sym;
     intptr_t result = f(args[0], args[1], args[2], args[3]);
-    printf("result=%" PRIdPTR " base=0x%" PRIxPTR "\n", result, im_module_base(m));
+    if (has_data) {
+        if (data_out(block, block_len)) {
+            im_unload(m);
+            im_img_free(img);
+            return 1;
+        }
+        munmap(block, block_map);
+        printf("result=%" PRIdPTR " base=0x%" PRIxPTR " data=0x%" PRIxPTR "\n", result,
+               im_module_base(m), (uintptr_t)data_addr);
+    } else {
+        printf("result=%" PRIdPTR " base=0x%" PRIxPTR "\n", result, im_module_base(m));
+    }
     im_unload(m);
     im_img_free(img);
     return fflush(stdout) == 0 ? 0 : 1;

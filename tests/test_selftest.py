@@ -208,6 +208,31 @@ def test_wrong_expected_value_is_caught(imago_bin, tmp_path):
         assert "result 42, expected 43" in out, out[-4000:]
 
 
+# ---- (c2) a wrong result from one engine in the state check --------------------------
+
+
+def test_state_check_sees_a_wrong_result(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_DROP=unicorn: one byte of unicorn's copy-back of the data block
+    (the low byte of a case's out rax) is lost, so unicorn reports a wrong result; the
+    state check must fail on unicorn, name a reg:rax divergence, and pass on qemu."""
+    sel = ["conformance/test_state.py", "-k", "x86_64 and (unicorn or qemu)"]
+    env = {"IMAGO_FAULT_STATE_DROP": "unicorn", "IMAGO_STATE_CASES": "4"}
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="statedrop")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_DROP=unicorn" in out, out[-4000:]
+    uc = {t: o for t, o in outcomes.items() if "unicorn" in t}
+    q = {t: o for t, o in outcomes.items() if "qemu" in t}
+    assert rc == 1 and uc and all(o == "failed" for o in uc.values()), \
+        "the state check passed with a byte of unicorn's results dropped: %s\n%s" % (
+            outcomes, out[-4000:])
+    assert "reg:rax" in out and "divergences of unicorn from native" in out, out[-4000:]
+    assert all(o in ("passed", "skipped") for o in q.values()), \
+        "qemu failed though only unicorn's results were damaged: %s\n%s" % (q, out[-4000:])
+    # Without the fault the same selection passes.
+    rc0, out0, outcomes0 = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
+                                           name="stateclean")
+    assert rc0 == 0, "control: the state check fails without the fault:\n" + out0[-4000:]
+
+
 # ---- (d) the W^X check sees a writable+executable mapping -------------------------
 
 RWX_C = r"""

@@ -183,13 +183,46 @@ def parse_arm_encoding(enc, ops, kinds):
 X86_IMM = {"ib": 1, "iw": 2, "id": 4, "io": 8}
 X86_REL = {"cb": 1, "cd": 4}
 X86_KIND_SIZE = {  # kinds that go in an immediate field, and their sizes
-    "imm8": 1, "imm8s32": 1, "imm8s64": 1, "imm32": 4, "imm32s": 4, "imm64": 8, "moffs32": 4,
-    "rel8": 1, "rel32": 4,
+    "imm8": 1, "imm8s16": 1, "imm8s32": 1, "imm8s64": 1, "imm16": 2, "imm32": 4, "imm32s": 4,
+    "imm64": 8, "moffs8": 4, "moffs16": 4, "moffs32": 4, "rel8": 1, "rel32": 4,
 }
+X86_FIXED = ("al", "ax", "eax", "rax", "cl", "one")  # operands with no field of their own
+X86_PREFIX = {"66": 1, "F2": 2, "F3": 4, "F0": 16, "67": 32}
+X86_VEX_MAP = {"0F": 1, "0F38": 2, "0F3A": 3}
+X86_VEX_PP = {"66": 1, "F3": 2, "F2": 3}
+# Condition codes in encoding order: a row whose id holds {cc} stands for 16 rows, with
+# {cc} replaced by the condition's name in the id and the syntax, and an opcode byte
+# written XX+cc taking the condition's number.
+X86_CONDS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le",
+             "g"]
+
+
+def parse_vex(tok):
+    """VEX.[L0|LZ|128].[66|F2|F3].(0F|0F38|0F3A).[W0|W1|WIG] -> vex byte of im_form."""
+    parts = tok.split(".")[1:]
+    vex, mp = 0x80, None
+    for p in parts:
+        if p in ("L0", "LZ", "128"):
+            pass
+        elif p in X86_VEX_PP:
+            vex |= X86_VEX_PP[p] << 2
+        elif p in X86_VEX_MAP:
+            mp = X86_VEX_MAP[p]
+        elif p in ("W0", "WIG"):
+            pass
+        elif p == "W1":
+            vex |= 0x20
+        else:
+            raise RowError(f"bad VEX field '{p}' in '{tok}'")
+    if mp is None:
+        raise RowError(f"'{tok}' names no opcode map (0F, 0F38 or 0F3A)")
+    return vex | mp
 
 
 def parse_x86_encoding(enc, ops, kinds):
     pfx = 0
+    vex = 0
+    vvvv = None
     opc = []
     modrm = 0
     digit = 0
@@ -200,8 +233,16 @@ def parse_x86_encoding(enc, ops, kinds):
     for tok in toks:
         if tok == "REX.W":
             pfx |= 8
-        elif tok in ("66", "F2", "F3") and not opc:
-            pfx |= {"66": 1, "F2": 2, "F3": 4}[tok]
+        elif tok.startswith("VEX."):
+            if vex or opc or pfx:
+                raise RowError("VEX must come first and once")
+            vex = parse_vex(tok)
+        elif tok.startswith("vvvv:"):
+            vvvv = tok[5:]
+            if not vex:
+                raise RowError("vvvv: needs a VEX encoding")
+        elif tok in X86_PREFIX and not opc and not vex:
+            pfx |= X86_PREFIX[tok]
         elif re.fullmatch(r"[0-9A-F]{2}", tok):
             if modrm or imm_size:
                 raise RowError(f"opcode byte '{tok}' after ModRM/immediate")
@@ -229,10 +270,18 @@ def parse_x86_encoding(enc, ops, kinds):
         raise RowError("need 1 to 3 opcode bytes")
     if plus_r and modrm:
         raise RowError("+r and ModRM in one form")
+    if vex and len(opc) != 1:
+        raise RowError("a VEX form has one opcode byte after the VEX field")
+    if vvvv is not None and vvvv not in [o[0] for o in ops]:
+        raise RowError(f"vvvv: '{vvvv}' is not an operand of the syntax")
     roles = []
     for name, kind, _ in ops:
         cls = kinds[kind][0]
-        if kind in ("eax", "rax", "cl", "one"):
+        if name == vvvv:
+            if cls != "REG":
+                raise RowError(f"vvvv operand '{name}' must be a register kind")
+            roles.append(7)
+        elif kind in X86_FIXED:
             roles.append(6)  # fixed
         elif cls == "REL":
             roles.append(5)
@@ -266,7 +315,24 @@ def parse_x86_encoding(enc, ops, kinds):
                 raise RowError(f"operand '{name}' ({kind}) does not fit a {imm_size}-byte field")
             if (role == 5) != rel:
                 raise RowError(f"operand '{name}' ({kind}) and the field kind disagree")
-    return pfx, opc, modrm, digit, imm_size, roles
+    return pfx, vex, opc, modrm, digit, imm_size, roles
+
+
+def expand_cc(line):
+    """A row whose id holds {cc}: its 16 condition rows (see X86_CONDS)."""
+    cols = line.split("|")
+    if "{cc}" not in cols[0]:
+        return [line]
+    out = []
+    for n, cc in enumerate(X86_CONDS):
+        enc = cols[2]
+        m = re.search(r"\b([0-9A-F]{2})\+cc\b", enc)
+        if not m or int(m.group(1), 16) & 15:
+            raise RowError("a {cc} row needs one opcode byte written XX+cc with XX's low 4 bits clear")
+        enc = enc[:m.start()] + "%02X" % (int(m.group(1), 16) + n) + enc[m.end():]
+        out.append("|".join([cols[0].replace("{cc}", cc), cols[1].replace("{cc}", cc), enc] +
+                            cols[3:]))
+    return out
 
 
 def load_rows(tbl_dir, kinds, family):
@@ -284,45 +350,11 @@ def load_rows(tbl_dir, kinds, family):
                     continue
                 where = f"{path}:{lineno}"
                 try:
-                    cols = [c.strip() for c in s.split("|")]
-                    if len(cols) not in (3, 4):
-                        raise RowError("expected 'id | syntax | encoding [| flags]'")
-                    rid, syntax, enc = cols[:3]
-                    flags = cols[3].split() if len(cols) == 4 else []
-                    if not re.fullmatch(r"[a-z][a-z0-9_]*", rid):
-                        raise RowError(f"bad id '{rid}'")
-                    if rid in ids:
-                        raise RowError(f"duplicate id '{rid}'")
-                    ids.add(rid)
-                    mnem, cond, tpl, ops = parse_syntax(syntax, kinds)
-                    fl = 0
-                    for flag in flags:
-                        if family == "x86" and flag == "x64":
-                            fl |= 1
-                        elif family == "x86" and flag == "x32":
-                            fl |= 2
-                        elif family == "arm" and flag == "pcalign":
-                            fl |= 4
-                        elif family == "arm" and flag == "pcimm":
-                            fl |= 8
-                        elif family == "arm" and flag == "wb":
-                            fl |= 16
-                        elif family == "arm" and flag == "ldpair":
-                            fl |= 32
-                        else:
-                            raise RowError(f"unknown flag '{flag}'")
-                    row = dict(id=rid, mnem=mnem, cond=cond, tpl=tpl, ops=ops, flags=fl,
-                               where=where)
-                    if family == "arm":
-                        row["bits"], row["mask"], row["slices"] = parse_arm_encoding(enc, ops, kinds)
-                    else:
-                        if "REX.W" in enc.split() and not fl & 1:
-                            raise RowError("REX.W rows exist only in x86_64: add the x64 flag")
-                        (row["pfx"], row["opc"], row["modrm"], row["digit"], row["imm_size"],
-                         row["roles"]) = parse_x86_encoding(enc, ops, kinds)
-                    rows.append(row)
+                    lines = expand_cc(s) if family == "x86" else [s]
                 except RowError as e:
                     raise RowError(f"{where}: {e}") from None
+                for s in lines:
+                    rows.append(load_row(s, where, kinds, family, ids))
     if family == "arm":
         seen = {}
         for r in rows:
@@ -331,6 +363,50 @@ def load_rows(tbl_dir, kinds, family):
                 raise RowError(f"{r['where']}: same form as {seen[key]}")
             seen[key] = r["where"]
     return rows
+
+
+def load_row(s, where, kinds, family, ids):
+    try:
+        cols = [c.strip() for c in s.split("|")]
+        if len(cols) not in (3, 4):
+            raise RowError("expected 'id | syntax | encoding [| flags]'")
+        rid, syntax, enc = cols[:3]
+        flags = cols[3].split() if len(cols) == 4 else []
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", rid):
+            raise RowError(f"bad id '{rid}'")
+        if rid in ids:
+            raise RowError(f"duplicate id '{rid}'")
+        ids.add(rid)
+        mnem, cond, tpl, ops = parse_syntax(syntax, kinds)
+        fl = 0
+        for flag in flags:
+            if family == "x86" and flag == "x64":
+                fl |= 1
+            elif family == "x86" and flag == "x32":
+                fl |= 2
+            elif family == "arm" and flag == "pcalign":
+                fl |= 4
+            elif family == "arm" and flag == "pcimm":
+                fl |= 8
+            elif family == "arm" and flag == "wb":
+                fl |= 16
+            elif family == "arm" and flag == "ldpair":
+                fl |= 32
+            else:
+                raise RowError(f"unknown flag '{flag}'")
+        row = dict(id=rid, mnem=mnem, cond=cond, tpl=tpl, ops=ops, flags=fl, where=where)
+        if family == "arm":
+            row["bits"], row["mask"], row["slices"] = parse_arm_encoding(enc, ops, kinds)
+        else:
+            toks = enc.split()
+            if ("REX.W" in toks or any(t.startswith("VEX.") and ".W1" in t for t in toks)) \
+                    and not fl & 1:
+                raise RowError("REX.W and VEX.W1 rows exist only in x86_64: add the x64 flag")
+            (row["pfx"], row["vex"], row["opc"], row["modrm"], row["digit"], row["imm_size"],
+             row["roles"]) = parse_x86_encoding(enc, ops, kinds)
+        return row
+    except RowError as e:
+        raise RowError(f"{where}: {e}") from None
 
 
 def emit(arch_dir, prefix, family, tables, out_dir):
@@ -354,7 +430,7 @@ def emit(arch_dir, prefix, family, tables, out_dir):
         else:
             ob = ", ".join(f"0x{b:02x}" for b in r["opc"])
             rl = ", ".join(str(x) for x in r["roles"]) or "0"
-            f += [f".pfx = {r['pfx']}", f".opc_len = {len(r['opc'])}", f".opc = {{{ob}}}",
+            f += [f".pfx = {r['pfx']}", f".vex = {r['vex']}", f".opc_len = {len(r['opc'])}", f".opc = {{{ob}}}",
                   f".modrm = {r['modrm']}", f".digit = {r['digit']}",
                   f".imm_size = {r['imm_size']}", f".roles = {{{rl}}}"]
         lines.append("    {" + ", ".join(f) + "},")

@@ -241,8 +241,8 @@ static bool op_is_default(const im_arch *a, const im_form *f, unsigned i, const 
     return op->type == IM_OP_IMM && op->imm == f->defs[i];
 }
 
-int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
-                  char *buf, size_t n)
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
+                  size_t n)
 {
     if (!n)
         return IM_ERR_INVAL;
@@ -289,8 +289,8 @@ int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_oper
 }
 
 /* Match template q against text s; on success *end points after the match. */
-static int match_from(const im_arch *a, im_target t, const im_form *f, const char *q,
-                      const char *s, im_operand *ops, const im_parse_ctx *ctx, const char **end)
+static int match_from(const im_arch *a, im_target t, const im_form *f, const char *q, const char *s,
+                      im_operand *ops, const im_parse_ctx *ctx, const char **end)
 {
     while (*q) {
         unsigned char c = (unsigned char)*q;
@@ -403,9 +403,15 @@ int im_encode(im_target t, int form, const im_operand *ops, uint8_t *out, size_t
     for (unsigned i = 0; i < f->nops; i++)
         if (ops[i].type == IM_OP_LABEL || ops[i].type == IM_OP_SYM)
             return im_fail(IM_ERR_INVAL, "%s: operand %u is a label; use an im_buf", f->id, i + 1);
-    uint8_t tmp[16];
     size_t len = 0;
     im_fixup fix;
+    /* The encoders write their bytes, at most 16, only once the instruction has encoded:
+     * with room for 16 they write straight into out (the common case, no second copy). */
+    if (cap >= 16) {
+        int rc = a->encode(t, f, ops, out, &len, &fix);
+        return rc < 0 ? rc : (int)len;
+    }
+    uint8_t tmp[16];
     int rc = a->encode(t, f, ops, tmp, &len, &fix);
     if (rc < 0)
         return rc;

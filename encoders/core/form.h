@@ -35,9 +35,11 @@ enum {
 };
 
 /* x86 operand roles. */
-enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED };
-/* x86 mandatory-prefix / REX.W bits. */
-enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8 };
+enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED, IM_XR_VVVV };
+/* x86 prefix / REX.W bits. */
+enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8, IM_XP_F0 = 16, IM_XP_67 = 32 };
+/* x86 VEX field of a form: 0 for none, else IM_XV_VEX | pp << 2 | map (1 0F, 2 0F38, 3 0F3A). */
+enum { IM_XV_VEX = 0x80, IM_XV_W = 0x20, IM_XV_L = 0x10 };
 /* x86 ModRM usage. */
 enum { IM_XM_NONE = 0, IM_XM_R, IM_XM_DIGIT };
 
@@ -62,7 +64,7 @@ typedef struct im_form {
     uint8_t nslices;
     im_slice slices[IM_MAX_SLICES];
     /* x86 */
-    uint8_t pfx, opc_len, modrm, digit, imm_size;
+    uint8_t pfx, vex, opc_len, modrm, digit, imm_size;
     uint8_t opc[3];
     uint8_t roles[IM_MAX_OPS];
 } im_form;
@@ -100,9 +102,10 @@ typedef struct im_arch {
                  const im_parse_ctx *ctx);
     /* Append the operand's text to buf. */
     void (*print)(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n);
-    /* Encode; *len receives the byte count. rel: where a symbolic immediate lies. */
-    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
-                  size_t *len, im_fixup *fix);
+    /* Encode into out (room for 16 bytes), writing nothing there unless it succeeds; *len
+     * receives the byte count, *fix where a symbolic immediate or branch field lies. */
+    int (*encode)(im_target t, const im_form *f, const im_operand *ops, uint8_t *out, size_t *len,
+                  im_fixup *fix);
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
@@ -112,8 +115,8 @@ const im_arch *im_arch_for(im_target t);
 extern const im_arch im_arch_x86, im_arch_a64, im_arch_a32;
 
 /* Generic text side of a form. */
-int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
-                  char *buf, size_t n);
+int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
+                  size_t n);
 /* Match operand text against the form's template (the mnemonic has been matched and its
  * condition, if any, stored by the caller). Returns 0 or a negative error. */
 int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *text,

@@ -25,10 +25,19 @@ static const im_kind x86_kinds[] = {
 #include "x86_tbl.h"
 #undef K
 
+static const char *const r8_names[20] = {"al",   "cl",   "dl",   "bl",   "spl",  "bpl",  "sil",
+                                         "dil",  "r8b",  "r9b",  "r10b", "r11b", "r12b", "r13b",
+                                         "r14b", "r15b", "ah",   "ch",   "dh",   "bh"};
+static const char *const r16_names[16] = {"ax",  "cx",  "dx",   "bx",   "sp",   "bp",   "si",   "di",
+                                          "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"};
 static const char *const r32_names[16] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                                           "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
 static const char *const r64_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                           "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+static const char *const xmm_names[16] = {"xmm0", "xmm1", "xmm2",  "xmm3",  "xmm4",  "xmm5",
+                                          "xmm6", "xmm7", "xmm8",  "xmm9",  "xmm10", "xmm11",
+                                          "xmm12", "xmm13", "xmm14", "xmm15"};
+#define IM_X86_AH 16 /* r8 numbers 16..19: ah, ch, dh, bh */
 
 static bool is64(im_target t)
 {
@@ -37,6 +46,48 @@ static bool is64(im_target t)
 static unsigned nregs(im_target t)
 {
     return is64(t) ? 16 : 8;
+}
+
+/* The register file of a register (or register-or-memory) kind; NULL for the others. */
+static const char *const *reg_file(unsigned kind, unsigned *n)
+{
+    switch (kind) {
+    case XK_r8:
+    case XK_al:
+    case XK_cl:
+    case XK_rm8: *n = 20; return r8_names;
+    case XK_r16:
+    case XK_ax:
+    case XK_rm16: *n = 16; return r16_names;
+    case XK_r32:
+    case XK_r32x:
+    case XK_eax:
+    case XK_rm32: *n = 16; return r32_names;
+    case XK_r64:
+    case XK_rax:
+    case XK_rm64: *n = 16; return r64_names;
+    case XK_xmm:
+    case XK_xmm_m32:
+    case XK_xmm_m64:
+    case XK_xmm_m128: *n = 16; return xmm_names;
+    default: *n = 0; return NULL;
+    }
+}
+
+/* Does register number r of this kind's file exist in t's mode? */
+static bool reg_exists(im_target t, unsigned kind, unsigned r)
+{
+    unsigned n;
+    const char *const *names = reg_file(kind, &n);
+    if (!names || r >= n)
+        return false;
+    if (kind == XK_rm64 || kind == XK_r64 || kind == XK_rax)
+        return is64(t);
+    if (kind == XK_r32x && r == 0)
+        return false;
+    if (names == r8_names && r >= IM_X86_AH)
+        return true;
+    return r < (is64(t) ? 16u : (names == r8_names ? 4u : 8u));
 }
 
 static int parse_reg(const char **p, const char *const *names, unsigned n)
@@ -58,32 +109,49 @@ static int parse_areg(im_target t, const char **p)
     return parse_reg(p, r32_names, 8);
 }
 
+/* The memory operand size of a kind, in bytes; 0 for any size (lea). */
 static unsigned mem_size(unsigned kind)
 {
     switch (kind) {
+    case XK_rm8:
+    case XK_m8:
+    case XK_moffs8: return 1;
+    case XK_rm16:
+    case XK_m16:
+    case XK_moffs16: return 2;
     case XK_rm64:
-    case XK_m64: return 8;
+    case XK_m64:
+    case XK_xmm_m64: return 8;
+    case XK_m128:
+    case XK_xmm_m128: return 16;
+    case XK_m: return 0;
     default: return 4;
     }
 }
 
 static const char *size_word(unsigned size)
 {
-    return size == 8 ? "QWORD" : size == 4 ? "DWORD" : size == 2 ? "WORD" : "BYTE";
+    switch (size) {
+    case 16: return "XMMWORD";
+    case 8: return "QWORD";
+    case 4: return "DWORD";
+    case 2: return "WORD";
+    default: return "BYTE";
+    }
 }
 
 /* [SIZE PTR] [ base + index*scale + disp ] */
 static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
 {
     const char *s = *p;
-    static const unsigned sizes[] = {1, 2, 4, 8};
-    for (unsigned i = 0; i < 4; i++) {
+    static const unsigned sizes[] = {1, 2, 4, 8, 16};
+    for (unsigned i = 0; i < 5; i++) {
         const char *q = s;
         if (im_match_word(&q, size_word(sizes[i]))) {
             im_skip_ws(&q);
             if (!im_match_word(&q, "PTR"))
                 return im_fail(IM_ERR_SYNTAX, "expected PTR after %s", size_word(sizes[i]));
-            if (sizes[i] != size)
+            if (size && sizes[i] != size)
                 return im_fail(IM_ERR_NO_ENCODING, "operand size %s does not fit this form",
                                size_word(sizes[i]));
             s = q;
@@ -157,11 +225,13 @@ static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
 static bool is_reg_name(const char *s)
 {
     const char *q = s;
-    static const char *const words[] = {"BYTE", "WORD", "DWORD", "QWORD", "PTR"};
+    static const char *const words[] = {"BYTE", "WORD", "DWORD", "QWORD", "XMMWORD", "PTR"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (im_match_word(&q, words[i]))
             return true;
-    return parse_reg(&q, r32_names, 16) >= 0 || parse_reg(&q, r64_names, 16) >= 0;
+    return parse_reg(&q, r8_names, 20) >= 0 || parse_reg(&q, r16_names, 16) >= 0 ||
+           parse_reg(&q, r32_names, 16) >= 0 || parse_reg(&q, r64_names, 16) >= 0 ||
+           parse_reg(&q, xmm_names, 16) >= 0;
 }
 
 static int parse_imm(const char **p, im_operand *op, const im_parse_ctx *ctx)
@@ -187,42 +257,57 @@ static int parse_imm(const char **p, im_operand *op, const im_parse_ctx *ctx)
     return 0;
 }
 
+/* The register the kind fixes (accumulator, cl), or -1. */
+static int fixed_reg(unsigned kind)
+{
+    switch (kind) {
+    case XK_al:
+    case XK_ax:
+    case XK_eax:
+    case XK_rax: return 0;
+    case XK_cl: return 1;
+    default: return -1;
+    }
+}
+
 static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
                      const im_parse_ctx *ctx)
 {
-    int r;
-    switch (kind) {
-    case XK_r32:
-    case XK_eax:
-        r = parse_reg(p, r32_names, nregs(t));
-        if (r < 0 || (kind == XK_eax && r != 0))
-            return im_fail(IM_ERR_NO_ENCODING, "expected %s", kind == XK_eax ? "eax" : "a 32-bit register");
-        *op = im_reg((unsigned)r);
-        return 0;
-    case XK_r64:
-    case XK_rax:
-        r = is64(t) ? parse_reg(p, r64_names, 16) : -1;
-        if (r < 0 || (kind == XK_rax && r != 0))
-            return im_fail(IM_ERR_NO_ENCODING, "expected %s", kind == XK_rax ? "rax" : "a 64-bit register");
-        *op = im_reg((unsigned)r);
-        return 0;
-    case XK_rm32:
-    case XK_rm64: {
-        const char *const *names = kind == XK_rm32 ? r32_names : r64_names;
-        if (kind == XK_rm64 && !is64(t))
-            return im_fail(IM_ERR_NO_ENCODING, "64-bit operand in 32-bit mode");
-        r = parse_reg(p, names, nregs(t));
+    unsigned n;
+    const char *const *names = reg_file(kind, &n);
+    const im_kind *k = &x86_kinds[kind];
+    if (names) {
+        const char *q = *p;
+        int r = parse_reg(&q, names, n);
         if (r >= 0) {
+            if (!reg_exists(t, kind, (unsigned)r))
+                return im_fail(IM_ERR_NO_ENCODING, "register %s does not exist on %s", names[r],
+                               im_target_name(t));
+            int fr = fixed_reg(kind);
+            if (fr >= 0 && r != fr)
+                return im_fail(IM_ERR_NO_ENCODING, "expected %s", names[fr]);
             *op = im_reg((unsigned)r);
+            *p = q;
             return 0;
         }
+        if (k->cls == IM_KC_REG)
+            return im_fail(IM_ERR_NO_ENCODING, "expected %s",
+                           fixed_reg(kind) >= 0 ? names[fixed_reg(kind)] : "a register of this size");
+        if (kind == XK_rm64 && !is64(t))
+            return im_fail(IM_ERR_NO_ENCODING, "64-bit operand in 32-bit mode");
         return parse_mem(t, mem_size(kind), p, op);
     }
+    switch (kind) {
+    case XK_m8:
+    case XK_m16:
     case XK_m32:
     case XK_m64:
-        return parse_mem(t, mem_size(kind), p, op);
+    case XK_m128:
+    case XK_m: return parse_mem(t, mem_size(kind), p, op);
+    case XK_moffs8:
+    case XK_moffs16:
     case XK_moffs32: {
-        int rc = parse_mem(t, 4, p, op);
+        int rc = parse_mem(t, mem_size(kind), p, op);
         if (rc < 0)
             return rc;
         if (op->base != IM_NOREG || op->index != IM_NOREG)
@@ -230,18 +315,6 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
         op->type = IM_OP_IMM;
         return 0;
     }
-    case XK_imm8s32:
-    case XK_imm8s64:
-    case XK_imm32:
-    case XK_imm32s:
-    case XK_imm64:
-        return parse_imm(p, op, ctx);
-    case XK_cl:
-        if (strncmp(*p, "cl", 2) != 0 || isalnum((unsigned char)(*p)[2]) || (*p)[2] == '_')
-            return im_fail(IM_ERR_NO_ENCODING, "expected cl");
-        *p += 2;
-        *op = im_reg(1);
-        return 0;
     case XK_one: {
         int rc = parse_imm(p, op, ctx);
         if (rc < 0)
@@ -250,15 +323,14 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
             return im_fail(IM_ERR_NO_ENCODING, "expected the constant 1");
         return 0;
     }
-    case XK_imm8:
-        return parse_imm(p, op, ctx);
     case XK_rel8:
-    case XK_rel32: {
+    case XK_rel32:
         if (is_reg_name(*p))
             return im_fail(IM_ERR_NO_ENCODING, "expected a branch target, not a register");
         return im_parse_target(p, op, ctx);
-    }
     default:
+        if (k->cls == IM_KC_IMM)
+            return parse_imm(p, op, ctx);
         return im_fail(IM_ERR_INVAL, "unknown x86 operand kind %u", kind);
     }
 }
@@ -266,7 +338,9 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
 static void print_mem(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n)
 {
     const char *const *names = is64(t) ? r64_names : r32_names;
-    im_appendf(buf, n, "%s PTR [", size_word(mem_size(kind)));
+    if (mem_size(kind))
+        im_appendf(buf, n, "%s PTR ", size_word(mem_size(kind)));
+    im_appendf(buf, n, "[");
     bool any = false;
     if (op->base == IM_REG_RIP) {
         im_appendf(buf, n, "rip");
@@ -289,23 +363,16 @@ static void print_mem(im_target t, unsigned kind, const im_operand *op, char *bu
 
 static void x86_print(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n)
 {
-    switch (kind) {
-    case XK_r32:
-    case XK_eax: im_appendf(buf, n, "%s", r32_names[op->reg & 15]); return;
-    case XK_r64:
-    case XK_rax: im_appendf(buf, n, "%s", r64_names[op->reg & 15]); return;
-    case XK_cl: im_appendf(buf, n, "cl"); return;
-    case XK_one: im_appendf(buf, n, "1"); return;
-    case XK_rm32:
-    case XK_rm64:
-        if (op->type == IM_OP_REG) {
-            im_appendf(buf, n, "%s", (kind == XK_rm32 ? r32_names : r64_names)[op->reg & 15]);
-            return;
-        }
-        print_mem(t, kind, op, buf, n);
+    unsigned nr;
+    const char *const *names = reg_file(kind, &nr);
+    if (names && op->type == IM_OP_REG) {
+        im_appendf(buf, n, "%s", op->reg < nr ? names[op->reg] : "?");
         return;
-    case XK_m32:
-    case XK_m64: print_mem(t, kind, op, buf, n); return;
+    }
+    switch (kind) {
+    case XK_one: im_appendf(buf, n, "1"); return;
+    case XK_moffs8:
+    case XK_moffs16:
     case XK_moffs32: {
         im_operand m = im_mem(IM_NOREG, IM_NOREG, 1, op->imm);
         print_mem(t, kind, &m, buf, n);
@@ -314,10 +381,13 @@ static void x86_print(im_target t, unsigned kind, const im_operand *op, char *bu
     case XK_rel8:
     case XK_rel32: im_print_target(op, true, buf, n); return;
     default:
-        if (op->type == IM_OP_SYM)
+        if (op->type == IM_OP_MEM) {
+            print_mem(t, kind, op, buf, n);
+        } else if (op->type == IM_OP_SYM) {
             im_appendf(buf, n, "OFFSET .L%d%+lld", op->label, (long long)op->imm);
-        else
+        } else {
             im_print_hex(buf, n, op->imm);
+        }
         return;
     }
 }
@@ -326,14 +396,35 @@ static bool imm_fits(unsigned kind, int64_t v)
 {
     switch (kind) {
     case XK_one: return v == 1;
-    case XK_imm8: return v >= 0 && v <= 0xff;
+    case XK_imm8: return v >= -128 && v <= 0xff;
+    case XK_imm8s16: return (v >= -128 && v <= 127) || (v >= 0xff80 && v <= 0xffff);
+    case XK_imm16: return v >= -0x8000 && v <= 0xffff;
     case XK_imm8s32: return (v >= -128 && v <= 127) || (v >= 0xffffff80ll && v <= 0xffffffffll);
     case XK_imm8s64: return v >= -128 && v <= 127;
     case XK_imm32:
+    case XK_moffs8:
+    case XK_moffs16:
     case XK_moffs32: return v >= -0x80000000ll && v <= 0xffffffffll;
     case XK_imm32s: return v >= -0x80000000ll && v <= 0x7fffffffll;
     default: return true;
     }
+}
+
+/* A register operand's number in the encoding (0..15) and what it asks of a REX prefix:
+ * spl/bpl/sil/dil need one, ah/ch/dh/bh cannot have one. */
+static unsigned enc_reg(unsigned kind, const im_operand *o, bool *need_rex, bool *no_rex)
+{
+    unsigned n;
+    const char *const *names = reg_file(kind, &n);
+    if (names == r8_names) {
+        if (o->reg >= IM_X86_AH)
+            *no_rex = true;
+        else if (o->reg >= 4 && o->reg < 8)
+            *need_rex = true;
+        if (o->reg >= IM_X86_AH)
+            return o->reg - IM_X86_AH + 4u;
+    }
+    return o->reg & 15u;
 }
 
 static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
@@ -341,34 +432,37 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
 {
     uint8_t buf[16];
     size_t n = 0;
-    unsigned rex = (f->pfx & IM_XP_REXW) ? 0x48 : 0;
-    const im_operand *reg = NULL, *rm = NULL, *opreg = NULL, *imm = NULL, *rel = NULL;
-    int imm_op = -1;
+    unsigned rex = (f->pfx & IM_XP_REXW) ? 8u : 0u; /* W R X B */
+    bool need_rex = false, no_rex = false;
+    const im_operand *imm = NULL, *rel = NULL;
+    int imm_op = -1, reg_op = -1, rm_op = -1, opreg_op = -1, vvvv_op = -1;
     fix->op = -1;
     fix->offset = fix->size = 0;
     fix->reloc = IM_RELOC_NONE;
 
     for (unsigned i = 0; i < f->nops; i++) {
         const im_operand *o = &ops[i];
+        unsigned kind = f->kinds[i];
         switch (f->roles[i]) {
-        case IM_XR_REG: reg = o; break;
-        case IM_XR_RM: rm = o; break;
-        case IM_XR_OPREG: opreg = o; break;
+        case IM_XR_REG: reg_op = (int)i; break;
+        case IM_XR_RM: rm_op = (int)i; break;
+        case IM_XR_OPREG: opreg_op = (int)i; break;
+        case IM_XR_VVVV: vvvv_op = (int)i; break;
         case IM_XR_IMM: imm = o; imm_op = (int)i; break;
         case IM_XR_REL: rel = o; imm_op = (int)i; break;
         default: break;
         }
-        unsigned cls = x86_kinds[f->kinds[i]].cls;
+        unsigned cls = x86_kinds[kind].cls;
         if (cls == IM_KC_REG && o->type != IM_OP_REG)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id, i + 1);
-        if (o->type == IM_OP_REG && o->reg >= nregs(t))
+        if (o->type == IM_OP_REG && (cls == IM_KC_REG || cls == IM_KC_RM) &&
+            !reg_exists(t, kind, o->reg))
             return im_fail(IM_ERR_NO_ENCODING, "%s: register %u does not exist on %s", f->id,
                            o->reg, im_target_name(t));
-        if ((f->kinds[i] == XK_eax || f->kinds[i] == XK_rax) && o->reg != 0)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be the accumulator", f->id, i + 1);
-        if (f->kinds[i] == XK_cl && o->reg != 1)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be cl", f->id, i + 1);
-        if (f->kinds[i] == XK_one && (o->type != IM_OP_IMM || o->imm != 1))
+        if (fixed_reg(kind) >= 0 && o->reg != fixed_reg(kind))
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be %s", f->id, i + 1,
+                           x86_kinds[kind].name);
+        if (kind == XK_one && (o->type != IM_OP_IMM || o->imm != 1))
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be 1", f->id, i + 1);
         if (cls == IM_KC_MEM && o->type != IM_OP_MEM)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be memory", f->id, i + 1);
@@ -380,24 +474,22 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a branch target", f->id, i + 1);
     }
 
-    if (f->pfx & IM_XP_66)
-        buf[n++] = 0x66;
-    if (f->pfx & IM_XP_F2)
-        buf[n++] = 0xf2;
-    if (f->pfx & IM_XP_F3)
-        buf[n++] = 0xf3;
-
-    /* ModRM / SIB / displacement, computed before REX so its bits are known */
+    /* ModRM / SIB / displacement, computed first so the REX/VEX bits are known */
     uint8_t modrm_bytes[6];
     size_t nm = 0;
     if (f->modrm) {
-        unsigned regf = f->modrm == IM_XM_DIGIT ? f->digit : reg->reg;
-        if (f->modrm == IM_XM_R && reg->reg & 8)
-            rex |= 0x44;
+        const im_operand *rm = &ops[rm_op];
+        unsigned regf = f->digit;
+        if (f->modrm == IM_XM_R) {
+            regf = enc_reg(f->kinds[reg_op], &ops[reg_op], &need_rex, &no_rex);
+            if (regf & 8)
+                rex |= 4;
+        }
         if (rm->type == IM_OP_REG) {
-            if (rm->reg & 8)
-                rex |= 0x41;
-            modrm_bytes[nm++] = (uint8_t)(0xc0 | (regf & 7) << 3 | (rm->reg & 7));
+            unsigned r = enc_reg(f->kinds[rm_op], rm, &need_rex, &no_rex);
+            if (r & 8)
+                rex |= 1;
+            modrm_bytes[nm++] = (uint8_t)(0xc0 | (regf & 7) << 3 | (r & 7));
         } else {
             unsigned base = rm->base, index = rm->index;
             int64_t d = rm->imm;
@@ -442,7 +534,7 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
             } else if (index == IM_NOREG && base != IM_NOREG && (base & 7) != 4) {
                 modrm_bytes[nm++] = (uint8_t)(mod << 6 | (regf & 7) << 3 | (base & 7));
                 if (base & 8)
-                    rex |= 0x41;
+                    rex |= 1;
             } else if (index == IM_NOREG && base == IM_NOREG && !is64(t)) {
                 modrm_bytes[nm++] = (uint8_t)((regf & 7) << 3 | 5);
             } else {
@@ -451,24 +543,53 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 modrm_bytes[nm++] = (uint8_t)(mod << 6 | (regf & 7) << 3 | 4);
                 modrm_bytes[nm++] = (uint8_t)((index == IM_NOREG ? 0 : scale_bits) << 6 | si << 3 | sb);
                 if (base != IM_NOREG && (base & 8))
-                    rex |= 0x41;
+                    rex |= 1;
                 if (index != IM_NOREG && (index & 8))
-                    rex |= 0x42;
+                    rex |= 2;
             }
             for (unsigned i = 0; i < dsize; i++)
                 modrm_bytes[nm++] = (uint8_t)((uint64_t)d >> (8 * i));
         }
     }
     uint8_t opc_last = f->opc[f->opc_len - 1];
-    if (opreg) {
-        if (opreg->reg & 8)
-            rex |= 0x41;
-        opc_last = (uint8_t)(opc_last | (opreg->reg & 7));
+    if (opreg_op >= 0) {
+        unsigned r = enc_reg(f->kinds[opreg_op], &ops[opreg_op], &need_rex, &no_rex);
+        if (r & 8)
+            rex |= 1;
+        opc_last = (uint8_t)(opc_last | (r & 7));
     }
-    if (rex) {
+
+    if (f->pfx & IM_XP_67)
+        buf[n++] = 0x67;
+    if (f->pfx & IM_XP_66)
+        buf[n++] = 0x66;
+    if (f->pfx & IM_XP_F2)
+        buf[n++] = 0xf2;
+    if (f->pfx & IM_XP_F3)
+        buf[n++] = 0xf3;
+    if (f->pfx & IM_XP_F0)
+        buf[n++] = 0xf0;
+    if (f->vex) {
+        unsigned v = vvvv_op >= 0 ? ops[vvvv_op].reg & 15u : 0u;
+        unsigned map = f->vex & 3u, pp = (f->vex >> 2) & 3u;
+        unsigned w = (f->vex & IM_XV_W) ? 1u : 0u, l = (f->vex & IM_XV_L) ? 1u : 0u;
+        if (!is64(t) && (rex & 7))
+            return im_fail(IM_ERR_NO_ENCODING, "%s: registers 8-15 need x86_64", f->id);
+        if (map == 1 && !w && !(rex & 3)) {
+            buf[n++] = 0xc5;
+            buf[n++] = (uint8_t)((rex & 4 ? 0 : 0x80) | (~v & 15u) << 3 | l << 2 | pp);
+        } else {
+            buf[n++] = 0xc4;
+            buf[n++] = (uint8_t)((rex & 4 ? 0 : 0x80) | (rex & 2 ? 0 : 0x40) | (rex & 1 ? 0 : 0x20) | map);
+            buf[n++] = (uint8_t)(w << 7 | (~v & 15u) << 3 | l << 2 | pp);
+        }
+    } else if (rex || need_rex) {
         if (!is64(t))
             return im_fail(IM_ERR_NO_ENCODING, "%s: needs REX, which i386 lacks", f->id);
-        buf[n++] = (uint8_t)(rex | 0x40);
+        if (no_rex)
+            return im_fail(IM_ERR_NO_ENCODING, "%s: ah, ch, dh and bh cannot be used with an "
+                           "operand that needs a REX prefix", f->id);
+        buf[n++] = (uint8_t)(0x40 | rex);
     }
     for (unsigned i = 0; i + 1 < f->opc_len; i++)
         buf[n++] = f->opc[i];
@@ -491,12 +612,14 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
             if (imm->type == IM_OP_SYM) {
                 switch (f->kinds[imm_op]) {
                 case XK_imm32:
+                case XK_moffs8:
+                case XK_moffs16:
                 case XK_moffs32: fix->reloc = IM_RELOC_ABS32; break;
                 case XK_imm32s: fix->reloc = IM_RELOC_ABS32S; break;
                 case XK_imm64: fix->reloc = IM_RELOC_ABS64; break;
                 default:
-                    return im_fail(IM_ERR_NO_ENCODING, "%s: an address does not fit an 8-bit immediate",
-                                   f->id);
+                    return im_fail(IM_ERR_NO_ENCODING, "%s: an address does not fit a %u-byte immediate",
+                                   f->id, f->imm_size);
                 }
             }
             if (!imm_fits(f->kinds[imm_op], v))
@@ -537,9 +660,11 @@ static size_t imm_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
         uint64_t r = im_rng_next(rng);
         int64_t v;
         switch (kind) {
-        case XK_imm8: v = (uint8_t)r; break;
+        case XK_imm8: v = (r >> 8) & 1 ? (int64_t)(uint8_t)r : (int64_t)(int8_t)r; break;
+        case XK_imm8s16:
         case XK_imm8s32:
         case XK_imm8s64: v = (int8_t)r; break;
+        case XK_imm16: v = (r >> 16) & 1 ? (int64_t)(uint16_t)r : (int64_t)(int16_t)r; break;
         case XK_imm64: v = (int64_t)r; break;
         default: v = (int32_t)r; break;
         }
@@ -554,7 +679,9 @@ static size_t mem_samples(im_target t, im_rng *rng, im_operand *out, size_t max)
     static const int64_t disps[] = {0, 1, -1, 0x7f, -0x80, 0x80, -0x81, 0x7fffffff, -0x80000000ll};
     size_t k = 0;
     unsigned nr = nregs(t);
-    /* every base (none, each register, rip) x every index (none, each but rsp) */
+    /* every base (none, each register, rip) x every index (none, each but rsp); on i386
+     * also x every scale x every displacement class (none or an edge, disp8, disp32): the
+     * full product; on x86_64 (four times the pairs) one random scale and class per pair */
     for (int b = -2; b < (int)nr; b++) {
         unsigned base = b == -2 ? IM_NOREG : b == -1 ? IM_REG_RIP : (unsigned)b;
         if (base == IM_REG_RIP && !is64(t))
@@ -565,17 +692,27 @@ static size_t mem_samples(im_target t, im_rng *rng, im_operand *out, size_t max)
             unsigned index = x < 0 ? IM_NOREG : (unsigned)x;
             if (base == IM_REG_RIP && index != IM_NOREG)
                 continue;
-            uint64_t r = im_rng_next(rng);
-            unsigned scale = index == IM_NOREG ? 1 : 1u << (r & 3);
-            int64_t d;
-            if ((r >> 8) % 3 == 0)
-                d = disps[(r >> 16) % (sizeof disps / sizeof disps[0])];
-            else if ((r >> 8) % 3 == 1)
-                d = (int8_t)(r >> 24);
-            else
-                d = (int32_t)(r >> 32);
-            if (k < max)
-                out[k++] = im_mem(base, index, scale, d);
+            unsigned nvar = is64(t) ? 1 : index == IM_NOREG ? 3 : 12;
+            for (unsigned v = 0; v < nvar; v++) {
+                uint64_t r = im_rng_next(rng);
+                unsigned scale, cls;
+                if (is64(t)) {
+                    scale = index == IM_NOREG ? 1 : 1u << (r & 3);
+                    cls = (unsigned)((r >> 8) % 3);
+                } else {
+                    scale = 1u << (v / 3);
+                    cls = v % 3;
+                }
+                int64_t d;
+                if (cls == 0)
+                    d = disps[(r >> 16) % (sizeof disps / sizeof disps[0])];
+                else if (cls == 1)
+                    d = (int8_t)(r >> 24);
+                else
+                    d = (int32_t)(r >> 32);
+                if (k < max)
+                    out[k++] = im_mem(base, index, scale, d);
+            }
         }
     }
     /* displacement edges on a few bases, including rbp/r13 and rsp/r12 */
@@ -590,23 +727,27 @@ static size_t mem_samples(im_target t, im_rng *rng, im_operand *out, size_t max)
 static size_t x86_samples(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max)
 {
     size_t k = 0;
-    switch (kind) {
-    case XK_r32:
-    case XK_r64:
-        for (unsigned r = 0; r < nregs(t) && k < max; r++)
-            out[k++] = im_reg(r);
+    unsigned nr;
+    const char *const *names = reg_file(kind, &nr);
+    if (fixed_reg(kind) >= 0) {
+        out[k++] = im_reg((unsigned)fixed_reg(kind));
         return k;
-    case XK_eax:
-    case XK_rax: out[k++] = im_reg(0); return k;
-    case XK_cl: out[k++] = im_reg(1); return k;
-    case XK_rm32:
-    case XK_rm64:
-        for (unsigned r = 0; r < nregs(t) && k < max; r++)
-            out[k++] = im_reg(r);
-        return k + mem_samples(t, rng, out + k, max - k);
+    }
+    if (names) {
+        for (unsigned r = 0; r < nr && k < max; r++)
+            if (reg_exists(t, kind, r))
+                out[k++] = im_reg(r);
+        if (x86_kinds[kind].cls == IM_KC_RM)
+            k += mem_samples(t, rng, out + k, max - k);
+        return k;
+    }
+    switch (kind) {
+    case XK_m8:
+    case XK_m16:
     case XK_m32:
-    case XK_m64: return mem_samples(t, rng, out, max);
-    case XK_moffs32: return imm_samples(kind, rng, out, max);
+    case XK_m64:
+    case XK_m128:
+    case XK_m: return mem_samples(t, rng, out, max);
     case XK_rel8:
     case XK_rel32:
         for (int64_t v = -140; v <= 140 && k < max; v += 3)

@@ -40,8 +40,20 @@ int im_emu_load(im_emu *emu, const im_image *img, uint64_t base);
 /* Call entry (an exported symbol) with up to 4 integer arguments under the
  * target's C calling convention; *result receives the integer return value
  * (sign-extended from 32 bits on 32-bit targets). */
-int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs,
-                int64_t *result);
+int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs, int64_t *result);
+/* Default address of the data block of im_emu_call_data: clear of the default load address
+ * (and the 1 GiB above it the engines may step through), of unicorn's stacks, and below
+ * 2 GiB, so 32-bit targets and absolute 32-bit addresses reach it. */
+#define IM_EMU_DATA_ADDR 0x70000000u
+/* Largest data block im_emu_call_data passes. */
+#define IM_EMU_DATA_MAX (64u << 20)
+/* Call entry with a data block shared with the code: the engine maps len bytes read-write,
+ * never executable, at data_addr (0: IM_EMU_DATA_ADDR; page-aligned, inside the target's
+ * address space, not overlapping the loaded code), copies data in, calls entry with the
+ * block's address as the first argument followed by up to 3 integer args, then copies the
+ * block back into data and unmaps it. On any error data is left as it was. */
+int im_emu_call_data(im_emu *emu, const char *entry, void *data, size_t len, uint64_t data_addr,
+                     const int64_t *args, size_t nargs, int64_t *result);
 /* Base address the section was loaded at, after im_emu_load. */
 uint64_t im_emu_base(const im_emu *emu);
 void im_emu_close(im_emu *emu);

@@ -1,0 +1,215 @@
+/* imago's side of `make bench`: the mix of mix.def through layer 1 (im_encode into a flat
+ * buffer, branch displacements computed by the caller) and layer 2 (im_buf_emit with
+ * labels, one buffer per repetition: new, emit, finish, free), and memcpy of the same
+ * bytes as a floor. See docs/bench.md. */
+#include <imago/enc.h>
+#include <imago/forms.h>
+
+#include "bench.h"
+#include "mix.def"
+
+/* ---- operands ---- */
+#define R64(r) im_reg(r)
+#define R32(r) im_reg(r)
+#define CL im_reg(1)
+#define IMM(v) im_imm(v)
+#define MEM(b, i, s, d) im_mem(b, (i) == NOIDX ? IM_NOREG : (unsigned)(i), s, d)
+#define M64(b, i, s, d) MEM(b, i, s, d)
+#define M32(b, i, s, d) MEM(b, i, s, d)
+
+/* Layer 1: a branch operand is the displacement from the instruction to the label,
+ * which the caller knows (lab[] holds each label's offset in a copy of the mix). */
+#define LBL8(k) rel_to(lab[k], (int64_t)(p - copy))
+#define LBL32(k) LBL8(k)
+
+static inline im_operand rel_to(int64_t target, int64_t at)
+{
+    im_operand o = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, target - at};
+    return o;
+}
+
+static int failed;
+
+#define L1_I(F, m, ...)                                                                            \
+    do {                                                                                           \
+        MARK();                                                                                    \
+        const im_operand ops_[] = {__VA_ARGS__};                                                   \
+        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, ops_, p, (size_t)(end - p));              \
+        if (n_ < 0) {                                                                              \
+            failed = n_;                                                                           \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += n_;                                                                                   \
+    } while (0);
+#define L1_I0(F, m)                                                                                \
+    do {                                                                                           \
+        MARK();                                                                                    \
+        int n_ = im_encode(IM_TARGET_X86_64, IM_X86_##F, NULL, p, (size_t)(end - p));              \
+        if (n_ < 0) {                                                                              \
+            failed = n_;                                                                           \
+            return NULL;                                                                           \
+        }                                                                                          \
+        p += n_;                                                                                   \
+    } while (0);
+#define L1_L(k)
+
+/* One copy of the mix at p; returns the end, or NULL (failed holds the error). */
+#define MARK()
+static uint8_t *l1_copy(uint8_t *p, uint8_t *end, const int64_t *lab)
+{
+    uint8_t *copy = p;
+    BENCH_MIX(L1_I, L1_I0, L1_L)
+    (void)copy;
+    return p;
+}
+#undef MARK
+
+/* ---- layer 2 ---- */
+#undef LBL8
+#undef LBL32
+#define LBL8(k) im_label(lab[k])
+#define LBL32(k) LBL8(k)
+
+#define L2_I(F, m, ...)                                                                            \
+    {                                                                                              \
+        MARK();                                                                                    \
+        const im_operand ops_[] = {__VA_ARGS__};                                                   \
+        im_buf_emit(b, IM_X86_##F, ops_);                                                          \
+    }
+#define L2_I0(F, m)                                                                                \
+    {                                                                                              \
+        MARK();                                                                                    \
+        im_buf_emit(b, IM_X86_##F, NULL);                                                          \
+    }
+#define L2_L(k) im_buf_bind(b, lab[k]);
+
+/* One copy of the mix into b; errors are sticky in b and checked at the end. */
+#define MARK()
+static void l2_copy(im_buf *b)
+{
+    int lab[BENCH_LABELS];
+    for (int k = 0; k < BENCH_LABELS; k++)
+        lab[k] = im_buf_label(b);
+    BENCH_MIX(L2_I, L2_I0, L2_L)
+}
+#undef MARK
+
+/* The same, recording where each instruction starts (outside the timed loop). */
+#define MARK() (offs[n++] = im_buf_offset(b))
+static int l2_copy_marked(im_buf *b, size_t *offs)
+{
+    int n = 0;
+    int lab[BENCH_LABELS];
+    for (int k = 0; k < BENCH_LABELS; k++)
+        lab[k] = im_buf_label(b);
+    BENCH_MIX(L2_I, L2_I0, L2_L)
+    offs[n] = im_buf_offset(b);
+    return n;
+}
+#undef MARK
+
+static void check_buf(im_buf *b)
+{
+    const char *detail;
+    size_t off;
+    int rc = im_buf_error(b, &off, &detail);
+    if (rc) {
+        fprintf(stderr, "imago-l2: error %d (%s) at offset 0x%zx: %s\n", rc, im_strerror(rc), off,
+                detail);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = bench_args(argc, argv);
+    static double t[BENCH_MAX_REPS];
+
+    /* One marked copy: the instruction count and offsets, and the labels' offsets. */
+    size_t offs[BENCH_MAX_INSNS + 1];
+    im_buf *b = im_buf_new(IM_TARGET_X86_64);
+    if (!b)
+        bench_fail("imago-l2", "im_buf_new failed");
+    int ninsn = l2_copy_marked(b, offs);
+    if (im_buf_finish(b) < 0)
+        check_buf(b);
+    check_buf(b);
+    size_t mixlen;
+    const uint8_t *mix = im_buf_code(b, &mixlen);
+    int64_t lab[BENCH_LABELS];
+    for (int k = 0; k < BENCH_LABELS; k++)
+        lab[k] = im_buf_label_offset(b, k);
+
+    size_t cap = mixlen * (size_t)o.copies + 64;
+    uint8_t *out = malloc(cap), *ref = malloc(cap);
+    if (!out || !ref)
+        bench_fail("imago", "out of memory");
+    for (int c = 0; c < o.copies; c++)
+        memcpy(ref + (size_t)c * mixlen, mix, mixlen);
+
+    /* Layer 1 must give layer 2's bytes for every copy. */
+    uint8_t *p = out;
+    for (int c = 0; c < o.copies && p; c++)
+        p = l1_copy(p, out + cap, lab);
+    if (!p) {
+        fprintf(stderr, "imago-l1: im_encode: %s: %s\n", im_strerror(failed), im_detail());
+        return 1;
+    }
+    if ((size_t)(p - out) != mixlen * (size_t)o.copies ||
+        memcmp(out, ref, mixlen * (size_t)o.copies))
+        bench_fail("imago-l1", "layer 1 and layer 2 bytes differ");
+    if (o.dump)
+        bench_dump(o.dump, mix, offs, ninsn);
+    im_buf_free(b);
+
+    long insns = (long)ninsn * o.copies, bytes = (long)mixlen * o.copies;
+
+    for (int r = -2; r < o.reps; r++) {
+        double t0 = bench_now();
+        uint8_t *q = out;
+        for (int c = 0; c < o.copies && q; c++)
+            q = l1_copy(q, out + cap, lab);
+        double t1 = bench_now();
+        if (!q)
+            bench_fail("imago-l1", "im_encode failed in the timed loop");
+        if (r >= 0)
+            t[r] = t1 - t0;
+    }
+    bench_print("imago-l1", insns, bytes, t, o.reps);
+
+    for (int r = -2; r < o.reps; r++) {
+        double t0 = bench_now();
+        im_buf *bb = im_buf_new(IM_TARGET_X86_64);
+        if (!bb)
+            bench_fail("imago-l2", "im_buf_new failed");
+        for (int c = 0; c < o.copies; c++)
+            l2_copy(bb);
+        im_buf_finish(bb);
+        size_t len;
+        const uint8_t *code = im_buf_code(bb, &len);
+        volatile uint8_t sink = len ? code[len - 1] : 0;
+        (void)sink;
+        check_buf(bb);
+        im_buf_free(bb);
+        double t1 = bench_now();
+        if (len != (size_t)bytes)
+            bench_fail("imago-l2", "wrong length in the timed loop");
+        if (r >= 0)
+            t[r] = t1 - t0;
+    }
+    bench_print("imago-l2", insns, bytes, t, o.reps);
+
+    /* The floor: copying the finished bytes. */
+    for (int r = -2; r < o.reps; r++) {
+        double t0 = bench_now();
+        memcpy(out, ref, (size_t)bytes);
+        __asm__ volatile("" : : "r"(out) : "memory");
+        double t1 = bench_now();
+        if (r >= 0)
+            t[r] = t1 - t0;
+    }
+    bench_print("memcpy", insns, bytes, t, o.reps);
+    free(out);
+    free(ref);
+    return 0;
+}

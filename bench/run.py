@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""`make bench`: encoding throughput of imago against asmjit, xbyak and Zydis, and the
+conformance harness against GNU as + objdump alone. Writes build/reports/bench.json and
+prints the ratios. Nothing here is a pass/fail on speed; the run fails only when the
+libraries do not do the same work (the agreement check) or a program fails.
+
+See docs/bench.md.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+
+# The peers: (name, header that must exist, the program's source, libraries, Debian package).
+PEERS = [
+    ("asmjit", "asmjit/x86.h", "asmjit_bench.cpp", ["-lasmjit", "-lpthread", "-lrt"],
+     "libasmjit-dev"),
+    ("xbyak", "xbyak/xbyak.h", "xbyak_bench.cpp", [], "libxbyak-dev"),
+    ("zydis", "Zydis/Zydis.h", "zydis_bench.cpp", ["-lZydis"], "libzydis-dev"),
+]
+OBJDUMP = "x86_64-linux-gnu-objdump"
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---- building the peers' programs ---------------------------------------------------
+
+
+def header_present(cxx, header):
+    """True when `#include <header>` compiles with cxx."""
+    p = subprocess.run([cxx, "-std=c++17", "-fsyntax-only", "-x", "c++", "-"],
+                       input="#include <%s>\n" % header, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    return p.returncode == 0
+
+
+def build_peer(outdir, cxx, name, header, source, libs, package):
+    """(path of the program, None) or (None, why it is absent). A present peer whose
+    program does not build is an error (RuntimeError)."""
+    if not shutil.which(cxx):
+        return None, "no C++ compiler (%s) to build it" % cxx
+    if not header_present(cxx, header):
+        return None, "<%s> not found (Debian package %s not installed)" % (header, package)
+    src = os.path.join(BENCH, source)
+    exe = os.path.join(outdir, name + "_bench")
+    deps = [src, os.path.join(BENCH, "bench.h"), os.path.join(BENCH, "mix.def")]
+    if os.path.exists(exe) and all(os.path.getmtime(exe) >= os.path.getmtime(d) for d in deps):
+        return exe, None
+    argv = [cxx, "-std=c++17", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", exe, src] + libs
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    if p.returncode != 0:
+        raise RuntimeError("building the %s benchmark failed: %s\n%s" % (
+            name, " ".join(argv), p.stdout[-3000:]))
+    return exe, None
+
+
+# ---- running them --------------------------------------------------------------------
+
+
+def run_program(exe, reps, copies, dump):
+    argv = [exe, "--reps", str(reps), "--copies", str(copies), "--dump", dump]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("`%s` exited %d: %s" % (" ".join(argv), p.returncode, p.stderr.strip()))
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def read_dump(path):
+    """[(offset, bytes)] of one copy of the mix, one item per instruction."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            _i, off, hexstr = line.rstrip("\n").split("\t")
+            out.append((int(off), bytes.fromhex(hexstr)))
+    return out
+
+
+def disassemble(insns, tmpdir, tag):
+    """objdump's Intel-syntax text of each instruction, branch targets written as the
+    index of the instruction they reach (so encodings of other lengths compare equal);
+    None where objdump's instruction boundaries are not the program's."""
+    blob = b"".join(b for _o, b in insns)
+    path = os.path.join(tmpdir, tag + ".bin")
+    with open(path, "wb") as f:
+        f.write(blob)
+    p = subprocess.run([OBJDUMP, "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0:
+        raise RuntimeError("objdump failed on %s: %s" % (path, p.stderr.strip()))
+    text = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"^\s*([0-9a-f]+):\t[0-9a-f ]+\t(.*)$", line)
+        if m:
+            text[int(m.group(1), 16)] = re.sub(r"\s+", " ", m.group(2).strip())
+    index = {off: i for i, (off, _b) in enumerate(insns)}
+
+    def target(m):
+        v = int(m.group(1), 16)
+        return "<insn %d>" % index[v] if v in index else m.group(0)
+
+    out = []
+    for off, _b in insns:
+        t = text.get(off)
+        if t is not None and re.match(r"^(jmp|j[a-z]+|call) ", t):
+            t = re.sub(r"0x([0-9a-f]+)", target, t)
+        out.append(t)
+    return out
+
+
+def agreement(ref, peer, tmpdir, name):
+    """Compare a peer's copy of the mix with imago's: same bytes, the same instruction in
+    another encoding (objdump prints the same text), or a disagreement."""
+    res = {"instructions": len(peer), "bytes": sum(len(b) for _o, b in peer),
+           "same_bytes": 0, "other_encoding": [], "disagree": []}
+    if len(peer) != len(ref):
+        res["disagree"].append("%d instructions, imago has %d" % (len(peer), len(ref)))
+        return res
+    rt, pt = disassemble(ref, tmpdir, "imago"), disassemble(peer, tmpdir, name)
+    for i, ((_ro, rb), (_po, pb)) in enumerate(zip(ref, peer)):
+        if rb == pb:
+            res["same_bytes"] += 1
+        elif rt[i] is not None and rt[i] == pt[i]:
+            res["other_encoding"].append("#%d %s: imago %s, %s %s" % (i, rt[i], rb.hex(), name,
+                                                                       pb.hex()))
+        else:
+            res["disagree"].append("#%d: imago %s (%s), %s %s (%s)" % (
+                i, rb.hex(), rt[i], name, pb.hex(), pt[i]))
+    return res
+
+
+def plant(insns, fault, name):
+    """IMAGO_BENCH_FAULT=flip:PEER:N flips bit 3 of the last byte of instruction N of the
+    peer's copy (the agreement check must then report it)."""
+    if not fault:
+        return insns
+    kind, peer, n = fault.split(":")
+    if kind != "flip" or peer != name:
+        return insns
+    n = int(n)
+    off, b = insns[n]
+    insns = list(insns)
+    insns[n] = (off, b[:-1] + bytes([b[-1] ^ 0x08]))
+    return insns
+
+
+# ---- the conformance harness ---------------------------------------------------------
+
+
+def harness_bench(build, imago, target, reps, limit, tmpdir):
+    """End to end (imago vectors to a file, then every batch through check_batch: write
+    the source, GNU as, objdump, parse, compare) against GNU as + objdump alone on the
+    same batch sources. Returns a dict of medians and counts."""
+    os.environ["IMAGO_BIN"] = imago
+    os.environ["IMAGO_BUILD"] = build
+    sys.path.insert(0, os.path.join(ROOT, "conformance"))
+    import harness  # noqa: E402
+    import test_encodings  # noqa: E402
+    import vectorfiles  # noqa: E402
+
+    missing = harness.missing_tools(target)
+    if missing:
+        return {"absent": "GNU tools for %s not installed: %s" % (target, ", ".join(missing))}
+    if limit:
+        os.environ["IMAGO_BATCH"] = str(min(limit, vectorfiles.batch_size()))
+    key = vectorfiles.key_for(target, vectorfiles.binary_digest())
+
+    def end_to_end(rep):
+        os.environ["IMAGO_VECTORS_DIR"] = os.path.join(tmpdir, "vectors-%d" % rep)
+        vectorfiles._loaded.pop(target, None)
+        t0 = time.perf_counter()
+        v = vectorfiles.ensure(target, key)
+        if v.problem:
+            raise RuntimeError(v.problem)
+        n = failures = 0
+        batches = []
+        for b in range(v.nbatches()):
+            chunk = v.batch(b)
+            if limit:
+                chunk = chunk[:max(0, limit - n)]
+            if not chunk:
+                break
+            src = os.path.join(tmpdir, "e2e-%d.s" % b)
+            failures += len(test_encodings.check_batch(target, chunk, src, src[:-2] + ".o"))
+            n += len(chunk)
+            batches.append(chunk)
+        t = time.perf_counter() - t0
+        v._f.close()
+        return t, n, failures, batches
+
+    e2e, n, failures, batches = [], 0, 0, None
+    for rep in range(reps):
+        t, n, failures, batches = end_to_end(rep)
+        e2e.append(t)
+    # The tools alone, on the same sources (written before the clock starts).
+    srcs = []
+    for b, chunk in enumerate(batches):
+        src = os.path.join(tmpdir, "tools-%d.s" % b)
+        test_encodings.write_source(src, target, [v[2] for v in chunk])
+        srcs.append(src)
+    spec = harness.TOOLS[target]
+    tools = []
+    for _rep in range(reps):
+        t0 = time.perf_counter()
+        for src in srcs:
+            obj = src[:-2] + ".o"
+            subprocess.run(spec["as"] + ["-o", obj, src], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            subprocess.run([spec["objdump"], "-s", "-t", "-r", "-j", ".text", obj],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        tools.append(time.perf_counter() - t0)
+    # Where the end-to-end time goes, once, outside the timed runs.
+    parts = profile_parts(harness, vectorfiles, test_encodings, target, key, tmpdir, limit)
+    return {"vectors": n, "batches": len(batches), "failures": failures,
+            "e2e_s": statistics.median(e2e), "tools_s": statistics.median(tools),
+            "e2e_all": e2e, "tools_all": tools, "parts": parts}
+
+
+def profile_parts(harness, vectorfiles, test_encodings, target, key, tmpdir, limit):
+    """Seconds spent in each step of one end-to-end run."""
+    os.environ["IMAGO_VECTORS_DIR"] = os.path.join(tmpdir, "vectors-parts")
+    parts = dict.fromkeys(["imago vectors", "read batches", "write source", "GNU as",
+                           "objdump + parse", "compare"], 0.0)
+    t0 = time.perf_counter()
+    v = vectorfiles.ensure(target, key)
+    parts["imago vectors"] = time.perf_counter() - t0
+    n = 0
+    for b in range(v.nbatches()):
+        t0 = time.perf_counter()
+        chunk = v.batch(b)
+        if limit:
+            chunk = chunk[:max(0, limit - n)]
+        if not chunk:
+            break
+        n += len(chunk)
+        t1 = time.perf_counter()
+        src = os.path.join(tmpdir, "parts.s")
+        obj = src[:-2] + ".o"
+        test_encodings.write_source(src, target, [x[2] for x in chunk])
+        t2 = time.perf_counter()
+        test_encodings.assemble(target, src, obj)
+        t3 = time.perf_counter()
+        data, marks, _relocs = test_encodings.read_object(target, obj)
+        t4 = time.perf_counter()
+        offs = [marks[i] for i in range(len(chunk))] + [len(data)]
+        sum(data[offs[i]:offs[i + 1]].hex() != chunk[i][3] for i in range(len(chunk)))
+        t5 = time.perf_counter()
+        parts["read batches"] += t1 - t0
+        parts["write source"] += t2 - t1
+        parts["GNU as"] += t3 - t2
+        parts["objdump + parse"] += t4 - t3
+        parts["compare"] += t5 - t4
+    v._f.close()
+    return {k: round(x, 4) for k, x in parts.items()}
+
+
+# ---- main ----------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--reps", type=int, default=21, help="timed repetitions (median taken)")
+    ap.add_argument("--copies", type=int, default=200, help="copies of the mix per repetition")
+    ap.add_argument("--harness-reps", type=int, default=5)
+    ap.add_argument("--harness-vectors", type=int, default=0,
+                    help="time the harness on the first N x86_64 vectors only (0: all)")
+    ap.add_argument("--no-harness", action="store_true")
+    ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--work", default=None,
+                    help="where the peers' programs are built (default BUILD/bench)")
+    ap.add_argument("--cxx", default=os.environ.get("CXX", "g++"))
+    args = ap.parse_args()
+    if args.reps < 5 or args.harness_reps < 5:
+        ap.error("--reps and --harness-reps must be at least 5 (the ratios are medians of 5 or more)")
+    build = os.path.abspath(args.build)
+    outdir = os.path.abspath(args.work or os.path.join(build, "bench"))
+    os.makedirs(outdir, exist_ok=True)
+    output = args.output or os.path.join(build, "reports", "bench.json")
+    fault = os.environ.get("IMAGO_BENCH_FAULT", "")
+    if fault:
+        log("FAULT INJECTION ACTIVE: IMAGO_BENCH_FAULT=%s" % fault)
+
+    imago_exe = os.path.join(build, "bench", "imago_bench")
+    if not os.path.exists(imago_exe):
+        sys.exit("bench: %s does not exist: run `make bench`" % imago_exe)
+    results, problems = [], []
+    tmpdir = tempfile.mkdtemp(prefix="imago-bench-")
+    try:
+        runs = {}
+        dumps = {}
+        dump = os.path.join(tmpdir, "imago.dump")
+        for r in run_program(imago_exe, args.reps, args.copies, dump):
+            runs[r["name"]] = r
+        dumps["imago"] = read_dump(dump)
+        absent = {}
+        for name, header, source, libs, package in PEERS:
+            exe, why = build_peer(outdir, args.cxx, name, header, source, libs, package)
+            if exe is None:
+                absent[name] = why
+                log("bench: %s absent: %s; carrying on without it" % (name, why))
+                continue
+            dump = os.path.join(tmpdir, name + ".dump")
+            for r in run_program(exe, args.reps, args.copies, dump):
+                runs[r["name"]] = r
+            dumps[name] = plant(read_dump(dump), fault, name)
+
+        agree = {}
+        for name in dumps:
+            if name == "imago":
+                continue
+            a = agreement(dumps["imago"], dumps[name], tmpdir, name)
+            agree[name] = a
+            for d in a["disagree"]:
+                problems.append("%s disagrees with imago: %s" % (name, d))
+
+        ref = runs["imago-l1"]
+        work = "x86-64 JIT mix (bench/mix.def) x %d copies: %d instructions, %d bytes" % (
+            args.copies, ref["insns"], ref["bytes"])
+        for layer in ("imago-l1", "imago-l2"):
+            mine = runs[layer]
+            mt = statistics.median(mine["times"])
+            for peer in [p[0] for p in PEERS] + ["memcpy"]:
+                rec = {"name": "encode-" + layer[-2:], "work": work, "imago": layer,
+                       "imago_s": mt, "imago_ns_per_insn": mt / mine["insns"] * 1e9,
+                       "imago_best_s": min(mine["times"]), "reps": len(mine["times"]),
+                       "peer": peer}
+                if peer in absent:
+                    rec.update(peer_s=None, ratio=None, absent=absent[peer])
+                else:
+                    pr = runs[peer]
+                    pt = statistics.median(pr["times"])
+                    rec.update(peer_s=pt, ratio=mt / pt, peer_ns_per_insn=pt / pr["insns"] * 1e9,
+                               peer_best_s=min(pr["times"]), peer_insns=pr["insns"],
+                               peer_bytes=pr["bytes"])
+                    if peer == "memcpy":
+                        rec["floor"] = True
+                    else:
+                        a = agree[peer]
+                        rec["agreement"] = {"instructions": a["instructions"],
+                                            "bytes": a["bytes"], "same_bytes": a["same_bytes"],
+                                            "other_encoding": len(a["other_encoding"]),
+                                            "disagree": len(a["disagree"])}
+                results.append(rec)
+
+        if not args.no_harness:
+            log("bench: timing the conformance harness on x86_64 (%d runs each)..."
+                % args.harness_reps)
+            h = harness_bench(build, os.path.join(build, "bin", "imago"), "x86_64",
+                              args.harness_reps, args.harness_vectors, tmpdir)
+            rec = {"name": "harness-x86_64", "peer": "as+objdump"}
+            if "absent" in h:
+                rec.update(work=None, imago_s=None, peer_s=None, ratio=None, absent=h["absent"])
+                log("bench: harness not timed: %s" % h["absent"])
+            else:
+                rec.update(work="x86_64 vectors: %d in %d batches, end to end vs GNU as + "
+                                "objdump alone" % (h["vectors"], h["batches"]),
+                           imago_s=h["e2e_s"], peer_s=h["tools_s"],
+                           ratio=h["e2e_s"] / h["tools_s"],
+                           overhead=(h["e2e_s"] - h["tools_s"]) / h["tools_s"],
+                           vectors=h["vectors"], vectors_per_s=h["vectors"] / h["e2e_s"],
+                           tools_vectors_per_s=h["vectors"] / h["tools_s"],
+                           reps=args.harness_reps, parts=h["parts"], mismatches=h["failures"])
+                if h["failures"]:
+                    problems.append("the harness found %d mismatches" % h["failures"])
+            results.append(rec)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    tmp = output + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, output)
+    report(results, agree, absent, problems, output)
+    return 1 if problems else 0
+
+
+def report(results, agree, absent, problems, output):
+    log("")
+    log("encoding throughput (median of %d repetitions; ratio = imago time / peer time, "
+        "below 1: imago faster)" % results[0]["reps"])
+    log("%-10s %-8s %12s %12s %8s" % ("imago", "peer", "imago ns/ins", "peer ns/ins", "ratio"))
+    for r in results:
+        if not r["name"].startswith("encode-"):
+            continue
+        if r["ratio"] is None:
+            log("%-10s %-8s %12.2f %12s %8s  (absent: %s)" % (
+                r["imago"], r["peer"], r["imago_ns_per_insn"], "-", "-", r["absent"]))
+        else:
+            log("%-10s %-8s %12.2f %12.2f %8.2f%s" % (
+                r["imago"], r["peer"], r["imago_ns_per_insn"], r["peer_ns_per_insn"], r["ratio"],
+                "  (floor)" if r.get("floor") else ""))
+    log("")
+    for name, a in agree.items():
+        log("same work: %s %d instructions / %d bytes: %d identical, %d other encoding, "
+            "%d disagree" % (name, a["instructions"], a["bytes"], a["same_bytes"],
+                             len(a["other_encoding"]), len(a["disagree"])))
+        for x in a["other_encoding"]:
+            log("  other encoding %s" % x)
+    for name, why in absent.items():
+        log("absent: %s (%s)" % (name, why))
+    for r in results:
+        if r["name"].startswith("harness") and r["ratio"] is not None:
+            log("")
+            log("harness x86_64: %d vectors end to end %.2f s (%.0f vectors/s); GNU as + "
+                "objdump alone %.2f s (%.0f vectors/s); glue overhead %.2f (goal <= 0.5)" % (
+                    r["vectors"], r["imago_s"], r["vectors_per_s"], r["peer_s"],
+                    r["tools_vectors_per_s"], r["overhead"]))
+            log("  one run by step: " + ", ".join("%s %.2f s" % kv for kv in r["parts"].items()))
+    for p in problems:
+        log("PROBLEM: " + p)
+    log("report: %s" % os.path.relpath(output, ROOT))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Per-instruction state checks (docs/testing.md, "State checks").
+
+`imago state` runs K random cases of every x86 form on the native engine (the
+ground truth) and on the engine of the test, and prints every divergence: a GPR,
+a flag the architecture defines (state/x86-undefined-flags.tsv masks the others),
+the branch taken or not, the scratch block, or a fault on one side only. Each
+divergence must be listed in state/known-divergences.tsv (engine, form, what,
+evidence), and each listed one must still reproduce. The native cell runs native
+alone: every case must run or fault, and its counts go to the report.
+
+Knobs: IMAGO_STATE_CASES (K, default 16), IMAGO_STATE_SEED (default 1),
+IMAGO_STATE_SHARDS (tests per target x engine, default 2).
+"""
+
+import os
+
+import pytest
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATE_DIR = os.path.join(HERE, "state")
+UNDEFINED = os.path.join(STATE_DIR, "x86-undefined-flags.tsv")
+NOTRUN = os.path.join(STATE_DIR, "x86-notrun.tsv")
+KNOWN = os.environ.get("IMAGO_STATE_KNOWN") or os.path.join(STATE_DIR, "known-divergences.tsv")
+STATE_TARGETS = ("x86_64", "i386")
+DEFAULT_CASES = 16
+CASES = int(os.environ.get("IMAGO_STATE_CASES") or DEFAULT_CASES)
+SEED = os.environ.get("IMAGO_STATE_SEED") or "1"
+SHARDS = int(os.environ.get("IMAGO_STATE_SHARDS") or 2)
+
+
+def _cells():
+    out = []
+    for t in STATE_TARGETS:
+        engines = harness.engines_for(t)
+        if "native" not in engines:
+            continue  # no ground truth on this machine
+        for e in engines:
+            for s in range(1, SHARDS + 1):
+                out.append(pytest.param(t, e, s, id="%s-%s-%d" % (t, e, s)))
+    return out
+
+
+def load_known(path=KNOWN):
+    """{(target, engine, form, what): evidence} from the known-divergence file."""
+    known = {}
+    if not os.path.exists(path):
+        return known
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 5 or not all(p.strip() for p in parts):
+                raise ValueError("%s:%d: expected TARGET<TAB>ENGINE<TAB>FORM<TAB>WHAT<TAB>"
+                                 "EVIDENCE" % (harness.rel(path), n))
+            known[tuple(p.strip() for p in parts[:4])] = parts[4].strip()
+    return known
+
+
+def parse(out):
+    """imago state's lines: {"notrun": {form: reason}, "forms": {engine: {form: (cases,
+    faulted)}}, "diverge": [(engine, form, what, case, detail)], "summary": {engine: {}}}."""
+    res = {"notrun": {}, "forms": {}, "diverge": [], "summary": {}}
+    for line in out.splitlines():
+        f = line.split("\t")
+        if f[0] == "notrun" and len(f) == 3:
+            res["notrun"][f[1]] = f[2]
+        elif f[0] == "form" and len(f) == 5:
+            kv = dict(x.split("=", 1) for x in f[3:])
+            res["forms"].setdefault(f[2], {})[f[1]] = (int(kv["cases"]), int(kv["faulted"]))
+        elif f[0] == "diverge" and len(f) == 6:
+            res["diverge"].append((f[1], f[2], f[3], int(f[4]), f[5]))
+        elif f[0] == "summary":
+            res["summary"][f[1]] = dict(x.split("=", 1) for x in f[2:])
+        else:
+            raise ValueError("unexpected line from imago state: %r" % line)
+    return res
+
+
+def run_state(target, engine, shard, shards=SHARDS, cases=CASES, seed=SEED):
+    argv = ["state", "-a", target, "--engine", engine, "--cases", str(cases), "--seed", seed,
+            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN]
+    p = harness.imago(*argv, timeout=1200)
+    cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
+    return p, cmd
+
+
+@pytest.mark.kind("state")
+@pytest.mark.parametrize("target,engine,shard", _cells())
+def test_state(target, engine, shard, stats, imago_bin):
+    if engine == "qemu" and not harness.have("qemu-" + target):
+        pytest.skip("qemu-%s not installed" % target)
+    p, cmd = run_state(target, engine, shard)
+    if p.returncode != 0:
+        pytest.fail("`%s` exited %d\nstderr: %s" % (cmd, p.returncode, p.stderr.strip()),
+                    pytrace=False)
+    try:
+        res = parse(p.stdout)
+    except (ValueError, KeyError) as e:
+        pytest.fail("`%s`: %s" % (cmd, e), pytrace=False)
+    if engine not in res["summary"] or "native" not in res["summary"]:
+        pytest.fail("`%s` printed no summary for %s:\n%s" % (cmd, engine, p.stdout[-2000:]),
+                    pytrace=False)
+    forms = res["forms"].get(engine, {})
+    run_forms = sorted(f for f, (c, _x) in forms.items() if c > 0)
+    known = load_known()
+    unexpected, seen = [], set()
+    for d in res["diverge"]:
+        key = (target, d[0], d[1], d[2])
+        if key in known:
+            seen.add(key)
+        else:
+            unexpected.append(d)
+    # A listed divergence of a form this shard ran must still show (with the default
+    # number of cases or more: fewer cases may miss it).
+    stale = sorted(k for k in known if k[0] == target and k[1] == engine and k[2] in forms
+                   and k not in seen)
+    summ = res["summary"][engine]
+    stats(target, **{
+        "state_%s_forms" % engine: run_forms,
+        "state_%s_cases" % engine: int(summ["cases"]),
+        "state_%s_faulted" % engine: int(summ["faulted"]),
+        "state_%s_divergences" % engine: len(unexpected),
+        "state_%s_known" % engine: len({(d[1], d[2]) for d in res["diverge"]} - {
+            (d[1], d[2]) for d in unexpected}),
+        "state_not_run": ["%s: %s" % kv for kv in sorted(res["notrun"].items())],
+    })
+    msgs = []
+    if unexpected:
+        byform = {}
+        for d in unexpected:
+            byform.setdefault((d[1], d[2]), []).append(d)
+        msgs.append("%d divergences of %s from native on %s in %d (form, what) pairs, not in "
+                    "%s:" % (len(unexpected), engine, target, len(byform), harness.rel(KNOWN)))
+        for (form, what), ds in sorted(byform.items())[:40]:
+            msgs.append("  %s %s (%d cases), e.g. case %d: %s" % (form, what, len(ds), ds[0][3],
+                                                                ds[0][4]))
+        msgs.append("  reproduce: %s --form FORM" % cmd)
+    if stale and CASES >= DEFAULT_CASES:
+        msgs.append("listed in %s but not reproduced (remove them, or say why they are "
+                    "gone):" % harness.rel(KNOWN))
+        msgs += ["  %s" % "\t".join(k) for k in stale]
+    if msgs:
+        pytest.fail("\n".join(msgs), pytrace=False)

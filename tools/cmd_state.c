@@ -1,0 +1,1068 @@
+/* imago state: per-instruction state checks (docs/testing.md, "State checks").
+ *
+ * For every form of an x86 target, K random cases: random values in every GPR, random
+ * arithmetic flags, a random scratch block, operands drawn from the form's kinds (memory
+ * operands made to address the scratch block). Each case is straight-line code built with
+ * im_buf: load every GPR and the flags (popf) from the case's record in a data block at a
+ * fixed address, the instruction, store every GPR and the flags (pushf). The block is run
+ * through im_emu_call_data on the native engine (the ground truth) and on the engine under
+ * test, and each case's out-state (GPRs, flags minus those the architecture leaves
+ * undefined, branch taken or not, scratch block) is compared. Nothing here is per
+ * instruction: forms, kinds and operand samples come from the table (im_arch).
+ *
+ * Output, one line each (tab-separated):
+ *   notrun  FORM  REASON
+ *   form    FORM  ENGINE  cases=N  faulted=M
+ *   diverge ENGINE  FORM  WHAT  CASE  DETAIL
+ *   summary ENGINE  forms=N  cases=N  faulted=N  divergences=N */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cmd.h"
+#include "core.h"
+#include "form.h"
+#include "imago/emu.h"
+#include "imago/enc.h"
+
+/* The data block: case i's record (one page) is at DATA + HDR + i * REC in every run, so
+ * its addresses do not depend on which cases run with it; a run of cases s..s+m maps the
+ * block at DATA + s * REC, whose first page holds the caller's stack pointer. */
+#define DATA ((uint64_t)IM_EMU_DATA_ADDR)
+#define CODE_BASE 0x10000000u
+#define HDR 4096u
+#define REC 4096u
+#define IN_OFF 0u     /* regs[16] (8 bytes each), flags */
+#define OUT_OFF 256u  /* regs[16], flags, taken */
+#define SCR_OFF 1024u /* the scratch block */
+#define SCR_LEN 1024u
+#define WIN_LO 256u /* pointers and memory operands land in [WIN_LO, WIN_HI) of the scratch */
+#define WIN_HI 768u
+#define CHUNK 1024u /* cases per call */
+/* Records must end below unicorn's stack (0x7fe00000) and 2 GiB (absolute addressing). */
+#define MAX_CASES 60000u
+
+#define F_CF 0x1u
+#define F_PF 0x4u
+#define F_AF 0x10u
+#define F_ZF 0x40u
+#define F_SF 0x80u
+#define F_DF 0x400u
+#define F_OF 0x800u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+#define F_COMPARED (F_ARITH | F_DF)
+
+static const char *const CMD = "state";
+
+/* ---- the undefined-flags and not-run data files ---- */
+
+enum cond { C_ALWAYS, C_COUNT_NZ, C_COUNT_GT1, C_COUNT_GE_SIZE };
+
+struct undef_rule {
+    char key[64]; /* mnemonic or form id */
+    unsigned flags;
+    enum cond cond;
+};
+
+struct skip_rule {
+    char key[64];
+    char reason[256];
+};
+
+static struct undef_rule *undefs;
+static size_t nundefs;
+static struct skip_rule *skips;
+static size_t nskips;
+
+static unsigned flag_bit(const char *name)
+{
+    static const struct {
+        const char *n;
+        unsigned b;
+    } names[] = {{"CF", F_CF}, {"PF", F_PF}, {"AF", F_AF}, {"ZF", F_ZF},
+                 {"SF", F_SF}, {"OF", F_OF}, {"DF", F_DF}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i].n))
+            return names[i].b;
+    return 0;
+}
+
+static void flag_names(unsigned f, char *buf, size_t n)
+{
+    static const char *const names[] = {"CF", "PF", "AF", "ZF", "SF", "OF", "DF"};
+    static const unsigned bits[] = {F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF, F_DF};
+    buf[0] = '\0';
+    for (int i = 0; i < 7; i++)
+        if (f & bits[i])
+            im_appendf(buf, n, "%s%s", buf[0] ? "," : "", names[i]);
+}
+
+/* Lines "KEY<TAB>FLAGS[<TAB>CONDITION]" (undefined flags) or "KEY<TAB>REASON" (not run);
+ * '#' starts a comment. Returns 0, or 1 after printing what is wrong and where. */
+static int read_rules(const char *path, int undef)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tool_error(CMD, "%s: %s", path, strerror(errno));
+        return 1;
+    }
+    char line[512];
+    int ln = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *fields[3] = {0};
+        int nf = 0;
+        for (char *s = strtok(line, "\t"); s && nf < 3; s = strtok(NULL, "\t")) {
+            while (*s == ' ')
+                s++;
+            size_t l = strlen(s);
+            while (l && s[l - 1] == ' ')
+                s[--l] = '\0';
+            if (*s)
+                fields[nf++] = s;
+        }
+        if (nf == 0)
+            continue;
+        if (nf < 2 || strlen(fields[0]) >= 64) {
+            tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln,
+                       undef ? "FLAGS[<TAB>CONDITION]" : "REASON");
+            fclose(f);
+            return 1;
+        }
+        if (undef) {
+            struct undef_rule r = {{0}, 0, C_ALWAYS};
+            snprintf(r.key, sizeof r.key, "%s", fields[0]);
+            for (char *s = fields[1]; *s;) {
+                char name[8] = "";
+                size_t l = strcspn(s, " ,");
+                if (l < sizeof name)
+                    memcpy(name, s, l);
+                if (l >= sizeof name || !flag_bit(name)) {
+                    tool_error(CMD, "%s:%d: unknown flag in '%s' (flags: CF PF AF ZF SF OF DF)",
+                               path, ln, fields[1]);
+                    fclose(f);
+                    return 1;
+                }
+                r.flags |= flag_bit(name);
+                s += l;
+                s += strspn(s, " ,");
+            }
+            if (fields[2]) {
+                if (!strcmp(fields[2], "count!=0"))
+                    r.cond = C_COUNT_NZ;
+                else if (!strcmp(fields[2], "count>1"))
+                    r.cond = C_COUNT_GT1;
+                else if (!strcmp(fields[2], "count>=size"))
+                    r.cond = C_COUNT_GE_SIZE;
+                else {
+                    tool_error(CMD,
+                               "%s:%d: unknown condition '%s' (count!=0, count>1, count>=size)",
+                               path, ln, fields[2]);
+                    fclose(f);
+                    return 1;
+                }
+            }
+            struct undef_rule *nr = realloc(undefs, (nundefs + 1) * sizeof *nr);
+            if (!nr)
+                abort();
+            undefs = nr;
+            undefs[nundefs++] = r;
+        } else {
+            struct skip_rule r;
+            snprintf(r.key, sizeof r.key, "%s", fields[0]);
+            snprintf(r.reason, sizeof r.reason, "%s", fields[1]);
+            struct skip_rule *nr = realloc(skips, (nskips + 1) * sizeof *nr);
+            if (!nr)
+                abort();
+            skips = nr;
+            skips[nskips++] = r;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ---- cases ---- */
+
+struct xcase {
+    int form;
+    unsigned idx, slot;
+    im_operand ops[IM_MAX_OPS];
+    uint64_t regs[16];
+    uint64_t flags;
+    uint8_t scratch[SCR_LEN];
+    int has_rel;
+    char text[160];
+};
+
+struct tgt {
+    im_target t;
+    const im_arch *a;
+    unsigned nregs, width; /* 16/8 registers, 8/4 bytes */
+    uint64_t mask;
+};
+
+static uint64_t rec_addr(unsigned slot)
+{
+    return DATA + HDR + (uint64_t)slot * REC;
+}
+
+static uint64_t rnd_value(im_rng *r, int mode)
+{
+    static const uint64_t edges[] = {0,
+                                     1,
+                                     2,
+                                     0x7f,
+                                     0x80,
+                                     0xff,
+                                     0x7fff,
+                                     0x8000,
+                                     0xffff,
+                                     0x7fffffff,
+                                     0x80000000u,
+                                     0xffffffffu,
+                                     0x100000000ull,
+                                     0x7fffffffffffffffull,
+                                     0x8000000000000000ull,
+                                     ~0ull,
+                                     ~0ull - 1};
+    uint64_t x = im_rng_next(r);
+    switch (mode) {
+    case 0: return x % 17;                                      /* small */
+    case 1: return edges[x % (sizeof edges / sizeof edges[0])]; /* edges */
+    default: return im_rng_next(r);
+    }
+}
+
+/* A random value for a register; ptr: an address in the case's scratch window. */
+static uint64_t reg_value(im_rng *r, int casemode, uint64_t scr)
+{
+    uint64_t x = im_rng_next(r) % 100;
+    uint64_t ptr = scr + WIN_LO + im_rng_next(r) % (WIN_HI - WIN_LO);
+    switch (casemode) {
+    case 0: /* mixed */
+        if (x < 25)
+            return ptr;
+        if (x < 50)
+            return rnd_value(r, 0);
+        if (x < 65)
+            return rnd_value(r, 1);
+        return rnd_value(r, 2);
+    case 1: /* pointers and small counts (string operations) */
+        return x < 50 ? ptr : rnd_value(r, 0);
+    default: return x < 10 ? rnd_value(r, 1) : rnd_value(r, 2);
+    }
+}
+
+static unsigned kind_size(const char *name)
+{
+    if (!strcmp(name, "rax"))
+        return 64;
+    if (!strcmp(name, "eax"))
+        return 32;
+    if (!strcmp(name, "ax"))
+        return 16;
+    if (!strcmp(name, "al"))
+        return 8;
+    const char *p = name;
+    while (*p && (*p < '0' || *p > '9'))
+        p++;
+    return (unsigned)atoi(p);
+}
+
+/* A memory operand whose effective address is in the scratch window: registers keep
+ * their random values except the base (or the index, without a base), set to reach it. */
+static im_operand mem_operand(const struct tgt *g, struct xcase *c, im_rng *r, uint64_t scr)
+{
+    uint64_t target = scr + WIN_LO + im_rng_next(r) % (WIN_HI - WIN_LO - 64);
+    uint64_t x = im_rng_next(r);
+    int64_t disp;
+    switch (x % 4) {
+    case 0: disp = 0; break;
+    case 1: disp = (int8_t)(x >> 8); break;
+    case 2: disp = (int64_t)((x >> 16) % 8000) - 4000; break;
+    default: disp = (int64_t)(int32_t)(x >> 32); break;
+    }
+    unsigned shape = (unsigned)((x >> 40) % 16), n = g->nregs;
+    if (shape == 0) /* absolute: the block is at a fixed address below 2 GiB */
+        return im_mem(IM_NOREG, IM_NOREG, 1, (int64_t)target);
+    if (shape == 1 && g->t == IM_TARGET_X86_64) /* rip-relative: emit_case sets the disp */
+        return im_mem(IM_REG_RIP, IM_NOREG, 1, (int64_t)target);
+    unsigned base = (unsigned)(im_rng_next(r) % n), index = IM_NOREG;
+    unsigned scale = 1u << (im_rng_next(r) % 4);
+    if (shape >= 8 || shape == 2)
+        do
+            index = (unsigned)(im_rng_next(r) % n);
+        while (index == 4);
+    if (shape == 2) { /* index*scale + disp32, no base */
+        uint64_t want = target - (uint64_t)disp;
+        want -= want % scale;
+        c->regs[index] = (want / scale) & g->mask;
+        return im_mem(IM_NOREG, index, scale, disp);
+    }
+    if (index == base) {
+        c->regs[base] = ((target - (uint64_t)disp) / (scale + 1)) & g->mask;
+        return im_mem(base, index, scale, disp);
+    }
+    uint64_t iv = index == IM_NOREG ? 0 : c->regs[index] * scale;
+    c->regs[base] = (target - (uint64_t)disp - iv) & g->mask;
+    return im_mem(base, index, index == IM_NOREG ? 1 : scale, disp);
+}
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Draw case idx of form fi (deterministic in seed, form id and idx). Returns 0, or -1 when
+ * no operands the encoder takes were found. */
+static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, unsigned slot,
+                     struct xcase *c)
+{
+    const im_form *f = &g->a->forms[fi];
+    im_rng r = {fnv(f->id) ^ (seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)idx << 32 | idx)};
+    if (!r.s)
+        r.s = 1;
+    static im_operand samples[IM_MAX_SAMPLES];
+    for (int attempt = 0; attempt < 32; attempt++) {
+        memset(c, 0, sizeof *c);
+        c->form = fi;
+        c->idx = idx;
+        c->slot = slot;
+        uint64_t scr = rec_addr(slot) + SCR_OFF;
+        int mode = (int)(im_rng_next(&r) % 4);
+        mode = mode == 3 ? 0 : mode;
+        for (unsigned i = 0; i < g->nregs; i++)
+            c->regs[i] = reg_value(&r, mode, scr) & g->mask;
+        c->regs[4] = (scr + WIN_LO + 128 + im_rng_next(&r) % 256) & ~(uint64_t)7; /* the stack */
+        c->flags = 0x202;
+        uint64_t fl = im_rng_next(&r);
+        static const unsigned bits[] = {F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF};
+        for (int i = 0; i < 6; i++)
+            if (fl >> i & 1)
+                c->flags |= bits[i];
+        for (unsigned i = 0; i < SCR_LEN; i += 8) {
+            uint64_t v = im_rng_next(&r);
+            memcpy(c->scratch + i, &v, 8);
+        }
+        int ok = 1;
+        for (unsigned i = 0; i < f->nops && ok; i++) {
+            unsigned kind = f->kinds[i];
+            const char *kname = g->a->kinds[kind].name;
+            size_t ns = g->a->samples(g->t, kind, &r, samples, IM_MAX_SAMPLES);
+            size_t nreg = 0, nmem = 0, nother = 0;
+            for (size_t s = 0; s < ns; s++) {
+                if (samples[s].type == IM_OP_REG)
+                    nreg++;
+                else if (samples[s].type == IM_OP_MEM)
+                    nmem++;
+                else
+                    nother++;
+            }
+            unsigned cls = g->a->kinds[kind].cls;
+            if (cls == IM_KC_REL) {
+                c->ops[i] = im_label(0);
+                c->has_rel = 1;
+            } else if (!strncmp(kname, "moffs", 5)) { /* an absolute address: the scratch */
+                c->ops[i] = im_imm((int64_t)(scr + WIN_LO + im_rng_next(&r) % 256));
+            } else if (nmem && (!nreg || im_rng_next(&r) % 2)) {
+                c->ops[i] = mem_operand(g, c, &r, scr);
+            } else if (nreg || nother) {
+                size_t pick = im_rng_next(&r) % (nreg + nother), k = 0;
+                for (size_t s = 0; s < ns; s++) {
+                    if (samples[s].type == IM_OP_MEM)
+                        continue;
+                    if (k++ == pick) {
+                        c->ops[i] = samples[s];
+                        break;
+                    }
+                }
+            } else {
+                ok = 0;
+            }
+        }
+        /* An explicit stack pointer operand keeps the stack in the scratch block only if the
+         * instruction leaves it there; that is for the instruction to show. */
+        if (ok) {
+            uint8_t tmp[16];
+            im_operand test[IM_MAX_OPS];
+            memcpy(test, c->ops, sizeof test);
+            for (unsigned i = 0; i < f->nops; i++)
+                if (test[i].type == IM_OP_LABEL)
+                    test[i] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 16};
+            if (im_encode(g->t, fi, test, tmp, sizeof tmp) > 0) {
+                im_print(g->t, fi, test, c->text, sizeof c->text);
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+static void put_case(const struct tgt *g, const struct xcase *c, uint8_t *rec)
+{
+    memset(rec, 0, REC);
+    for (unsigned i = 0; i < g->nregs; i++)
+        memcpy(rec + IN_OFF + 8 * i, &c->regs[i], 8);
+    memcpy(rec + IN_OFF + 128, &c->flags, 8);
+    memcpy(rec + SCR_OFF, c->scratch, SCR_LEN);
+}
+
+/* ---- code ---- */
+
+static void emit(im_buf *b, const void *p, size_t n)
+{
+    im_buf_bytes(b, p, n);
+}
+
+static void put32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* mov reg, [abs32] (load=1) or mov [abs32], reg: x86_64 REX.W 8B/89 with SIB base-less
+ * disp32, i386 8B/89 with mod 00 rm 101. */
+static void mov_abs(im_buf *b, const struct tgt *g, unsigned reg, uint64_t addr, int load)
+{
+    uint8_t x[9];
+    size_t n = 0;
+    if (g->t == IM_TARGET_X86_64)
+        x[n++] = (uint8_t)(0x48 | (reg & 8 ? 4 : 0));
+    x[n++] = load ? 0x8b : 0x89;
+    if (g->t == IM_TARGET_X86_64) {
+        x[n++] = (uint8_t)((reg & 7) << 3 | 4);
+        x[n++] = 0x25;
+    } else {
+        x[n++] = (uint8_t)((reg & 7) << 3 | 5);
+    }
+    put32le(x + n, (uint32_t)addr);
+    n += 4;
+    emit(b, x, n);
+}
+
+static void mov_esp_imm(im_buf *b, uint64_t v) /* mov esp, imm32 (zero-extends on x86_64) */
+{
+    uint8_t x[5] = {0xbc};
+    put32le(x + 1, (uint32_t)v);
+    emit(b, x, 5);
+}
+
+/* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
+static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
+{
+    uint64_t rec = rec_addr(c->slot);
+    im_operand ops[IM_MAX_OPS];
+    memcpy(ops, c->ops, sizeof ops);
+    mov_esp_imm(b, rec + IN_OFF + 128);
+    static const uint8_t popf = 0x9d, pushf = 0x9c;
+    emit(b, &popf, 1);
+    for (unsigned i = 0; i < g->nregs; i++)
+        mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
+    int taken = -1;
+    const im_form *f = &g->a->forms[c->form];
+    for (unsigned i = 0; i < f->nops; i++)
+        if (ops[i].type == IM_OP_LABEL) {
+            if (taken < 0)
+                taken = im_buf_label(b);
+            ops[i].label = taken;
+        }
+    /* rip-relative operands: the displacement from the end of the instruction */
+    for (unsigned i = 0; i < f->nops; i++)
+        if (ops[i].type == IM_OP_MEM && ops[i].base == IM_REG_RIP) {
+            uint8_t tmp[16];
+            im_operand t2[IM_MAX_OPS];
+            memcpy(t2, ops, sizeof t2);
+            t2[i].imm = 0;
+            for (unsigned j = 0; j < f->nops; j++)
+                if (t2[j].type == IM_OP_LABEL)
+                    t2[j] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 16};
+            int len = im_encode(g->t, c->form, t2, tmp, sizeof tmp);
+            if (len < 0)
+                return len;
+            ops[i].imm -= (int64_t)(CODE_BASE + im_buf_offset(b) + (size_t)len);
+        }
+    int err = im_buf_emit(b, c->form, ops);
+    if (err)
+        return err;
+    if (taken >= 0) {
+        /* not taken: jmp over the marker; taken: mov dword [taken], 1 */
+        uint8_t j[2] = {0xeb, (uint8_t)(g->t == IM_TARGET_X86_64 ? 11 : 10)};
+        emit(b, j, 2);
+        im_buf_bind(b, taken);
+        uint8_t m[11];
+        size_t n = 0;
+        m[n++] = 0xc7;
+        if (g->t == IM_TARGET_X86_64) {
+            m[n++] = 0x04;
+            m[n++] = 0x25;
+        } else {
+            m[n++] = 0x05;
+        }
+        put32le(m + n, (uint32_t)(rec + OUT_OFF + 136));
+        n += 4;
+        put32le(m + n, 1);
+        n += 4;
+        emit(b, m, n);
+    }
+    for (unsigned i = 0; i < g->nregs; i++)
+        mov_abs(b, g, i, rec + OUT_OFF + 8 * i, 0);
+    mov_esp_imm(b, rec + OUT_OFF + 128 + (g->t == IM_TARGET_X86_64 ? 8 : 4));
+    emit(b, &pushf, 1);
+    return 0;
+}
+
+/* The image of cases[0..n) at slots 0..n): entry "run". */
+static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, uint64_t saved,
+                       im_image **out)
+{
+    im_buf *b = im_buf_new(g->t);
+    if (!b)
+        return IM_ERR_NOMEM;
+    int entry = im_buf_label(b);
+    im_buf_bind(b, entry);
+    if (g->t == IM_TARGET_X86_64) {
+        /* push rbx, rbp, r12, r13, r14, r15 */
+        static const uint8_t pro[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
+        emit(b, pro, sizeof pro);
+    } else {
+        static const uint8_t pro[] = {0x53, 0x55, 0x56, 0x57}; /* push ebx, ebp, esi, edi */
+        emit(b, pro, sizeof pro);
+    }
+    mov_abs(b, g, 4, saved, 0);
+    for (size_t i = 0; i < n; i++) {
+        int err = emit_case(b, g, cs[i]);
+        if (err) {
+            im_buf_free(b);
+            return err;
+        }
+    }
+    mov_abs(b, g, 4, saved, 1);
+    if (g->t == IM_TARGET_X86_64) {
+        /* cld; pop r15, r14, r13, r12, rbp, rbx; xor eax, eax; ret */
+        static const uint8_t epi[] = {0xfc, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d,
+                                      0x41, 0x5c, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
+        emit(b, epi, sizeof epi);
+    } else {
+        /* cld; pop edi, esi, ebp, ebx; xor eax, eax; ret */
+        static const uint8_t epi[] = {0xfc, 0x5f, 0x5e, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
+        emit(b, epi, sizeof epi);
+    }
+    im_buf_export(b, "run", entry, IM_SYM_FUNC);
+    int err = im_buf_finish(b);
+    im_image *img = err ? NULL : im_img_new();
+    if (!err && !img)
+        err = IM_ERR_NOMEM;
+    if (!err)
+        err = im_buf_to_image(b, img);
+    im_buf_free(b);
+    if (err) {
+        im_img_free(img);
+        return err;
+    }
+    *out = img;
+    return 0;
+}
+
+/* ---- running ---- */
+
+struct outcome {
+    int faulted;      /* the call failed with an engine error */
+    char detail[200]; /* its message */
+    uint8_t rec[REC]; /* the record after the call */
+};
+
+/* Fault injection for the self-test: IMAGO_FAULT_STATE_DROP=ENGINE makes that engine's
+ * copy-back lose one byte per call (the low byte of the first case's out rax keeps its
+ * value from before the call). */
+static const char *fault_drop;
+
+/* Run cases cs[0..n) on emu; results into res[]. 0, or 1 when the batch faulted. */
+static int run_batch(im_emu *emu, im_engine e, const struct tgt *g, struct xcase *const *cs,
+                     size_t n, struct outcome *res, int *infra)
+{
+    im_image *img;
+    uint64_t addr = DATA + (uint64_t)cs[0]->slot * REC; /* the header page, then the records */
+    int err = build_image(g, cs, n, addr, &img);
+    if (err) {
+        tool_error(CMD, "%s: building the cases of %s: %s: %s", im_target_name(g->t),
+                   g->a->forms[cs[0]->form].id, im_strerror(err), im_detail());
+        *infra = 1;
+        return 1;
+    }
+    err = im_emu_load(emu, img, CODE_BASE);
+    im_img_free(img);
+    if (err) {
+        tool_error(CMD, "%s: loading on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
+                   im_strerror(err), im_detail());
+        *infra = 1;
+        return 1;
+    }
+    size_t len = HDR + n * REC;
+    uint8_t *block = calloc(1, len);
+    if (!block)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        put_case(g, cs[i], block + HDR + i * REC);
+    int64_t result;
+    err = im_emu_call_data(emu, "run", block, len, addr, NULL, 0, &result);
+    if (err && err != IM_ERR_ENGINE) {
+        tool_error(CMD, "%s on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
+                   im_strerror(err), im_detail());
+        *infra = 1;
+        free(block);
+        return 1;
+    }
+    if (err) {
+        const char *d = im_detail();
+        const char *cmd = strstr(d, " (command:"); /* the message without the command line */
+        int dl = cmd ? (int)(cmd - d) : (int)strlen(d);
+        for (size_t i = 0; i < n; i++) {
+            res[i].faulted = 1;
+            snprintf(res[i].detail, sizeof res[i].detail, "%.*s", dl, d);
+        }
+        free(block);
+        return 1;
+    }
+    if (fault_drop && !strcmp(fault_drop, im_engine_name(e)))
+        block[HDR + OUT_OFF] = 0;
+    for (size_t i = 0; i < n; i++) {
+        res[i].faulted = 0;
+        res[i].detail[0] = '\0';
+        memcpy(res[i].rec, block + HDR + i * REC, REC);
+    }
+    free(block);
+    return 0;
+}
+
+/* Run cases s..s+m as one batch; when it faults, split it by form, then run each case of a
+ * faulting form alone. bat[i] receives the first case of the batch case i finally ran in
+ * (its length in blen[i]), so another engine can run the same batches: the same code at the
+ * same addresses (a call's return address is a code address). */
+static void run_range(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t s,
+                      size_t m, struct outcome *res, size_t *bat, size_t *blen, int *infra)
+{
+    if (!run_batch(emu, e, g, cs + s, m, res + s, infra) || *infra || m == 1) {
+        for (size_t i = s; i < s + m; i++) {
+            bat[i] = s;
+            blen[i] = m;
+        }
+        return;
+    }
+    int one_form = cs[s]->form == cs[s + m - 1]->form;
+    for (size_t i = s; i < s + m && !*infra;) {
+        size_t k = i + 1;
+        if (!one_form)
+            while (k < s + m && cs[k]->form == cs[i]->form)
+                k++;
+        run_range(emu, e, g, cs, i, k - i, res, bat, blen, infra);
+        i = k;
+    }
+}
+
+/* Every case, in batches of at most CHUNK; returns 1 on an error other than a fault. */
+static int run_all(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t n,
+                   struct outcome *res, size_t *bat, size_t *blen)
+{
+    int infra = 0;
+    for (size_t start = 0; start < n && !infra; start += CHUNK)
+        run_range(emu, e, g, cs, start, n - start < CHUNK ? n - start : CHUNK, res, bat, blen,
+                  &infra);
+    return infra;
+}
+
+/* Another engine: native's batches (bat, blen), each split as run_range splits. */
+static int run_like(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t n,
+                    const size_t *bat, const size_t *blen, struct outcome *res)
+{
+    int infra = 0;
+    size_t *b2 = calloc(n ? n : 1, sizeof *b2), *l2 = calloc(n ? n : 1, sizeof *l2);
+    for (size_t i = 0; i < n && !infra; i += blen[i]) {
+        if (bat[i] != i || !blen[i])
+            abort(); /* batches are contiguous runs that start where the previous ended */
+        run_range(emu, e, g, cs, i, blen[i], res, b2, l2, &infra);
+    }
+    free(b2);
+    free(l2);
+    return infra;
+}
+
+/* ---- comparing ---- */
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static unsigned undefined_flags(const struct tgt *g, const struct xcase *c)
+{
+    const im_form *f = &g->a->forms[c->form];
+    unsigned size = f->nops ? kind_size(g->a->kinds[f->kinds[0]].name) : 0;
+    int64_t count = -1;
+    if (f->nops >= 2) {
+        const im_operand *o = &c->ops[f->nops - 1];
+        if (o->type == IM_OP_IMM)
+            count = o->imm;
+        else if (o->type == IM_OP_REG)
+            count = (int64_t)(c->regs[o->reg] & 0xff);
+        if (count >= 0)
+            count &= size == 64 ? 63 : 31;
+    }
+    unsigned u = 0;
+    for (size_t i = 0; i < nundefs; i++) {
+        const struct undef_rule *r = &undefs[i];
+        if (strcmp(r->key, f->mnem) && strcmp(r->key, f->id))
+            continue;
+        int on = 1;
+        switch (r->cond) {
+        case C_ALWAYS: break;
+        case C_COUNT_NZ: on = count != 0; break;
+        case C_COUNT_GT1: on = count > 1; break;
+        case C_COUNT_GE_SIZE: on = size && count >= (int64_t)size; break;
+        }
+        if (on)
+            u |= r->flags;
+    }
+    return u;
+}
+
+static const char *const reg64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+static const char *const reg32[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
+
+/* "rax=0x.. rcx=0x.. ... flags=0x.." of the in-state, for a reproducer. */
+static void in_state(const struct tgt *g, const struct xcase *c, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (unsigned i = 0; i < g->nregs; i++)
+        im_appendf(buf, n, "%s=0x%" PRIx64 " ", g->nregs == 16 ? reg64[i] : reg32[i], c->regs[i]);
+    im_appendf(buf, n, "flags=0x%" PRIx64, c->flags);
+}
+
+struct tally {
+    unsigned forms, cases, faulted, diverge;
+};
+
+static void diverge(const char *engine, const struct tgt *g, const struct xcase *c,
+                    const char *what, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void diverge(const char *engine, const struct tgt *g, const struct xcase *c,
+                    const char *what, const char *fmt, ...)
+{
+    char msg[512], st[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    in_state(g, c, st, sizeof st);
+    printf("diverge\t%s\t%s\t%s\t%u\t%s; insn '%s'; in: %s (scratch at 0x%" PRIx64 ")\n", engine,
+           g->a->forms[c->form].id, what, c->idx, msg, c->text, st, rec_addr(c->slot) + SCR_OFF);
+}
+
+/* Compare one case; returns the number of differences reported. */
+static unsigned compare(const char *engine, const struct tgt *g, const struct xcase *c,
+                        const struct outcome *nat, const struct outcome *eng)
+{
+    unsigned d = 0;
+    if (nat->faulted || eng->faulted) {
+        if (nat->faulted && !eng->faulted) {
+            diverge(engine, g, c, "nofault", "native faulted (%s), %s did not", nat->detail,
+                    engine);
+            d++;
+        } else if (!nat->faulted && eng->faulted) {
+            diverge(engine, g, c, "fault", "%s faulted (%s), native did not", engine, eng->detail);
+            d++;
+        }
+        return d;
+    }
+    for (unsigned i = 0; i < g->nregs; i++) {
+        uint64_t a = get64(nat->rec + OUT_OFF + 8 * i) & g->mask;
+        uint64_t b = get64(eng->rec + OUT_OFF + 8 * i) & g->mask;
+        if (a != b) {
+            char name[8];
+            snprintf(name, sizeof name, "reg:%s", g->nregs == 16 ? reg64[i] : reg32[i]);
+            diverge(engine, g, c, name, "native 0x%" PRIx64 ", %s 0x%" PRIx64, a, engine, b);
+            d++;
+        }
+    }
+    unsigned undef = undefined_flags(g, c);
+    unsigned fa = (unsigned)get64(nat->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
+    unsigned fb = (unsigned)get64(eng->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
+    for (unsigned bit = 1; bit <= F_OF; bit <<= 1) {
+        if ((fa ^ fb) & bit) {
+            char name[16], fn[8];
+            flag_names(bit, fn, sizeof fn);
+            snprintf(name, sizeof name, "flag:%s", fn);
+            diverge(engine, g, c, name, "native %s=%u, %s %s=%u", fn, !!(fa & bit), engine, fn,
+                    !!(fb & bit));
+            d++;
+        }
+    }
+    if (get64(nat->rec + OUT_OFF + 136) != get64(eng->rec + OUT_OFF + 136)) {
+        diverge(engine, g, c, "taken", "native taken=%" PRIu64 ", %s taken=%" PRIu64,
+                get64(nat->rec + OUT_OFF + 136), engine, get64(eng->rec + OUT_OFF + 136));
+        d++;
+    }
+    if (memcmp(nat->rec + SCR_OFF, eng->rec + SCR_OFF, SCR_LEN)) {
+        unsigned k = 0;
+        while (nat->rec[SCR_OFF + k] == eng->rec[SCR_OFF + k])
+            k++;
+        unsigned e = SCR_LEN;
+        while (nat->rec[SCR_OFF + e - 1] == eng->rec[SCR_OFF + e - 1])
+            e--;
+        char hn[80] = "", he[80] = "";
+        for (unsigned i = k; i < e && i < k + 16; i++) {
+            im_appendf(hn, sizeof hn, "%02x", nat->rec[SCR_OFF + i]);
+            im_appendf(he, sizeof he, "%02x", eng->rec[SCR_OFF + i]);
+        }
+        diverge(engine, g, c, "mem", "scratch bytes %u..%u differ: native %s, %s %s", k, e - 1, hn,
+                engine, he);
+        d++;
+    }
+    return d;
+}
+
+/* ---- the command ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: imago state -a TARGET [--engine E] [--cases K] [--seed N] [--form ID]...\n"
+               "                   [--shard I/N] [--undefined FILE] [--notrun FILE]\n"
+               "Per-instruction state checks: K random cases of every form of an x86 TARGET\n"
+               "(x86_64, i386) run on the native engine and on engine E (default native); every\n"
+               "GPR, the flags (minus those FILE of --undefined lists as undefined), the branch\n"
+               "taken or not and the scratch block must agree. --notrun lists forms not run\n"
+               "(KEY<TAB>REASON); --shard I/N checks every N-th form from the I-th (1-based).\n"
+               "Prints notrun/form/diverge/summary lines (docs/testing.md); exit 0 when the\n"
+               "check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "imago state: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    usage(stderr);
+    return 2;
+}
+
+int cmd_state(int argc, char **argv)
+{
+    const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL;
+    unsigned cases = 16, shard_i = 1, shard_n = 1;
+    uint64_t seed = 1;
+    const char *only[64];
+    size_t nonly = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc)
+            return bad_usage("%s needs a value", a);
+        const char *v = argv[++i];
+        char *end;
+        if (!strcmp(a, "-a") || !strcmp(a, "--target"))
+            tname = v;
+        else if (!strcmp(a, "--engine") || !strcmp(a, "-e"))
+            ename = v;
+        else if (!strcmp(a, "--undefined"))
+            undef_path = v;
+        else if (!strcmp(a, "--notrun"))
+            skip_path = v;
+        else if (!strcmp(a, "--form")) {
+            if (nonly == 64)
+                return bad_usage("at most 64 --form options%s", "");
+            only[nonly++] = v;
+        } else if (!strcmp(a, "--cases")) {
+            unsigned long k = strtoul(v, &end, 10);
+            if (*end || k == 0 || k > 1000)
+                return bad_usage("bad --cases '%s' (1..1000)", v);
+            cases = (unsigned)k;
+        } else if (!strcmp(a, "--seed")) {
+            seed = strtoull(v, &end, 0);
+            if (*end || !*v)
+                return bad_usage("bad --seed '%s'", v);
+        } else if (!strcmp(a, "--shard")) {
+            if (sscanf(v, "%u/%u", &shard_i, &shard_n) != 2 || shard_n == 0 || shard_i == 0 ||
+                shard_i > shard_n)
+                return bad_usage("bad --shard '%s' (I/N, 1 <= I <= N)", v);
+        } else
+            return bad_usage("unknown option '%s'", a);
+    }
+    if (!tname)
+        return bad_usage("-a TARGET is required%s", "");
+    im_target t = im_target_from_name(tname);
+    if (t != IM_TARGET_X86_64 && t != IM_TARGET_I386) {
+        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64 and i386)", tname);
+        return 1;
+    }
+    im_engine e = im_engine_from_name(ename);
+    if (e == IM_ENGINE_NONE) {
+        tool_error(CMD, "unknown engine '%s' (native, qemu, unicorn)", ename);
+        return 1;
+    }
+    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)))
+        return 1;
+    fault_drop = getenv("IMAGO_FAULT_STATE_DROP");
+    if (fault_drop && !*fault_drop)
+        fault_drop = NULL;
+    /* A faulting case kills a runner: no core files. */
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+
+    struct tgt g = {t, im_arch_for(t), t == IM_TARGET_X86_64 ? 16u : 8u,
+                    t == IM_TARGET_X86_64 ? 8u : 4u, t == IM_TARGET_X86_64 ? ~0ull : 0xffffffffull};
+    for (size_t i = 0; i < nonly; i++)
+        if (im_form_lookup(t, only[i]) < 0 || !im_form_valid(t, im_form_lookup(t, only[i]))) {
+            tool_error(CMD, "no form '%s' for %s", only[i], tname);
+            return 1;
+        }
+
+    /* The cases of the selected forms. */
+    size_t cap = 1024, n = 0;
+    struct xcase **cs = malloc(cap * sizeof *cs);
+    int *forms_sel = calloc(g.a->nforms, sizeof *forms_sel);
+    unsigned ordinal = 0;
+    for (size_t fi = 0; fi < g.a->nforms; fi++) {
+        const im_form *f = &g.a->forms[fi];
+        if (!im_form_valid(t, (int)fi))
+            continue;
+        if (nonly) {
+            int hit = 0;
+            for (size_t i = 0; i < nonly; i++)
+                hit |= !strcmp(only[i], f->id);
+            if (!hit)
+                continue;
+        } else if (ordinal++ % shard_n != shard_i - 1) {
+            continue;
+        }
+        const char *reason = NULL;
+        for (size_t i = 0; i < nskips && !reason; i++)
+            if (!strcmp(skips[i].key, f->id) || !strcmp(skips[i].key, f->mnem))
+                reason = skips[i].reason;
+        if (reason) {
+            printf("notrun\t%s\t%s\n", f->id, reason);
+            continue;
+        }
+        unsigned made = 0;
+        for (unsigned k = 0; k < cases; k++) {
+            struct xcase *c = malloc(sizeof *c);
+            if (n >= MAX_CASES) {
+                tool_error(CMD, "more than %u cases: use fewer --cases or --shard", MAX_CASES);
+                return 1;
+            }
+            if (!c || make_case(&g, (int)fi, k, seed, (unsigned)n, c)) {
+                free(c);
+                continue;
+            }
+            if (n == cap) {
+                cap *= 2;
+                cs = realloc(cs, cap * sizeof *cs);
+                if (!cs)
+                    abort();
+            }
+            cs[n++] = c;
+            made++;
+        }
+        if (!made)
+            printf("notrun\t%s\tno operands the encoder accepts were drawn for its kinds\n", f->id);
+        else
+            forms_sel[fi] = 1;
+    }
+
+    int status = 0;
+    struct outcome *nat = calloc(n ? n : 1, sizeof *nat);
+    struct outcome *eng = e == IM_ENGINE_NATIVE ? NULL : calloc(n ? n : 1, sizeof *eng);
+    im_emu *ne = NULL, *ee = NULL;
+    size_t *bat = NULL, *blen = NULL;
+    int err = im_emu_open_ex(IM_ENGINE_NATIVE, t, IM_EMU_ISOLATED, &ne);
+    if (err) {
+        tool_error(CMD, "native %s: %s: %s", tname, im_strerror(err), im_detail());
+        status = 1;
+        goto out;
+    }
+    if (e != IM_ENGINE_NATIVE) {
+        err = im_emu_open_ex(e, t, IM_EMU_ISOLATED, &ee);
+        if (err) {
+            tool_error(CMD, "%s %s: %s: %s", ename, tname, im_strerror(err), im_detail());
+            status = 1;
+            goto out;
+        }
+    }
+    bat = calloc(n ? n : 1, sizeof *bat);
+    blen = calloc(n ? n : 1, sizeof *blen);
+    if (run_all(ne, IM_ENGINE_NATIVE, &g, cs, n, nat, bat, blen) ||
+        (ee && run_like(ee, e, &g, cs, n, bat, blen, eng))) {
+        status = 1;
+        goto out;
+    }
+    struct tally tn = {0}, te = {0};
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        unsigned nf = 0, ef = 0;
+        while (k < n && cs[k]->form == cs[i]->form) {
+            nf += (unsigned)nat[k].faulted;
+            if (ee) {
+                ef += (unsigned)eng[k].faulted;
+                /* each slot's pointer values were moved by the same delta in both runs: the
+                 * batch layout of an engine may differ from native's, so compare as slot 0 */
+                te.diverge += compare(ename, &g, cs[k], &nat[k], &eng[k]);
+            }
+            k++;
+        }
+        unsigned total = (unsigned)(k - i);
+        const char *id = g.a->forms[cs[i]->form].id;
+        if (nf == total) {
+            const char *why = strstr(nat[i].detail, "killed by signal"); /* not the path */
+            printf("notrun\t%s\tevery case faults natively (%s); every engine must fault too\n", id,
+                   why ? why : nat[i].detail);
+        }
+        printf("form\t%s\tnative\tcases=%u\tfaulted=%u\n", id, total - nf, nf);
+        tn.forms += nf < total;
+        tn.cases += total - nf;
+        tn.faulted += nf;
+        if (ee) {
+            printf("form\t%s\t%s\tcases=%u\tfaulted=%u\n", id, ename, total - ef, ef);
+            te.forms += ef < total;
+            te.cases += total - ef;
+            te.faulted += ef;
+        }
+        i = k;
+    }
+    printf("summary\tnative\tforms=%u\tcases=%u\tfaulted=%u\tdivergences=0\n", tn.forms, tn.cases,
+           tn.faulted);
+    if (ee)
+        printf("summary\t%s\tforms=%u\tcases=%u\tfaulted=%u\tdivergences=%u\n", ename, te.forms,
+               te.cases, te.faulted, te.diverge);
+out:
+    im_emu_close(ne);
+    im_emu_close(ee);
+    for (size_t i = 0; i < n; i++)
+        free(cs[i]);
+    free(cs);
+    free(forms_sel);
+    free(bat);
+    free(blen);
+    free(nat);
+    free(eng);
+    free(undefs);
+    free(skips);
+    undefs = NULL;
+    skips = NULL;
+    nundefs = nskips = 0;
+    return fflush(stdout) == 0 ? status : 1;
+}
