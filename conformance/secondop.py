@@ -166,6 +166,17 @@ for _n in range(32):
     _X86_REG["ymm%d" % _n] = 256
 _X86_SIZE = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "xmmword": 128, "ymmword": 256,
              "tbyte": 80, "fword": 48, "oword": 128}
+# objdump names cmpxchg16b's m128 `oword`, GNU as reads `xmmword` too.
+_X86_SIZE_ALIAS = {"oword": "xmmword"}
+# Immediates that are fields of their own width, not operands sign-extended to the
+# operand size: shift and rotate counts, bit offsets, shuffle and select controls,
+# ret's and enter's sizes. GNU as reads a negative value as its two's complement
+# in the field; the decoders print the field unsigned (-0x28 is 0xd8).
+_X86_IMM8_FIELD_RE = re.compile(
+    r"^(rol|ror|rcl|rcr|shl|sal|shr|sar|bt|bts|btr|btc|shld|shrd|rorx|sarx|shlx|shrx|"
+    r"v?pshuf[dhlw]+|v?shufp[sd]|v?palignr|v?pextr[bwdq]|v?pinsr[bwdq]|v?insertps|"
+    r"v?extractps|v?round[sp][sd]|v?dpp[sd]|v?mpsadbw|v?pblendw|v?blendp[sd]|"
+    r"v?pclmulqdq|v?ps[rl]l[dqw]|v?psra[dw]|v?ps[rl]ldq|v?cmp[sp][sd]|int|in|out)$")
 _X86_SUFFIX = {8: "b", 16: "w", 32: "d", 64: "q"}
 
 # Condition-code spellings: GNU as and the decoders print different ones of the
@@ -288,6 +299,11 @@ def normalise_x86(text, target, addr=None):
     if mnem == "xlat" and len(ops) == 1 and re.match(r"^(byte ptr ?)?(ds:)?\[[er]?bx\]$", ops[0]):
         mnem, ops = "xlatb", []
 
+    # xchg of the accumulator with itself at the default size is the one-byte nop
+    # 90 (GNU as encodes it so; the decoders print nop).
+    if mnem == "xchg" and ops in (["rax", "rax"], ["eax", "eax"]) and _X86_REG[ops[0]] == bits:
+        mnem, ops = "nop", []
+
     # Operand size: the first register or size keyword (immediates are sign- or
     # zero-extended to it, and the decoders print them either way).
     width = None
@@ -315,12 +331,15 @@ def normalise_x86(text, target, addr=None):
         mnem = m.group(1) + (_X86_SUFFIX.get(size, "") if size else m.group(2))
         ops = []
 
+    field = 8 if _X86_IMM8_FIELD_RE.match(mnem) else None
+    if mnem in ("ret", "retf", "retn", "enter"):
+        field = 16
     out = []
-    for op in ops:
+    for k, op in enumerate(ops):
         size = ""
         w = op.split(" ", 1)
         if len(w) == 2 and w[0] in _X86_SIZE and w[1].startswith("ptr"):
-            size, op = w[0] + " ptr ", w[1][3:].strip()
+            size, op = _X86_SIZE_ALIAS.get(w[0], w[0]) + " ptr ", w[1][3:].strip()
         # objdump writes an absolute address as `ds:0x10`; GNU as reads it as a memory
         # operand like `[0x10]`: the same operand.
         m2 = re.match(r"^ds:([-+]?(?:0x[0-9a-f]+|[0-9]+))$", op)
@@ -337,8 +356,10 @@ def normalise_x86(text, target, addr=None):
             out.append(size + "." + _hex(_signed(int(op, 16) - addr, bits)))
         elif _NUM_RE.match(op):
             # An immediate: the decoders print a sign-extended value signed or
-            # unsigned (0xffffffc9, -0x37): compare it modulo the operand size.
-            out.append(size + _hex(_num(op) & ((1 << width) - 1)))
+            # unsigned (0xffffffc9, -0x37): compare it modulo the operand size, or
+            # modulo its field (above; enter's second operand is 8 bits).
+            f = 8 if mnem == "enter" and k == 1 else field
+            out.append(size + _hex(_num(op) & ((1 << (f or width)) - 1)))
         else:
             m3 = re.match(r"^([a-z]+:)?\[(.*)\]$", op)
             if m3:
@@ -539,19 +560,64 @@ _ABS_RE = re.compile(r"\[(-?0x[0-9a-f]+)\]")
 
 def _capstone_abs32(target, text, hexstr, dec):
     # capstone 4 prints the address of an absolute [disp32] operand (which 64-bit
-    # code sign-extends) as its low 32 bits when the instruction's other operand is a
-    # 32-bit register: [0xfffffff0] for [-0x10]. Equal modulo 2^32, and the bytes
-    # hold a ModRM+SIB absolute disp32 (mod=00 r/m=100, SIB index=100 base=101).
+    # code sign-extends) as its low 32 or 16 bits when the instruction's register
+    # operand is that wide: [0xfffffff0] for [-0x10]. Equal modulo 2^32 (2^16), and
+    # the bytes hold a ModRM+SIB absolute disp32 (mod=00 r/m=100, SIB index=100
+    # base=101).
     if target != "x86_64" or len(dec) != 1:
         return False
-    if not re.fullmatch(_X86_PREFIX_BYTES + r"(0f(38|3a)?)?[0-9a-f]{2}[0-3][4c]25[0-9a-f]{8}"
-                        r"([0-9a-f]{2}|[0-9a-f]{8})?", hexstr):
+    if not re.search(r"[0-3][4c][26ae]5[0-9a-f]{8}", hexstr):
         return False
-    low = lambda s: _ABS_RE.sub(lambda m: "[%s]" % _hex(_num(m.group(1)) & 0xffffffff), s)
     a = normalise_x86(text, target)
     b = normalise_x86(dec[0][1], target, 0)
     a, b = drop_unmatched_sizes(a, b)
-    return a != b and low(a) == low(b)
+    for bits in (32, 16, 8):
+        low = lambda s: _ABS_RE.sub(  # noqa: E731
+            lambda m: "[%s]" % _hex(_num(m.group(1)) & ((1 << bits) - 1)), s)
+        if a != b and low(a) == low(b):
+            return True
+    return False
+
+
+def _capstone_movsxd32(target, text, hexstr, dec):
+    # MOVSXD without REX.W (63 /r, a 32-bit destination): capstone 4 prints the
+    # destination as the 64-bit register.
+    if target != "x86_64" or len(dec) != 1 or re.search(r"4[8-9a-f]63", hexstr):
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    a, b = drop_unmatched_sizes(a, b)
+    m = re.match(r"^movsxd ([a-z0-9]+),", a)
+    r64 = {v: k for k, v in _R32_OF_R64.items()}
+    return (m is not None and m.group(1) in r64 and re.search(r"63", hexstr) is not None
+            and b == a.replace("movsxd " + m.group(1) + ",", "movsxd " + r64[m.group(1)] + ",", 1))
+
+
+_R32_OF_R64 = dict(zip("rax rcx rdx rbx rsp rbp rsi rdi".split(),
+                       "eax ecx edx ebx esp ebp esi edi".split()))
+_R32_OF_R64.update({"r%d" % n: "r%dd" % n for n in range(8, 16)})
+
+
+def _capstone_sse_xmmword(target, text, hexstr, dec):
+    # capstone 4 prints the memory operand of comiss/comisd (and ucomiss/ucomisd)
+    # as xmmword; the instructions read 32 and 64 bits (GNU as, objdump, the SDM).
+    if len(dec) != 1:
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    return (re.match(r"^u?comis[sd] ", a) is not None and "xmmword ptr" in b
+            and re.sub(r"\b[a-z]+ ptr ", "", a) == re.sub(r"\b[a-z]+ ptr ", "", b))
+
+
+def _capstone_rep_66(target, text, hexstr, dec):
+    # 66 before a rep prefix on a string instruction (66 F3 A5, GNU as's order for
+    # `rep movsw`): capstone 4 drops the operand-size prefix and prints the dword
+    # form.
+    if len(dec) != 1 or not re.fullmatch(r"66f[23]a[4-7a-f]", hexstr):
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    return a.endswith("w") and b == a[:-1] + "d"
 
 
 def _objdump_a32_nop(target, text, hexstr, dec):
@@ -576,10 +642,24 @@ DECODER_CLASSES = [
           _capstone_nop_reg),
     Known("capstone4-abs32-unsigned", "capstone",
           "capstone 4.0.2 prints the address of an absolute [disp32] operand in 64-bit "
-          "code (sign-extended by the CPU) as its low 32 bits, unsigned, when the other "
-          "operand is a 32-bit register ([0xfffffff0] for [-0x10], i.e. "
-          "0xfffffffffffffff0); the address agrees modulo 2^32 and the bytes are the "
-          "ModRM+SIB disp32 form.", _capstone_abs32),
+          "code (sign-extended by the CPU) as its low 32 (16, 8) bits, unsigned, when the "
+          "register operand is a 32-bit (16-bit, 8-bit) register ([0xfffffff0] for [-0x10], "
+          "i.e. 0xfffffffffffffff0); the address agrees modulo 2^32 (2^16, 2^8) and the "
+          "bytes hold the ModRM+SIB disp32 form.", _capstone_abs32),
+    Known("capstone4-movsxd-r32", "capstone",
+          "MOVSXD without REX.W (`movsxd r32, r/m32`, opcode 63): capstone 4.0.2 prints "
+          "the destination as the 64-bit register. Matched when the texts agree with the "
+          "destination widened and the bytes have no REX.W.", _capstone_movsxd32),
+    Known("capstone4-comis-xmmword", "capstone",
+          "capstone 4.0.2 prints the memory operand of comiss/comisd/ucomiss/ucomisd as "
+          "xmmword; they read 32 and 64 bits (GNU as, objdump and the SDM say dword and "
+          "qword). Matched when the texts agree without size keywords.",
+          _capstone_sse_xmmword),
+    Known("capstone4-rep-66-string", "capstone",
+          "a 66 prefix before rep on a string instruction (66 F3 A5, GNU as's order "
+          "for `rep movsw`): capstone 4.0.2 drops the operand size and prints the dword "
+          "form (`rep movsd`). Matched by those bytes and the w/d suffixes.",
+          _capstone_rep_66),
     Known("capstone-66-90-nop", "capstone",
           "capstone prints 66 90 (`xchg ax, ax` for GNU as and objdump) as `nop`, the "
           "name the Intel SDM gives the two-byte NOP; matched by those exact bytes, "
@@ -623,6 +703,70 @@ def _llvm_a32_push_sp(target, text, hexstr, llvm_hex, err):
             and word >> 28 == int.from_bytes(bytes.fromhex(hexstr), "little") >> 28)
 
 
+_LEGACY_PREFIX = ("66", "67", "f0", "f2", "f3", "2e", "36", "3e", "26", "64", "65")
+
+
+def _split_prefixes(h):
+    pre = []
+    while len(h) >= 2 and h[:2] in _LEGACY_PREFIX:
+        pre.append(h[:2])
+        h = h[2:]
+    return pre, h
+
+
+def _llvm_prefix_order(target, text, hexstr, llvm_hex, err):
+    # The same legacy prefixes in another order (llvm-mc: F3 66 A5, GNU as: 66 F3 A5).
+    if target not in ("x86_64", "i386") or llvm_hex is None or err is not None:
+        return False
+    pa, ra = _split_prefixes(hexstr)
+    pb, rb = _split_prefixes(llvm_hex)
+    return ra == rb and pa != pb and sorted(pa) == sorted(pb)
+
+
+def _llvm_xchg_order(target, text, hexstr, llvm_hex, err):
+    # xchg reg, reg (86/87 /r): GNU as puts the first operand in ModRM.rm, llvm-mc
+    # in ModRM.reg; the same exchange.
+    if target not in ("x86_64", "i386") or llvm_hex is None or err is not None:
+        return False
+    if not re.match(r"^xchg [a-z0-9]+, ?[a-z0-9]+$", text.strip().lower()):
+        return False
+
+    def parts(h):
+        pre, rest = _split_prefixes(h)
+        rex = None
+        if target == "x86_64" and len(rest) >= 2 and rest[0] == "4":
+            rex, rest = int(rest[:2], 16), rest[2:]
+        if len(rest) != 4 or rest[:2] not in ("86", "87"):
+            return None
+        return pre, rex, rest[:2], int(rest[2:], 16)
+    a, b = parts(hexstr), parts(llvm_hex)
+    if a is None or b is None or a[0] != b[0] or a[2] != b[2] or a[3] >> 6 != 3:
+        return False
+    m = a[3]
+    swapped = 0xc0 | (m & 7) << 3 | (m >> 3) & 7
+    rex = a[1]
+    if rex is not None:
+        rex = (rex & ~0x5) | (rex & 4) >> 2 | (rex & 1) << 2
+    return b[3] == swapped and b[1] == rex
+
+
+def _llvm_branch_abs_mem(target, text, hexstr, llvm_hex, err):
+    # `jmp/call DWORD|QWORD PTR [address]` (an indirect branch through memory at an
+    # absolute address): llvm-mc's Intel parser assembles a direct branch to that
+    # address, with a relocation.
+    return (target in ("x86_64", "i386") and llvm_hex is not None
+            and re.match(r"^(jmp|call) [dq]word ptr \[-?(0x[0-9a-f]+|\d+)\]$",
+                         text.strip().lower()) is not None
+            and llvm_hex[:2] in ("e8", "e9"))
+
+
+def _llvm_movsxd_r32(target, text, hexstr, llvm_hex, err):
+    # llvm-mc 14 rejects MOVSXD with a 32-bit destination (63 /r without REX.W).
+    m = re.match(r"^movsxd ([a-z0-9]+),", text.strip().lower())
+    return (llvm_hex is None and err is not None and "invalid operand" in err
+            and m is not None and _X86_REG.get(m.group(1)) == 32)
+
+
 LLVM_CLASSES = [
     Known("llvm-ds-override", "llvm-mc",
           "an explicit `ds:` segment override: llvm-mc emits the 3E prefix, GNU as "
@@ -632,6 +776,22 @@ LLVM_CLASSES = [
           "a GNU as mnemonic spelling llvm-mc's Intel-syntax parser does not accept "
           "(`invalid instruction mnemonic`), e.g. xlat or pushw; not an encoding "
           "difference.", _llvm_gnu_mnemonic),
+    Known("llvm-prefix-order", "llvm-mc",
+          "the same legacy prefixes in another order: llvm-mc writes F3 66 A5 for `rep "
+          "movsw`, GNU as 66 F3 A5; the CPU reads them alike.", _llvm_prefix_order),
+    Known("llvm-xchg-reg-order", "llvm-mc",
+          "`xchg r1, r2` between registers: GNU as puts r1 in ModRM.rm (`87 /r` is xchg "
+          "r/m, r), llvm-mc in ModRM.reg; both encode the same exchange. Matched by the "
+          "bytes with ModRM.reg/rm and REX.R/REX.B swapped.", _llvm_xchg_order),
+    Known("llvm-branch-abs-mem", "llvm-mc",
+          "`jmp`/`call` through a memory operand at an absolute address (`jmp QWORD PTR "
+          "[0x10]`): llvm-mc's Intel-syntax parser assembles a direct branch to that "
+          "address (E8/E9 with a relocation) instead of FF /4, FF /2.",
+          _llvm_branch_abs_mem),
+    Known("llvm-movsxd-r32", "llvm-mc",
+          "llvm-mc 14 rejects `movsxd r32, r/m32` (opcode 63 without REX.W, which GNU "
+          "as and the SDM accept) with `invalid operand for instruction`.",
+          _llvm_movsxd_r32),
     Known("llvm-arm-call-reloc", "llvm-mc",
           "llvm-mc leaves an R_ARM_CALL relocation on `bl` to a local address (so the "
           "linker may turn it into BLX); GNU as resolves it. The bytes are the same.",
