@@ -466,7 +466,8 @@ def _second_opinion_lines(tr, rep):
         if not so:
             continue
         parts = []
-        for key, label, cov in (("objdump", "objdump", "disasm"), ("capstone", "capstone", "disasm"),
+        for key, label, cov in (("objdump", "objdump", "disasm"),
+                                ("capstone", "capstone", "disasm"),
                                 ("llvm_mc", "llvm-mc", "llvm_mc")):
             d = so[key]
             if not so["covered"][cov]:
