@@ -8,6 +8,9 @@ divergence must be listed in state/known-divergences.tsv (engine, form, what,
 evidence), and each listed one must still reproduce. The native cell runs native
 alone: every case must run or fault, and its counts go to the report.
 
+test_state_scaffold checks the fixed code around each instruction (`imago state
+--scaffold`: its bytes and assembler text) byte for byte against GNU as.
+
 Knobs: IMAGO_STATE_CASES (K, default 16), IMAGO_STATE_SEED (default 1),
 IMAGO_STATE_SHARDS (tests per target x engine, default 2).
 """
@@ -145,3 +148,46 @@ def test_state(target, engine, shard, stats, imago_bin):
         msgs += ["  %s" % "\t".join(k) for k in stale]
     if msgs:
         pytest.fail("\n".join(msgs), pytrace=False)
+
+
+def _assemble(target, text, tmpdir, name):
+    """GNU as's bytes for text (statements separated by newlines), or (None, error)."""
+    spec = harness.TOOLS[target]
+    src, obj, binf = (os.path.join(tmpdir, name + ext) for ext in (".s", ".o", ".bin"))
+    with open(src, "w") as f:
+        f.write(spec["header"] + text + "\n")
+    p = harness.run(spec["as"] + ["-o", obj, src])
+    if p.returncode != 0:
+        return None, p.stderr.strip()
+    p = harness.run([spec["objcopy"], "-O", "binary", "-j", ".text", obj, binf])
+    if p.returncode != 0:
+        return None, p.stderr.strip()
+    with open(binf, "rb") as f:
+        return f.read().hex(), None
+
+
+@pytest.mark.kind("state")
+@pytest.mark.parametrize("target", STATE_TARGETS)
+def test_state_scaffold(target, tmp_path, imago_bin):
+    """Every piece of fixed code imago state puts around an instruction (loads and stores
+    of the GPRs, xmm registers and MXCSR, popf/pushf, the branch marker, prologue and
+    epilogue) must be what GNU as makes of its assembler text."""
+    missing = harness.missing_tools(target, which=("as", "objcopy"))
+    if missing:
+        pytest.skip("not installed: %s" % ", ".join(missing))
+    p = harness.imago("state", "-a", target, "--scaffold")
+    assert p.returncode == 0, p.stderr
+    pieces = [line.split("\t") for line in p.stdout.splitlines()]
+    assert pieces and all(len(x) == 3 and x[0] == "scaffold" for x in pieces), p.stdout[:2000]
+    # One assembly of everything; piece by piece only to name a difference.
+    whole, err = _assemble(target, "\n".join(x[2].replace(" ; ", "\n") for x in pieces),
+                           str(tmp_path), "all")
+    if whole == "".join(x[1] for x in pieces):
+        return
+    bad = []
+    for i, (_s, ours, text) in enumerate(pieces):
+        gnu, err = _assemble(target, text.replace(" ; ", "\n"), str(tmp_path), "p%d" % i)
+        if gnu != ours:
+            bad.append("  %s: imago %s, GNU as %s" % (text, ours, gnu or err))
+    pytest.fail("imago state's scaffolding differs from GNU as on %s:\n%s" % (
+        target, "\n".join(bad) or "  (only when assembled together: %s)" % err), pytrace=False)

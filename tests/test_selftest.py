@@ -233,6 +233,20 @@ def test_state_check_sees_a_wrong_result(imago_bin, tmp_path):
     assert rc0 == 0, "control: the state check fails without the fault:\n" + out0[-4000:]
 
 
+def test_state_scaffold_check_sees_a_wrong_byte(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_SCAFFOLD=1: imago state's xmm store gets a load's opcode (0F 6F for
+    0F 7F); the scaffold check must fail on both targets and name movdqu."""
+    sel = ["conformance/test_state.py", "-k", "scaffold"]
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, {"IMAGO_FAULT_STATE_SCAFFOLD": "1"},
+                                        name="scaffold")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_SCAFFOLD" in out, out[-4000:]
+    assert rc == 1 and len(outcomes) == 2 and all(o == "failed" for o in outcomes.values()), \
+        "the scaffold check passed with a wrong opcode: %s\n%s" % (outcomes, out[-4000:])
+    assert "movdqu XMMWORD PTR" in out, out[-4000:]
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, name="scaffoldclean")
+    assert rc0 == 0, "control: the scaffold check fails without the fault:\n" + out0[-4000:]
+
+
 # ---- (d) the W^X check sees a writable+executable mapping -------------------------
 
 RWX_C = r"""

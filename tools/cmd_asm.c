@@ -30,7 +30,9 @@ int cmd_asm(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             asm_usage(stdout);
             return 0;
-        } else if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--arch") || !strcmp(argv[i], "--target")) && i + 1 < argc) {
+        } else if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--arch") ||
+                    !strcmp(argv[i], "--target")) &&
+                   i + 1 < argc) {
             target = argv[++i];
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
             out = argv[++i];
@@ -48,7 +50,10 @@ int cmd_asm(int argc, char **argv)
         }
     }
     if (!target || !in || !out) {
-        tool_error("asm", "%s", !target ? "missing -a TARGET" : !in ? "missing input file" : "missing -o OUT");
+        tool_error("asm", "%s",
+                   !target ? "missing -a TARGET"
+                   : !in   ? "missing input file"
+                           : "missing -o OUT");
         asm_usage(stderr);
         return 2;
     }
@@ -101,12 +106,22 @@ int cmd_asm(int argc, char **argv)
 
 static void vectors_usage(FILE *f)
 {
-    fprintf(f, "usage: imago vectors -a TARGET [--seed N] [--per-form K] [--form ID]\n\n"
-               "Print conformance vectors, one per line: form<TAB>text<TAB>hex. Operands are swept\n"
-               "from each row's kinds (every register, immediate edges, random values from the\n"
-               "seed); a vector is kept when re-reading its text selects the same bytes (the\n"
-               "encoding GNU as picks by default). Text that imago cannot re-read is an error.\n"
-               "  --per-form K  operand combinations tried per form (default 1500)\n");
+    fprintf(f,
+            "usage: imago vectors -a TARGET [--seed N] [--per-form K] [--form ID]\n"
+            "                     [--negatives on|off|only|lenient] [--neg-per-form K]\n\n"
+            "Print conformance vectors, one per line: form<TAB>text<TAB>hex. Operands are swept\n"
+            "from each row's kinds (every register, immediate edges, random values from the\n"
+            "seed); a vector is kept when re-reading its text selects the same bytes (the\n"
+            "encoding GNU as picks by default). Text that imago cannot re-read is an error.\n"
+            "Negatives follow, with an empty hex field: texts made from the rows' domains\n"
+            "that the assembler rejects (combinations the encoder refuses, an operand of\n"
+            "another kind, a bad operand of the kind, a row of the other x86 mode).\n"
+            "  --per-form K      operand combinations tried per form (default 1500)\n"
+            "  --negatives MODE  on: after the vectors (default for x86_64 and i386); off:\n"
+            "                    none (default for arm and aarch64); only: negatives alone;\n"
+            "                    lenient: alone, the rejected texts GNU as accepts by\n"
+            "                    truncating a value or reading a name as a symbol\n"
+            "  --neg-per-form K  negatives kept per form, at most (default 200)\n");
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -116,11 +131,317 @@ static void hex(const uint8_t *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* ---- negatives ---- */
+
+enum { NC_COMBO, NC_KIND, NC_OPERAND, NC_MODE, NC_LENIENT, NC_COUNT };
+static const char *const nc_names[NC_COUNT] = {"combo", "kind", "operand", "mode", "lenient"};
+enum { NEG_OFF, NEG_ON, NEG_ONLY, NEG_LENIENT };
+
+typedef struct kind_samples {
+    im_operand *ops;
+    size_t n;
+    bool used; /* some row valid on the target has an operand of this kind */
+} kind_samples;
+
+typedef struct negctx {
+    const im_arch *a;
+    im_target t;
+    int mode;
+    long per_form;                     /* negatives kept per form, at most */
+    long kept;                         /* of the current form */
+    size_t accepted;                   /* bad operands the assembler took (printed as vectors) */
+    kind_samples *ks[IM_TARGET_COUNT]; /* per target of this arch: per kind */
+    uint64_t *set;                     /* hashes of the texts printed (open addressing) */
+    size_t cap, used;
+    size_t count[NC_COUNT];
+    int bad;
+} negctx;
+
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h | 1; /* 0 marks an empty slot */
+}
+
+/* true when h was not in the set (and now is) */
+static bool set_add(negctx *c, uint64_t h)
+{
+    if (2 * (c->used + 1) > c->cap) {
+        size_t ncap = c->cap ? 2 * c->cap : 1 << 16;
+        uint64_t *n = calloc(ncap, sizeof *n);
+        if (!n) {
+            c->bad = 1;
+            return false;
+        }
+        for (size_t i = 0; i < c->cap; i++)
+            if (c->set[i])
+                for (size_t j = c->set[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
+                    if (!n[j]) {
+                        n[j] = c->set[i];
+                        break;
+                    }
+        free(c->set);
+        c->set = n;
+        c->cap = ncap;
+    }
+    for (size_t j = h & (c->cap - 1);; j = (j + 1) & (c->cap - 1)) {
+        if (c->set[j] == h)
+            return false;
+        if (!c->set[j]) {
+            c->set[j] = h;
+            c->used++;
+            return true;
+        }
+    }
+}
+
+/* A candidate: printed as a negative when the assembler (every row) rejects it. */
+static void candidate(negctx *c, const im_form *f, const char *text, int cls)
+{
+    if ((c->mode == NEG_LENIENT) != (cls == NC_LENIENT))
+        return;
+    if (!set_add(c, text_hash(text)))
+        return;
+    uint8_t code[16];
+    size_t len;
+    int form;
+    if (im_asm_one(c->t, text, code, &len, &form) >= 0) {
+        /* Another kind's operand may well fit another row: not a negative. A bad operand
+         * never may: printed as the vector imago makes of it, which GNU as rejects (or
+         * warns about), so the conformance suite reports it. */
+        if (cls == NC_OPERAND || cls == NC_LENIENT) {
+            char h[40];
+            hex(code, len, h);
+            printf("%s\t%s\t%s\n", c->a->forms[form].id, text, h);
+            c->accepted++;
+        }
+        return;
+    }
+    printf("%s\t%s\t\n", f->id, text);
+    c->count[cls]++;
+    c->kept++;
+}
+
+static kind_samples *samples_for(negctx *c, im_target t)
+{
+    if (c->ks[t])
+        return c->ks[t];
+    const im_arch *a = c->a;
+    kind_samples *ks = calloc(a->nkinds, sizeof *ks);
+    im_operand *tmp = malloc(sizeof(im_operand) * IM_MAX_SAMPLES);
+    if (!ks || !tmp) {
+        free(ks);
+        free(tmp);
+        return NULL;
+    }
+    for (size_t fi = 0; fi < a->nforms; fi++)
+        if (a->form_ok(t, &a->forms[fi]))
+            for (unsigned i = 0; i < a->forms[fi].nops; i++)
+                ks[a->forms[fi].kinds[i]].used = true;
+    for (unsigned k = 0; k < a->nkinds; k++) {
+        im_rng rng = {0x6e6567ull * (k + 1) + (uint64_t)t};
+        ks[k].n = a->samples(t, k, &rng, tmp, IM_MAX_SAMPLES);
+        ks[k].ops = malloc(sizeof(im_operand) * (ks[k].n ? ks[k].n : 1));
+        if (ks[k].ops)
+            memcpy(ks[k].ops, tmp, sizeof(im_operand) * ks[k].n);
+        else
+            ks[k].n = 0;
+    }
+    free(tmp);
+    c->ks[t] = ks;
+    return ks;
+}
+
+/* Random valid operands of f on target t; false when a kind has no samples. */
+static bool random_ops(const im_form *f, const kind_samples *ks, im_rng *rng, im_operand *ops)
+{
+    for (unsigned i = 0; i < f->nops; i++) {
+        const kind_samples *s = &ks[f->kinds[i]];
+        if (!s->n)
+            return false;
+        ops[i] = s->ops[im_rng_next(rng) % s->n];
+    }
+    return true;
+}
+
+static bool wide(im_target t)
+{
+    return t == IM_TARGET_X86_64 || t == IM_TARGET_AARCH64;
+}
+
+/* One round of candidates for f: a few of each class. */
+/* How many of the register operands are printed, on t2, as names target t does not know.
+ * GNU as for t reads such a name as a symbol (a memory operand): one of them next to a
+ * register is a valid instruction (`xchg eax, r8d` is xchg with memory), two are not. */
+static int foreign_regs(const im_arch *a, im_target t, im_target t2, const im_form *f,
+                        const im_operand *ops)
+{
+    int n = 0;
+    for (unsigned i = 0; i < f->nops; i++) {
+        if (ops[i].type != IM_OP_REG)
+            continue;
+        char name[64] = "";
+        a->print(t2, f->kinds[i], &ops[i], name, sizeof name);
+        const char *p = name;
+        im_operand o;
+        if (a->parse(t, f->kinds[i], &p, &o, NULL) < 0)
+            n++;
+    }
+    return n;
+}
+
+static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
+{
+    const im_arch *a = c->a;
+    im_target t = c->t;
+    im_operand ops[IM_MAX_OPS];
+    char text[256], sub[128];
+    if (!a->form_ok(t, f)) {
+        /* (d) a row of the 64-bit mode, as that mode prints it, on the 32-bit one. Only
+         * rows of two operands or more: GNU as for i386 reads an x86_64 register name as a
+         * symbol, so a lone `push rax` is a memory operand there, while two of them are
+         * memory to memory or of no size. Not the other way: x86_64 GNU as reads the
+         * i386-only rows' absolute addresses (`mov eax, DWORD PTR [0xffffffff]`) as its
+         * 64-bit moffs form. */
+        for (im_target t2 = 1; t2 < IM_TARGET_COUNT; t2++) {
+            if (t2 == t || im_arch_for(t2) != a || !a->form_ok(t2, f) || !wide(t2) || wide(t) ||
+                f->nops < 2)
+                continue;
+            kind_samples *ks2 = samples_for(c, t2);
+            for (int k = 0; ks2 && k < 4; k++)
+                if (random_ops(f, ks2, rng, ops) && foreign_regs(a, t, t2, f, ops) >= 2 &&
+                    im_form_print(a, t2, f, ops, text, sizeof text) >= 0)
+                    candidate(c, f, text, NC_MODE);
+        }
+        return;
+    }
+    kind_samples *ks = samples_for(c, t);
+    if (!ks || !random_ops(f, ks, rng, ops))
+        return;
+    /* (a) combinations of valid samples that the encoder refuses */
+    for (int k = 0; k < 4; k++) {
+        uint8_t code[16];
+        size_t len;
+        im_fixup fx;
+        if (random_ops(f, ks, rng, ops) && a->encode(t, f, ops, code, &len, &fx) < 0 &&
+            im_form_print(a, t, f, ops, text, sizeof text) >= 0)
+            candidate(c, f, text, NC_COMBO);
+    }
+    for (unsigned i = 0; i < f->nops; i++) {
+        unsigned k1 = f->kinds[i], c1 = a->kinds[k1].cls;
+        if (c1 == IM_KC_REL || c1 == IM_KC_COND || i == f->cond_op)
+            continue;
+        /* (b) an operand of another kind of this target, printed as that kind, where x86
+         * (and GNU as) has no instruction of any shape: memory for a non-memory operand of
+         * a row whose other operand is memory (memory to memory), and a register of another
+         * class for a register where another operand is a register too (a size mismatch).
+         * Register classes only (kinds with more than one register: a fixed register such
+         * as cl picks another instruction), and only kinds some row of this target uses
+         * (i386 reads x86_64 register names as symbols). Immediates out of range are (c). */
+        for (unsigned k2 = 0; k2 < a->nkinds; k2++) {
+            unsigned c2 = a->kinds[k2].cls;
+            bool mem2 = c2 == IM_KC_MEM || c2 == IM_KC_RM;
+            bool reg2 = c2 == IM_KC_REG && ks[k2].n > 1;
+            if (k2 == k1 || !ks[k2].used || !ks[k2].n || (!mem2 && !reg2))
+                continue;
+            if (reg2 && (ks[k1].n < 2 || (c1 != IM_KC_REG && c1 != IM_KC_RM)))
+                continue;
+            /* GNU as reads movd/movq between general registers as mov (an AT&T suffix
+             * taken in Intel syntax) and movd with a 64-bit register as movq, and refuses
+             * other mixes: no register substitutions in those rows */
+            if (reg2 && (!strcmp(f->mnem, "movd") || !strcmp(f->mnem, "movq")))
+                continue;
+            for (int j = 0; j < 2; j++) {
+                const im_operand *s2 = &ks[k2].ops[im_rng_next(rng) % ks[k2].n];
+                if (mem2 && s2->type != IM_OP_MEM)
+                    continue;
+                bool other = false;
+                for (int tries = 0; tries < 8 && !other; tries++) {
+                    if (!random_ops(f, ks, rng, ops))
+                        return;
+                    if (ops[i].type == IM_OP_MEM)
+                        continue;
+                    for (unsigned o = 0; o < f->nops; o++)
+                        if (o != i && (mem2 ? ops[o].type == IM_OP_MEM
+                                            : ops[o].type == IM_OP_REG && ks[f->kinds[o]].n > 1))
+                            other = true;
+                }
+                if (!other)
+                    break;
+                sub[0] = '\0';
+                a->print(t, k2, s2, sub, sizeof sub);
+                if (im_form_print_with(a, t, f, ops, (int)i, sub, text, sizeof text) >= 0)
+                    candidate(c, f, text, NC_KIND);
+            }
+        }
+        /* (c) operands the kind never produces */
+        if (!a->bad_samples)
+            continue;
+        im_bad_sample bad[64];
+        size_t nb = a->bad_samples(t, k1, rng, bad, sizeof bad / sizeof bad[0]);
+        for (size_t j = 0; j < nb; j++) {
+            if (!random_ops(f, ks, rng, ops))
+                return;
+            if (im_form_print_with(a, t, f, ops, (int)i, bad[j].text, text, sizeof text) >= 0)
+                candidate(c, f, text, bad[j].lenient ? NC_LENIENT : NC_OPERAND);
+        }
+    }
+}
+
+/* Rounds until the form has per_form negatives, or four rounds in a row add none. */
+static void negatives_of(negctx *c, const im_form *f, im_rng *rng)
+{
+    c->kept = 0;
+    for (int idle = 0, r = 0; r < 256 && idle < 4 && c->kept < c->per_form; r++) {
+        long before = c->kept;
+        negatives_round(c, f, rng);
+        idle = c->kept == before ? idle + 1 : 0;
+    }
+}
+
+static int negatives(const im_arch *a, im_target t, int mode, const char *only,
+                     unsigned long long seed, long per_form)
+{
+    negctx c = {0};
+    c.a = a;
+    c.t = t;
+    c.mode = mode;
+    c.per_form = per_form;
+    for (size_t fi = 0; fi < a->nforms; fi++) {
+        const im_form *f = &a->forms[fi];
+        if (only && strcmp(only, f->id))
+            continue;
+        im_rng rng = {(seed * 0x100000001b3ull + fi) ^ 0x6e65676174697665ull};
+        negatives_of(&c, f, &rng);
+    }
+    size_t total = 0;
+    printf("# negatives");
+    for (int i = 0; i < NC_COUNT; i++) {
+        total += c.count[i];
+        printf(" %s=%zu", nc_names[i], c.count[i]);
+    }
+    printf(" total=%zu bad-operands-accepted=%zu\n", total, c.accepted);
+    for (int t2 = 0; t2 < IM_TARGET_COUNT; t2++) {
+        if (!c.ks[t2])
+            continue;
+        for (unsigned k = 0; k < a->nkinds; k++)
+            free(c.ks[t2][k].ops);
+        free(c.ks[t2]);
+    }
+    free(c.set);
+    if (c.bad)
+        tool_error("vectors", "out of memory");
+    return c.bad;
+}
+
 int cmd_vectors(int argc, char **argv)
 {
     const char *target = NULL, *only = NULL;
     unsigned long long seed = 1;
-    long per_form = 1500;
+    long per_form = 1500, neg_per_form = 200;
+    int neg = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             vectors_usage(stdout);
@@ -133,6 +454,19 @@ int cmd_vectors(int argc, char **argv)
             per_form = strtol(argv[++i], NULL, 0);
         } else if (!strcmp(argv[i], "--form") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--neg-per-form") && i + 1 < argc) {
+            neg_per_form = strtol(argv[++i], NULL, 0);
+        } else if (!strcmp(argv[i], "--negatives") && i + 1 < argc) {
+            const char *m = argv[++i];
+            neg = !strcmp(m, "on")        ? NEG_ON
+                  : !strcmp(m, "off")     ? NEG_OFF
+                  : !strcmp(m, "only")    ? NEG_ONLY
+                  : !strcmp(m, "lenient") ? NEG_LENIENT
+                                          : -2;
+            if (neg == -2) {
+                tool_error("vectors", "--negatives takes on, off, only or lenient, not '%s'", m);
+                return 2;
+            }
         } else {
             tool_error("vectors", "unknown argument '%s'", argv[i]);
             vectors_usage(stderr);
@@ -141,12 +475,23 @@ int cmd_vectors(int argc, char **argv)
     }
     im_target t = target ? im_target_from_name(target) : IM_TARGET_NONE;
     if (t == IM_TARGET_NONE) {
-        tool_error("vectors", target ? "unknown target '%s'" : "missing -a TARGET%s", target ? target : "");
+        tool_error("vectors", target ? "unknown target '%s'" : "missing -a TARGET%s",
+                   target ? target : "");
         return 2;
     }
     if (per_form < 1)
         per_form = 1;
+    if (neg_per_form < 1)
+        neg_per_form = 1;
     const im_arch *a = im_arch_for(t);
+    if (neg < 0) /* GNU as confirms the x86 negatives; ARM's are not described yet */
+        neg = a->bad_samples ? NEG_ON : NEG_OFF;
+    if (neg == NEG_ONLY || neg == NEG_LENIENT) {
+        printf("# imago vectors target=%s seed=%llu negatives=%s\n", im_target_name(t), seed,
+               neg == NEG_ONLY ? "only" : "lenient");
+        int rc = negatives(a, t, neg == NEG_ONLY ? NEG_ON : NEG_LENIENT, only, seed, neg_per_form);
+        return fflush(stdout) != 0 ? 1 : rc;
+    }
     im_operand *samples[IM_MAX_OPS];
     size_t nsamp[IM_MAX_OPS];
     for (unsigned i = 0; i < IM_MAX_OPS; i++)
@@ -164,7 +509,8 @@ int cmd_vectors(int argc, char **argv)
         for (unsigned i = 0; i < f->nops; i++) {
             nsamp[i] = a->samples(t, f->kinds[i], &rng, samples[i], IM_MAX_SAMPLES);
             if (!nsamp[i]) {
-                tool_error("vectors", "form %s: kind %s has no samples", f->id, a->kinds[f->kinds[i]].name);
+                tool_error("vectors", "form %s: kind %s has no samples", f->id,
+                           a->kinds[f->kinds[i]].name);
                 bad = 1;
                 break;
             }
@@ -219,13 +565,17 @@ int cmd_vectors(int argc, char **argv)
         }
         total += kept;
         if (!kept) {
-            tool_error("vectors", "form %s: no vector (every sample rejected or re-read as another form)", f->id);
+            tool_error("vectors",
+                       "form %s: no vector (every sample rejected or re-read as another form)",
+                       f->id);
             bad = 1;
         }
     }
     printf("# forms=%zu vectors=%zu\n", nforms, total);
     for (unsigned i = 0; i < IM_MAX_OPS; i++)
         free(samples[i]);
+    if (neg == NEG_ON && negatives(a, t, NEG_ON, only, seed, neg_per_form))
+        bad = 1;
     if (fflush(stdout) != 0)
         bad = 1;
     return bad;

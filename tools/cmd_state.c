@@ -40,7 +40,12 @@
 #define OUT_OFF 256u  /* regs[16], flags, taken */
 #define SCR_OFF 1024u /* the scratch block */
 #define SCR_LEN 1024u
-#define WIN_LO 256u /* pointers and memory operands land in [WIN_LO, WIN_HI) of the scratch */
+#define XIN_OFF 2048u  /* xmm0-15 in (16 bytes each) */
+#define XOUT_OFF 2304u /* xmm0-15 out */
+#define MX_IN_OFF 2560u
+#define MX_OUT_OFF 2564u
+#define MXCSR 0x1f80u /* round to nearest, every exception masked, no DAZ/FTZ */
+#define WIN_LO 256u   /* pointers and memory operands land in [WIN_LO, WIN_HI) of the scratch */
 #define WIN_HI 768u
 #define CHUNK 1024u /* cases per call */
 /* Records must end below unicorn's stack (0x7fe00000) and 2 GiB (absolute addressing). */
@@ -60,7 +65,9 @@ static const char *const CMD = "state";
 
 /* ---- the undefined-flags and not-run data files ---- */
 
-enum cond { C_ALWAYS, C_COUNT_NZ, C_COUNT_GT1, C_COUNT_GE_SIZE };
+enum cond { C_ALWAYS, C_COUNT_NZ, C_COUNT_GT1, C_COUNT_GE_SIZE, C_COUNT_GT_SIZE, C_BITOFF };
+
+#define F_CASE 0x10000u /* "case": the whole case is out of the check (the chooser redraws) */
 
 struct undef_rule {
     char key[64]; /* mnemonic or form id */
@@ -84,7 +91,7 @@ static unsigned flag_bit(const char *name)
         const char *n;
         unsigned b;
     } names[] = {{"CF", F_CF}, {"PF", F_PF}, {"AF", F_AF}, {"ZF", F_ZF},
-                 {"SF", F_SF}, {"OF", F_OF}, {"DF", F_DF}};
+                 {"SF", F_SF}, {"OF", F_OF}, {"DF", F_DF}, {"case", F_CASE}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i].n))
             return names[i].b;
@@ -146,7 +153,8 @@ static int read_rules(const char *path, int undef)
                 if (l < sizeof name)
                     memcpy(name, s, l);
                 if (l >= sizeof name || !flag_bit(name)) {
-                    tool_error(CMD, "%s:%d: unknown flag in '%s' (flags: CF PF AF ZF SF OF DF)",
+                    tool_error(CMD,
+                               "%s:%d: unknown flag in '%s' (flags: CF PF AF ZF SF OF DF, or case)",
                                path, ln, fields[1]);
                     fclose(f);
                     return 1;
@@ -162,13 +170,28 @@ static int read_rules(const char *path, int undef)
                     r.cond = C_COUNT_GT1;
                 else if (!strcmp(fields[2], "count>=size"))
                     r.cond = C_COUNT_GE_SIZE;
+                else if (!strcmp(fields[2], "count>size"))
+                    r.cond = C_COUNT_GT_SIZE;
+                else if (!strcmp(fields[2], "bitoffset>scratch"))
+                    r.cond = C_BITOFF;
                 else {
                     tool_error(CMD,
-                               "%s:%d: unknown condition '%s' (count!=0, count>1, count>=size)",
+                               "%s:%d: unknown condition '%s' (count!=0, count>1, count>=size, "
+                               "count>size, bitoffset>scratch)",
                                path, ln, fields[2]);
                     fclose(f);
                     return 1;
                 }
+            }
+            if ((r.flags & F_CASE) && r.flags != F_CASE) {
+                tool_error(CMD, "%s:%d: 'case' stands alone (the whole case is out)", path, ln);
+                fclose(f);
+                return 1;
+            }
+            if (r.cond == C_BITOFF && r.flags != F_CASE) {
+                tool_error(CMD, "%s:%d: bitoffset>scratch goes with 'case'", path, ln);
+                fclose(f);
+                return 1;
             }
             struct undef_rule *nr = realloc(undefs, (nundefs + 1) * sizeof *nr);
             if (!nr)
@@ -198,6 +221,8 @@ struct xcase {
     im_operand ops[IM_MAX_OPS];
     uint64_t regs[16];
     uint64_t flags;
+    uint8_t xmm[16][16];
+    uint64_t ea; /* the address of the memory operand, if any */
     uint8_t scratch[SCR_LEN];
     int has_rel;
     char text[160];
@@ -278,11 +303,24 @@ static unsigned kind_size(const char *name)
     return (unsigned)atoi(p);
 }
 
-/* A memory operand whose effective address is in the scratch window: registers keep
- * their random values except the base (or the index, without a base), set to reach it. */
-static im_operand mem_operand(const struct tgt *g, struct xcase *c, im_rng *r, uint64_t scr)
+/* disp adjusted so that target - disp is a multiple of k (the address stays exact). */
+static int64_t fit_disp(uint64_t target, int64_t disp, uint64_t k)
+{
+    uint64_t r = (target - (uint64_t)disp) % k;
+    if (!r)
+        return disp;
+    return disp < 0 ? disp + (int64_t)r : disp - (int64_t)(k - r);
+}
+
+/* A memory operand whose effective address is in the scratch window, a multiple of align:
+ * registers keep their random values except the base (or the index, without a base), set to
+ * reach it. */
+static im_operand mem_operand(const struct tgt *g, struct xcase *c, im_rng *r, uint64_t scr,
+                              unsigned align)
 {
     uint64_t target = scr + WIN_LO + im_rng_next(r) % (WIN_HI - WIN_LO - 64);
+    target -= target % align;
+    c->ea = target;
     uint64_t x = im_rng_next(r);
     int64_t disp;
     switch (x % 4) {
@@ -303,12 +341,12 @@ static im_operand mem_operand(const struct tgt *g, struct xcase *c, im_rng *r, u
             index = (unsigned)(im_rng_next(r) % n);
         while (index == 4);
     if (shape == 2) { /* index*scale + disp32, no base */
-        uint64_t want = target - (uint64_t)disp;
-        want -= want % scale;
-        c->regs[index] = (want / scale) & g->mask;
+        disp = fit_disp(target, disp, scale);
+        c->regs[index] = ((target - (uint64_t)disp) / scale) & g->mask;
         return im_mem(IM_NOREG, index, scale, disp);
     }
     if (index == base) {
+        disp = fit_disp(target, disp, scale + 1);
         c->regs[base] = ((target - (uint64_t)disp) / (scale + 1)) & g->mask;
         return im_mem(base, index, scale, disp);
     }
@@ -323,6 +361,55 @@ static uint64_t fnv(const char *s)
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ull;
     return h;
+}
+
+/* The rules (x86-undefined-flags.tsv) that apply to case c: the union of their flags. */
+static unsigned rules_for(const struct tgt *g, const struct xcase *c)
+{
+    const im_form *f = &g->a->forms[c->form];
+    unsigned size = f->nops ? kind_size(g->a->kinds[f->kinds[0]].name) : 0;
+    int64_t count = -1;
+    const im_operand *last = f->nops >= 2 ? &c->ops[f->nops - 1] : NULL;
+    if (last) {
+        /* a shift or rotate count: imm8 or cl, masked to 6 bits (64-bit operand) or 5 */
+        if (last->type == IM_OP_IMM)
+            count = last->imm & 0xff;
+        else if (last->type == IM_OP_REG)
+            count = (int64_t)(c->regs[last->reg] & 0xff);
+        if (count >= 0)
+            count &= size == 64 ? 63 : 31;
+    }
+    unsigned u = 0;
+    for (size_t i = 0; i < nundefs; i++) {
+        const struct undef_rule *r = &undefs[i];
+        if (strcmp(r->key, f->mnem) && strcmp(r->key, f->id))
+            continue;
+        int on = 1;
+        switch (r->cond) {
+        case C_ALWAYS: break;
+        case C_COUNT_NZ: on = count != 0; break;
+        case C_COUNT_GT1: on = count > 1; break;
+        case C_COUNT_GE_SIZE: on = size && count >= (int64_t)size; break;
+        case C_COUNT_GT_SIZE: on = size && count > (int64_t)size; break;
+        case C_BITOFF:
+            /* bt* m, r: the register is a signed bit offset from the memory operand */
+            on = 0;
+            if (size && last && last->type == IM_OP_REG && c->ops[0].type == IM_OP_MEM) {
+                uint64_t v = c->regs[last->reg];
+                int64_t off = size == 64   ? (int64_t)v
+                              : size == 32 ? (int64_t)(int32_t)v
+                                           : (int64_t)(int16_t)v;
+                int64_t bytes = (off >> (size == 64 ? 6 : size == 32 ? 5 : 4)) * (size / 8);
+                uint64_t lo = rec_addr(c->slot) + SCR_OFF;
+                uint64_t at = c->ea + (uint64_t)bytes;
+                on = at < lo || at + size / 8 > lo + SCR_LEN;
+            }
+            break;
+        }
+        if (on)
+            u |= r->flags;
+    }
+    return u;
 }
 
 /* Draw case idx of form fi (deterministic in seed, form id and idx). Returns 0, or -1 when
@@ -356,6 +443,11 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
             uint64_t v = im_rng_next(&r);
             memcpy(c->scratch + i, &v, 8);
         }
+        for (unsigned i = 0; i < g->nregs; i++)
+            for (unsigned j = 0; j < 16; j += 8) {
+                uint64_t v = im_rng_next(&r);
+                memcpy(&c->xmm[i][j], &v, 8);
+            }
         int ok = 1;
         for (unsigned i = 0; i < f->nops && ok; i++) {
             unsigned kind = f->kinds[i];
@@ -377,7 +469,8 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
             } else if (!strncmp(kname, "moffs", 5)) { /* an absolute address: the scratch */
                 c->ops[i] = im_imm((int64_t)(scr + WIN_LO + im_rng_next(&r) % 256));
             } else if (nmem && (!nreg || im_rng_next(&r) % 2)) {
-                c->ops[i] = mem_operand(g, c, &r, scr);
+                /* 16-byte operands are 16-aligned: SSE's aligned forms fault otherwise */
+                c->ops[i] = mem_operand(g, c, &r, scr, kind_size(kname) == 128 ? 16 : 1);
             } else if (nreg || nother) {
                 size_t pick = im_rng_next(&r) % (nreg + nother), k = 0;
                 for (size_t s = 0; s < ns; s++) {
@@ -401,7 +494,7 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
             for (unsigned i = 0; i < f->nops; i++)
                 if (test[i].type == IM_OP_LABEL)
                     test[i] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 16};
-            if (im_encode(g->t, fi, test, tmp, sizeof tmp) > 0) {
+            if (im_encode(g->t, fi, test, tmp, sizeof tmp) > 0 && !(rules_for(g, c) & F_CASE)) {
                 im_print(g->t, fi, test, c->text, sizeof c->text);
                 return 0;
             }
@@ -417,13 +510,38 @@ static void put_case(const struct tgt *g, const struct xcase *c, uint8_t *rec)
         memcpy(rec + IN_OFF + 8 * i, &c->regs[i], 8);
     memcpy(rec + IN_OFF + 128, &c->flags, 8);
     memcpy(rec + SCR_OFF, c->scratch, SCR_LEN);
+    memcpy(rec + XIN_OFF, c->xmm, 16 * g->nregs);
+    uint32_t mx = MXCSR;
+    memcpy(rec + MX_IN_OFF, &mx, 4);
 }
 
 /* ---- code ---- */
 
-static void emit(im_buf *b, const void *p, size_t n)
+/* The scaffolding is fixed bytes; with --scaffold each piece is also listed with its
+ * assembler text ("scaffold<TAB>HEX<TAB>TEXT", statements separated by " ; "), and
+ * conformance/test_state.py assembles the text with GNU as and requires the same bytes. */
+static FILE *listing;
+
+/* Fault injection for the self-test: IMAGO_FAULT_STATE_SCAFFOLD=1 makes the xmm store
+ * (movdqu [abs32], xmm: 0F 7F) a load's opcode (0F 6F), in the code and in the listing. */
+static int fault_scaffold;
+
+static void scaf(im_buf *b, const uint8_t *p, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void scaf(im_buf *b, const uint8_t *p, size_t n, const char *fmt, ...)
 {
     im_buf_bytes(b, p, n);
+    if (!listing)
+        return;
+    fputs("scaffold\t", listing);
+    for (size_t i = 0; i < n; i++)
+        fprintf(listing, "%02x", p[i]);
+    fputc('\t', listing);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(listing, fmt, ap);
+    va_end(ap);
+    fputc('\n', listing);
 }
 
 static void put32le(uint8_t *p, uint32_t v)
@@ -432,15 +550,47 @@ static void put32le(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static const char *const reg64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+static const char *const reg32[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
+
 /* mov reg, [abs32] (load=1) or mov [abs32], reg: x86_64 REX.W 8B/89 with SIB base-less
- * disp32, i386 8B/89 with mod 00 rm 101. */
+ * disp32; i386 8B/89 with mod 00 rm 101, or A1/A3 (moffs32) for eax, as GNU as has it. */
 static void mov_abs(im_buf *b, const struct tgt *g, unsigned reg, uint64_t addr, int load)
 {
     uint8_t x[9];
     size_t n = 0;
-    if (g->t == IM_TARGET_X86_64)
+    int x64 = g->t == IM_TARGET_X86_64;
+    if (x64) {
         x[n++] = (uint8_t)(0x48 | (reg & 8 ? 4 : 0));
-    x[n++] = load ? 0x8b : 0x89;
+        x[n++] = load ? 0x8b : 0x89;
+        x[n++] = (uint8_t)((reg & 7) << 3 | 4);
+        x[n++] = 0x25;
+    } else if (reg == 0) {
+        x[n++] = load ? 0xa1 : 0xa3;
+    } else {
+        x[n++] = load ? 0x8b : 0x89;
+        x[n++] = (uint8_t)((reg & 7) << 3 | 5);
+    }
+    put32le(x + n, (uint32_t)addr);
+    n += 4;
+    const char *r = x64 ? reg64[reg] : reg32[reg], *sz = x64 ? "QWORD" : "DWORD";
+    if (load)
+        scaf(b, x, n, "mov %s, %s PTR ds:0x%" PRIx64, r, sz, addr);
+    else
+        scaf(b, x, n, "mov %s PTR ds:0x%" PRIx64 ", %s", sz, addr, r);
+}
+
+/* movdqu xmmN, [abs32] (load=1) or movdqu [abs32], xmmN: F3 [REX.R] 0F 6F/7F. */
+static void xmm_abs(im_buf *b, const struct tgt *g, unsigned reg, uint64_t addr, int load)
+{
+    uint8_t x[10];
+    size_t n = 0;
+    x[n++] = 0xf3;
+    if (reg & 8)
+        x[n++] = 0x44;
+    x[n++] = 0x0f;
+    x[n++] = load || fault_scaffold ? 0x6f : 0x7f;
     if (g->t == IM_TARGET_X86_64) {
         x[n++] = (uint8_t)((reg & 7) << 3 | 4);
         x[n++] = 0x25;
@@ -449,14 +599,92 @@ static void mov_abs(im_buf *b, const struct tgt *g, unsigned reg, uint64_t addr,
     }
     put32le(x + n, (uint32_t)addr);
     n += 4;
-    emit(b, x, n);
+    if (load)
+        scaf(b, x, n, "movdqu xmm%u, XMMWORD PTR ds:0x%" PRIx64, reg, addr);
+    else
+        scaf(b, x, n, "movdqu XMMWORD PTR ds:0x%" PRIx64 ", xmm%u", addr, reg);
+}
+
+/* ldmxcsr [abs32] (load=1) or stmxcsr [abs32]: 0F AE /2, /3. */
+static void mxcsr_abs(im_buf *b, const struct tgt *g, uint64_t addr, int load)
+{
+    uint8_t x[8];
+    size_t n = 0;
+    unsigned op = load ? 2 : 3;
+    x[n++] = 0x0f;
+    x[n++] = 0xae;
+    if (g->t == IM_TARGET_X86_64) {
+        x[n++] = (uint8_t)(op << 3 | 4);
+        x[n++] = 0x25;
+    } else {
+        x[n++] = (uint8_t)(op << 3 | 5);
+    }
+    put32le(x + n, (uint32_t)addr);
+    n += 4;
+    scaf(b, x, n, "%s DWORD PTR ds:0x%" PRIx64, load ? "ldmxcsr" : "stmxcsr", addr);
 }
 
 static void mov_esp_imm(im_buf *b, uint64_t v) /* mov esp, imm32 (zero-extends on x86_64) */
 {
     uint8_t x[5] = {0xbc};
     put32le(x + 1, (uint32_t)v);
-    emit(b, x, 5);
+    scaf(b, x, 5, "mov esp, 0x%" PRIx64, v);
+}
+
+static void popf_pushf(im_buf *b, int push)
+{
+    uint8_t x = push ? 0x9c : 0x9d;
+    scaf(b, &x, 1, push ? "pushf" : "popf");
+}
+
+/* The branch marker: jmp over it (not taken), the taken label, mov dword [addr], 1. */
+static void marker(im_buf *b, const struct tgt *g, int label, uint64_t addr)
+{
+    int x64 = g->t == IM_TARGET_X86_64;
+    uint8_t j[2] = {0xeb, (uint8_t)(x64 ? 11 : 10)};
+    scaf(b, j, 2, "jmp .+%u", 2u + j[1]);
+    if (label >= 0)
+        im_buf_bind(b, label);
+    uint8_t m[11];
+    size_t n = 0;
+    m[n++] = 0xc7;
+    if (x64) {
+        m[n++] = 0x04;
+        m[n++] = 0x25;
+    } else {
+        m[n++] = 0x05;
+    }
+    put32le(m + n, (uint32_t)addr);
+    n += 4;
+    put32le(m + n, 1);
+    n += 4;
+    scaf(b, m, n, "mov DWORD PTR ds:0x%" PRIx64 ", 1", addr);
+}
+
+static void prologue(im_buf *b, const struct tgt *g)
+{
+    if (g->t == IM_TARGET_X86_64) {
+        static const uint8_t pro[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
+        scaf(b, pro, sizeof pro, "push rbx ; push rbp ; push r12 ; push r13 ; push r14 ; push r15");
+    } else {
+        static const uint8_t pro[] = {0x53, 0x55, 0x56, 0x57};
+        scaf(b, pro, sizeof pro, "push ebx ; push ebp ; push esi ; push edi");
+    }
+}
+
+static void epilogue(im_buf *b, const struct tgt *g)
+{
+    if (g->t == IM_TARGET_X86_64) {
+        static const uint8_t epi[] = {0xfc, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d,
+                                      0x41, 0x5c, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
+        scaf(b, epi, sizeof epi,
+             "cld ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx ; xor eax, eax ; "
+             "ret");
+    } else {
+        static const uint8_t epi[] = {0xfc, 0x5f, 0x5e, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
+        scaf(b, epi, sizeof epi,
+             "cld ; pop edi ; pop esi ; pop ebp ; pop ebx ; xor eax, eax ; ret");
+    }
 }
 
 /* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
@@ -466,8 +694,10 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
     im_operand ops[IM_MAX_OPS];
     memcpy(ops, c->ops, sizeof ops);
     mov_esp_imm(b, rec + IN_OFF + 128);
-    static const uint8_t popf = 0x9d, pushf = 0x9c;
-    emit(b, &popf, 1);
+    popf_pushf(b, 0);
+    mxcsr_abs(b, g, rec + MX_IN_OFF, 1);
+    for (unsigned i = 0; i < g->nregs; i++)
+        xmm_abs(b, g, i, rec + XIN_OFF + 16 * i, 1);
     for (unsigned i = 0; i < g->nregs; i++)
         mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
     int taken = -1;
@@ -496,31 +726,43 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
     int err = im_buf_emit(b, c->form, ops);
     if (err)
         return err;
-    if (taken >= 0) {
-        /* not taken: jmp over the marker; taken: mov dword [taken], 1 */
-        uint8_t j[2] = {0xeb, (uint8_t)(g->t == IM_TARGET_X86_64 ? 11 : 10)};
-        emit(b, j, 2);
-        im_buf_bind(b, taken);
-        uint8_t m[11];
-        size_t n = 0;
-        m[n++] = 0xc7;
-        if (g->t == IM_TARGET_X86_64) {
-            m[n++] = 0x04;
-            m[n++] = 0x25;
-        } else {
-            m[n++] = 0x05;
-        }
-        put32le(m + n, (uint32_t)(rec + OUT_OFF + 136));
-        n += 4;
-        put32le(m + n, 1);
-        n += 4;
-        emit(b, m, n);
-    }
+    if (taken >= 0)
+        marker(b, g, taken, rec + OUT_OFF + 136);
     for (unsigned i = 0; i < g->nregs; i++)
         mov_abs(b, g, i, rec + OUT_OFF + 8 * i, 0);
+    for (unsigned i = 0; i < g->nregs; i++)
+        xmm_abs(b, g, i, rec + XOUT_OFF + 16 * i, 0);
+    mxcsr_abs(b, g, rec + MX_OUT_OFF, 0);
     mov_esp_imm(b, rec + OUT_OFF + 128 + (g->t == IM_TARGET_X86_64 ? 8 : 4));
-    emit(b, &pushf, 1);
+    popf_pushf(b, 1);
     return 0;
+}
+
+/* --scaffold: every piece of scaffolding the cases use, at a record's addresses. */
+static int list_scaffold(const struct tgt *g)
+{
+    im_buf *b = im_buf_new(g->t);
+    if (!b)
+        return 1;
+    listing = stdout;
+    uint64_t rec = rec_addr(3);
+    prologue(b, g);
+    mov_esp_imm(b, rec + IN_OFF + 128);
+    popf_pushf(b, 0);
+    popf_pushf(b, 1);
+    mxcsr_abs(b, g, rec + MX_IN_OFF, 1);
+    mxcsr_abs(b, g, rec + MX_OUT_OFF, 0);
+    for (unsigned i = 0; i < g->nregs; i++) {
+        mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
+        mov_abs(b, g, i, rec + OUT_OFF + 8 * i, 0);
+        xmm_abs(b, g, i, rec + XIN_OFF + 16 * i, 1);
+        xmm_abs(b, g, i, rec + XOUT_OFF + 16 * i, 0);
+    }
+    marker(b, g, -1, rec + OUT_OFF + 136);
+    epilogue(b, g);
+    listing = NULL;
+    im_buf_free(b);
+    return fflush(stdout) != 0;
 }
 
 /* The image of cases[0..n) at slots 0..n): entry "run". */
@@ -532,14 +774,7 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
         return IM_ERR_NOMEM;
     int entry = im_buf_label(b);
     im_buf_bind(b, entry);
-    if (g->t == IM_TARGET_X86_64) {
-        /* push rbx, rbp, r12, r13, r14, r15 */
-        static const uint8_t pro[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
-        emit(b, pro, sizeof pro);
-    } else {
-        static const uint8_t pro[] = {0x53, 0x55, 0x56, 0x57}; /* push ebx, ebp, esi, edi */
-        emit(b, pro, sizeof pro);
-    }
+    prologue(b, g);
     mov_abs(b, g, 4, saved, 0);
     for (size_t i = 0; i < n; i++) {
         int err = emit_case(b, g, cs[i]);
@@ -549,16 +784,7 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
         }
     }
     mov_abs(b, g, 4, saved, 1);
-    if (g->t == IM_TARGET_X86_64) {
-        /* cld; pop r15, r14, r13, r12, rbp, rbx; xor eax, eax; ret */
-        static const uint8_t epi[] = {0xfc, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d,
-                                      0x41, 0x5c, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
-        emit(b, epi, sizeof epi);
-    } else {
-        /* cld; pop edi, esi, ebp, ebx; xor eax, eax; ret */
-        static const uint8_t epi[] = {0xfc, 0x5f, 0x5e, 0x5d, 0x5b, 0x31, 0xc0, 0xc3};
-        emit(b, epi, sizeof epi);
-    }
+    epilogue(b, g);
     im_buf_export(b, "run", entry, IM_SYM_FUNC);
     int err = im_buf_finish(b);
     im_image *img = err ? NULL : im_img_new();
@@ -707,42 +933,6 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
-static unsigned undefined_flags(const struct tgt *g, const struct xcase *c)
-{
-    const im_form *f = &g->a->forms[c->form];
-    unsigned size = f->nops ? kind_size(g->a->kinds[f->kinds[0]].name) : 0;
-    int64_t count = -1;
-    if (f->nops >= 2) {
-        const im_operand *o = &c->ops[f->nops - 1];
-        if (o->type == IM_OP_IMM)
-            count = o->imm;
-        else if (o->type == IM_OP_REG)
-            count = (int64_t)(c->regs[o->reg] & 0xff);
-        if (count >= 0)
-            count &= size == 64 ? 63 : 31;
-    }
-    unsigned u = 0;
-    for (size_t i = 0; i < nundefs; i++) {
-        const struct undef_rule *r = &undefs[i];
-        if (strcmp(r->key, f->mnem) && strcmp(r->key, f->id))
-            continue;
-        int on = 1;
-        switch (r->cond) {
-        case C_ALWAYS: break;
-        case C_COUNT_NZ: on = count != 0; break;
-        case C_COUNT_GT1: on = count > 1; break;
-        case C_COUNT_GE_SIZE: on = size && count >= (int64_t)size; break;
-        }
-        if (on)
-            u |= r->flags;
-    }
-    return u;
-}
-
-static const char *const reg64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-                                      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
-static const char *const reg32[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
-
 /* "rax=0x.. rcx=0x.. ... flags=0x.." of the in-state, for a reproducer. */
 static void in_state(const struct tgt *g, const struct xcase *c, char *buf, size_t n)
 {
@@ -797,7 +987,25 @@ static unsigned compare(const char *engine, const struct tgt *g, const struct xc
             d++;
         }
     }
-    unsigned undef = undefined_flags(g, c);
+    for (unsigned i = 0; i < g->nregs; i++) {
+        const uint8_t *xa = nat->rec + XOUT_OFF + 16 * i, *xb = eng->rec + XOUT_OFF + 16 * i;
+        if (memcmp(xa, xb, 16)) {
+            char name[16];
+            snprintf(name, sizeof name, "xmm:%u", i);
+            diverge(engine, g, c, name,
+                    "native 0x%016" PRIx64 "%016" PRIx64 ", %s 0x%016" PRIx64 "%016" PRIx64,
+                    get64(xa + 8), get64(xa), engine, get64(xb + 8), get64(xb));
+            d++;
+        }
+    }
+    uint32_t ma, mb;
+    memcpy(&ma, nat->rec + MX_OUT_OFF, 4);
+    memcpy(&mb, eng->rec + MX_OUT_OFF, 4);
+    if (ma != mb) {
+        diverge(engine, g, c, "mxcsr", "native 0x%x, %s 0x%x", ma, engine, mb);
+        d++;
+    }
+    unsigned undef = rules_for(g, c);
     unsigned fa = (unsigned)get64(nat->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
     unsigned fb = (unsigned)get64(eng->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
     for (unsigned bit = 1; bit <= F_OF; bit <<= 1) {
@@ -840,11 +1048,14 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: imago state -a TARGET [--engine E] [--cases K] [--seed N] [--form ID]...\n"
                "                   [--shard I/N] [--undefined FILE] [--notrun FILE]\n"
+               "       imago state -a TARGET --scaffold\n"
                "Per-instruction state checks: K random cases of every form of an x86 TARGET\n"
                "(x86_64, i386) run on the native engine and on engine E (default native); every\n"
-               "GPR, the flags (minus those FILE of --undefined lists as undefined), the branch\n"
-               "taken or not and the scratch block must agree. --notrun lists forms not run\n"
+               "GPR, xmm register, MXCSR, the flags (minus those FILE of --undefined lists as\n"
+               "undefined; its 'case' rules keep cases out), the branch taken or not and the\n"
+               "scratch block must agree. --notrun lists forms not run\n"
                "(KEY<TAB>REASON); --shard I/N checks every N-th form from the I-th (1-based).\n"
+               "--scaffold lists the fixed code around each instruction with its assembler text.\n"
                "Prints notrun/form/diverge/summary lines (docs/testing.md); exit 0 when the\n"
                "check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
 }
@@ -863,6 +1074,7 @@ int cmd_state(int argc, char **argv)
     const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL;
     unsigned cases = 16, shard_i = 1, shard_n = 1;
     uint64_t seed = 1;
+    int scaffold = 0;
     const char *only[64];
     size_t nonly = 0;
     for (int i = 1; i < argc; i++) {
@@ -870,6 +1082,10 @@ int cmd_state(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--scaffold")) {
+            scaffold = 1;
+            continue;
         }
         if (i + 1 >= argc)
             return bad_usage("%s needs a value", a);
@@ -909,6 +1125,13 @@ int cmd_state(int argc, char **argv)
     if (t != IM_TARGET_X86_64 && t != IM_TARGET_I386) {
         tool_error(CMD, "no state checks for target '%s' (they exist for x86_64 and i386)", tname);
         return 1;
+    }
+    fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
+    if (scaffold) {
+        struct tgt sg = {t, im_arch_for(t), t == IM_TARGET_X86_64 ? 16u : 8u,
+                         t == IM_TARGET_X86_64 ? 8u : 4u,
+                         t == IM_TARGET_X86_64 ? ~0ull : 0xffffffffull};
+        return list_scaffold(&sg);
     }
     im_engine e = im_engine_from_name(ename);
     if (e == IM_ENGINE_NONE) {

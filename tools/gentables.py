@@ -183,7 +183,7 @@ def parse_arm_encoding(enc, ops, kinds):
 X86_IMM = {"ib": 1, "iw": 2, "id": 4, "io": 8}
 X86_REL = {"cb": 1, "cd": 4}
 X86_KIND_SIZE = {  # kinds that go in an immediate field, and their sizes
-    "imm8": 1, "imm8s16": 1, "imm8s32": 1, "imm8s64": 1, "imm16": 2, "imm32": 4, "imm32s": 4,
+    "imm8": 1, "imm8b": 1, "imm8s16": 1, "imm8s32": 1, "imm8s64": 1, "imm16": 2, "imm32": 4, "imm32s": 4,
     "imm64": 8, "moffs8": 4, "moffs16": 4, "moffs32": 4, "rel8": 1, "rel32": 4,
 }
 X86_FIXED = ("al", "ax", "eax", "rax", "cl", "one")  # operands with no field of their own
@@ -434,6 +434,23 @@ def emit(arch_dir, prefix, family, tables, out_dir):
                   f".modrm = {r['modrm']}", f".digit = {r['digit']}",
                   f".imm_size = {r['imm_size']}", f".roles = {{{rl}}}"]
         lines.append("    {" + ", ".join(f) + "},")
+    lines.append("};")
+    # The mnemonic index: the rows of each mnemonic in table order, names sorted, so the
+    # assembler finds a word's rows by binary search instead of trying every row.
+    groups = {}
+    for n, r in enumerate(rows):
+        groups.setdefault(r["mnem"], []).append(n)
+    order, index = [], []
+    for name in sorted(groups):
+        index.append((name, len(order), len(groups[name])))
+        order += groups[name]
+    lines.append(f"static const uint16_t im_{low}_mnem_forms[] = {{")
+    for i in range(0, len(order), 16):
+        lines.append("    " + ", ".join(str(x) for x in order[i:i + 16]) + ",")
+    lines.append("};")
+    lines.append(f"static const im_mnem im_{low}_mnems[] = {{")
+    for name, first, count in index:
+        lines.append(f"    {{{c_str(name)}, {first}, {count}}},")
     lines.append("};")
     with open(os.path.join(out_dir, f"{low}_tbl.h"), "w") as fh:
         fh.write("\n".join(lines) + "\n")

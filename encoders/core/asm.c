@@ -410,6 +410,53 @@ static bool mnem_match(const im_arch *a, const im_form *f, const char *w, size_t
     return false;
 }
 
+static const im_mnem *mnem_find(const im_arch *a, const char *w, size_t wn)
+{
+    char low[32];
+    if (wn == 0 || wn >= sizeof low)
+        return NULL;
+    for (size_t i = 0; i < wn; i++)
+        low[i] = (char)tolower((unsigned char)w[i]);
+    low[wn] = '\0';
+    size_t lo = 0, hi = a->nmnems;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(a->mnems[mid].name, low);
+        if (cmp == 0)
+            return &a->mnems[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The rows whose mnemonic may be the word w (itself, or w less a two-letter condition
+ * suffix), in table order; every row when the index cannot hold them. */
+static size_t mnem_rows(const im_arch *a, const char *w, size_t wn, uint16_t *out, size_t max)
+{
+    const im_mnem *m1 = mnem_find(a, w, wn);
+    const im_mnem *m2 = wn > 2 ? mnem_find(a, w, wn - 2) : NULL;
+    size_t n1 = m1 ? m1->count : 0, n2 = m2 ? m2->count : 0;
+    if (!a->mnems || n1 + n2 > max || a->nforms > 65535) {
+        size_t n = 0;
+        for (size_t i = 0; i < a->nforms && n < max; i++)
+            out[n++] = (uint16_t)i;
+        return n;
+    }
+    const uint16_t *l1 = m1 ? a->mnem_forms + m1->first : NULL;
+    const uint16_t *l2 = m2 ? a->mnem_forms + m2->first : NULL;
+    size_t i = 0, j = 0, n = 0;
+    while (i < n1 || j < n2) {
+        if (j >= n2 || (i < n1 && l1[i] < l2[j]))
+            out[n++] = l1[i++];
+        else
+            out[n++] = l2[j++];
+    }
+    return n;
+}
+
 static int instruction(asmctx *c, const char *s)
 {
     const char *e = s;
@@ -425,7 +472,12 @@ static int instruction(asmctx *c, const char *s)
     char first_detail[256] = "";
     im_parse_ctx ctx = {c, label_cb};
     size_t nsyms0 = c->nsyms;
-    for (size_t i = 0; i < c->a->nforms && nc < MAX_CANDS; i++) {
+    /* the rows to try: those of the word's mnemonic and, for a condition suffix, those of
+     * the word less its last two letters, merged back into table order */
+    uint16_t rows[2048];
+    size_t nrows = mnem_rows(c->a, s, wn, rows, sizeof rows / sizeof rows[0]);
+    for (size_t ri = 0; ri < nrows && nc < MAX_CANDS; ri++) {
+        size_t i = rows[ri];
         const im_form *f = &c->a->forms[i];
         int cond;
         if (!c->a->form_ok(c->t, f) || !mnem_match(c->a, f, s, wn, &cond))

@@ -41,6 +41,9 @@ void im_skip_ws(const char **p)
 
 bool im_match_word(const char **p, const char *word)
 {
+    /* the first letter decides most calls (register tables, size keywords) cheaply */
+    if (tolower((unsigned char)**p) != tolower((unsigned char)word[0]))
+        return false;
     size_t n = strlen(word);
     if (strncasecmp(*p, word, n) != 0)
         return false;
@@ -244,12 +247,22 @@ static bool op_is_default(const im_arch *a, const im_form *f, unsigned i, const 
 int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
                   size_t n)
 {
+    return im_form_print_with(a, t, f, ops, -1, NULL, buf, n);
+}
+
+int im_form_print_with(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
+                       int which, const char *text, char *buf, size_t n)
+{
     if (!n)
         return IM_ERR_INVAL;
     buf[0] = '\0';
     im_appendf(buf, n, "%s", f->mnem);
-    if (f->cond_op != 0xff)
-        a->print(t, f->kinds[f->cond_op], &ops[f->cond_op], buf, n);
+    if (f->cond_op != 0xff) {
+        if (f->cond_op == which)
+            im_appendf(buf, n, "%s", text);
+        else
+            a->print(t, f->kinds[f->cond_op], &ops[f->cond_op], buf, n);
+    }
     size_t mlen = strlen(buf);
     im_appendf(buf, n, " ");
     bool skip = false;
@@ -260,12 +273,15 @@ int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_oper
             skip = true;
             for (const char *r = q + 1; *r && *r != IM_TPL_END; r++)
                 if ((unsigned char)*r <= IM_MAX_OPS &&
-                    !op_is_default(a, f, (unsigned char)*r - 1u, &ops[(unsigned char)*r - 1u]))
+                    ((int)*r - 1 == which ||
+                     !op_is_default(a, f, (unsigned char)*r - 1u, &ops[(unsigned char)*r - 1u])))
                     skip = false;
         } else if (c == IM_TPL_END) {
             skip = false;
         } else if (skip) {
             continue;
+        } else if (c >= 1 && c <= IM_MAX_OPS && (int)c - 1 == which) {
+            im_appendf(buf, n, "%s", text);
         } else if (c >= 1 && c <= IM_MAX_OPS) {
             a->print(t, f->kinds[c - 1], &ops[c - 1], buf, n);
         } else {

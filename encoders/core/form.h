@@ -69,6 +69,12 @@ typedef struct im_form {
     uint8_t roles[IM_MAX_OPS];
 } im_form;
 
+/* The rows of one mnemonic (generated): mnem_forms[first .. first+count-1], in table order. */
+typedef struct im_mnem {
+    const char *name;
+    uint16_t first, count;
+} im_mnem;
+
 typedef struct im_kind {
     const char *name;
     uint8_t cls;
@@ -90,6 +96,16 @@ uint64_t im_rng_next(im_rng *r);
 
 #define IM_MAX_SAMPLES 4096
 
+/* An operand text that no valid sample of its kind produces (imago vectors' negative
+ * candidates): what the architecture knows is never encodable (x86: rsp as an index, a
+ * scale of 3, a displacement out of range, an immediate wider than its field). */
+typedef struct im_bad_sample {
+    char text[80];
+    /* GNU as accepts the text with at most a warning (it truncates the value), where imago
+     * refuses it: not a negative GNU as must reject (docs/testing.md, "Negatives"). */
+    bool lenient;
+} im_bad_sample;
+
 typedef struct im_arch {
     const char *name;
     const im_form *forms;
@@ -109,14 +125,26 @@ typedef struct im_arch {
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
+    /* The mnemonic index (generated), names sorted. */
+    const im_mnem *mnems;
+    size_t nmnems;
+    const uint16_t *mnem_forms;
+    /* Optional: fill out[] with bad operand texts for the kind (see im_bad_sample). */
+    size_t (*bad_samples)(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 } im_arch;
 
 const im_arch *im_arch_for(im_target t);
 extern const im_arch im_arch_x86, im_arch_a64, im_arch_a32;
+/* encoders/x86/x86_neg.c */
+size_t im_x86_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 
 /* Generic text side of a form. */
 int im_form_print(const im_arch *a, im_target t, const im_form *f, const im_operand *ops, char *buf,
                   size_t n);
+/* The same with operand `which` printed as `text` instead (a negative candidate: an operand
+ * of another kind, or a bad operand); which < 0 prints every operand from ops. */
+int im_form_print_with(const im_arch *a, im_target t, const im_form *f, const im_operand *ops,
+                       int which, const char *text, char *buf, size_t n);
 /* Match operand text against the form's template (the mnemonic has been matched and its
  * condition, if any, stored by the caller). Returns 0 or a negative error. */
 int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *text,

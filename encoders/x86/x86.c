@@ -396,7 +396,8 @@ static bool imm_fits(unsigned kind, int64_t v)
 {
     switch (kind) {
     case XK_one: return v == 1;
-    case XK_imm8: return v >= -128 && v <= 0xff;
+    case XK_imm8:
+    case XK_imm8b: return v >= -128 && v <= 0xff;
     case XK_imm8s16: return (v >= -128 && v <= 127) || (v >= 0xff80 && v <= 0xffff);
     case XK_imm16: return v >= -0x8000 && v <= 0xffff;
     case XK_imm8s32: return (v >= -128 && v <= 127) || (v >= 0xffffff80ll && v <= 0xffffffffll);
@@ -412,46 +413,55 @@ static bool imm_fits(unsigned kind, int64_t v)
 
 /* A register operand's number in the encoding (0..15) and what it asks of a REX prefix:
  * spl/bpl/sil/dil need one, ah/ch/dh/bh cannot have one. */
+/* The encoder's view of a kind, one table lookup per operand: the register file, the
+ * register the kind fixes, the operand types it takes. */
+enum { XF_NONE, XF_R8, XF_R16, XF_R32, XF_R32X, XF_R64, XF_XMM, XF_COUNT };
+typedef struct x86_kd {
+    uint8_t file;
+    uint8_t fixed; /* 0xff: none */
+} x86_kd;
+static const x86_kd x86_kd_of[XK_COUNT] = {
+    [XK_r8] = {XF_R8, 0xff},      [XK_al] = {XF_R8, 0},        [XK_cl] = {XF_R8, 1},
+    [XK_rm8] = {XF_R8, 0xff},     [XK_r16] = {XF_R16, 0xff},   [XK_ax] = {XF_R16, 0},
+    [XK_rm16] = {XF_R16, 0xff},   [XK_r32] = {XF_R32, 0xff},   [XK_eax] = {XF_R32, 0},
+    [XK_rm32] = {XF_R32, 0xff},   [XK_r32x] = {XF_R32X, 0xff}, [XK_r64] = {XF_R64, 0xff},
+    [XK_rax] = {XF_R64, 0},       [XK_rm64] = {XF_R64, 0xff},  [XK_xmm] = {XF_XMM, 0xff},
+    [XK_xmm_m32] = {XF_XMM, 0xff}, [XK_xmm_m64] = {XF_XMM, 0xff}, [XK_xmm_m128] = {XF_XMM, 0xff},
+};
+/* Registers of each file that exist: [x86_64?][file], bit r for register number r. */
+static const uint32_t x86_regmask[2][XF_COUNT] = {
+    {0, 0xf000fu, 0xffu, 0xffu, 0xfeu, 0, 0xffu},
+    {0, 0xfffffu, 0xffffu, 0xffffu, 0xfffeu, 0xffffu, 0xffffu},
+};
+#define XT(x) (1u << IM_OP_##x)
+static const uint16_t x86_cls_types[] = {
+    [IM_KC_REG] = XT(REG),           [IM_KC_IMM] = XT(IMM) | XT(SYM),
+    [IM_KC_MEM] = XT(MEM),           [IM_KC_REL] = XT(REL) | XT(LABEL),
+    [IM_KC_COND] = XT(COND),         [IM_KC_LIST] = XT(LIST),
+    [IM_KC_RM] = XT(REG) | XT(MEM),
+};
+#undef XT
+
 static unsigned enc_reg(unsigned kind, const im_operand *o, bool *need_rex, bool *no_rex)
 {
-    unsigned n;
-    const char *const *names = reg_file(kind, &n);
-    if (names == r8_names) {
-        if (o->reg >= IM_X86_AH)
+    if (x86_kd_of[kind].file == XF_R8) {
+        if (o->reg >= IM_X86_AH) {
             *no_rex = true;
-        else if (o->reg >= 4 && o->reg < 8)
-            *need_rex = true;
-        if (o->reg >= IM_X86_AH)
             return o->reg - IM_X86_AH + 4u;
+        }
+        if (o->reg >= 4 && o->reg < 8)
+            *need_rex = true;
     }
     return o->reg & 15u;
 }
 
-static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
-                      size_t *len, im_fixup *fix)
+/* The operand checks with their messages: the slow path, taken once the fast checks in
+ * x86_encode have found something wrong. */
+static int x86_operand_error(im_target t, const im_form *f, const im_operand *ops)
 {
-    uint8_t buf[16];
-    size_t n = 0;
-    unsigned rex = (f->pfx & IM_XP_REXW) ? 8u : 0u; /* W R X B */
-    bool need_rex = false, no_rex = false;
-    const im_operand *imm = NULL, *rel = NULL;
-    int imm_op = -1, reg_op = -1, rm_op = -1, opreg_op = -1, vvvv_op = -1;
-    fix->op = -1;
-    fix->offset = fix->size = 0;
-    fix->reloc = IM_RELOC_NONE;
-
     for (unsigned i = 0; i < f->nops; i++) {
         const im_operand *o = &ops[i];
         unsigned kind = f->kinds[i];
-        switch (f->roles[i]) {
-        case IM_XR_REG: reg_op = (int)i; break;
-        case IM_XR_RM: rm_op = (int)i; break;
-        case IM_XR_OPREG: opreg_op = (int)i; break;
-        case IM_XR_VVVV: vvvv_op = (int)i; break;
-        case IM_XR_IMM: imm = o; imm_op = (int)i; break;
-        case IM_XR_REL: rel = o; imm_op = (int)i; break;
-        default: break;
-        }
         unsigned cls = x86_kinds[kind].cls;
         if (cls == IM_KC_REG && o->type != IM_OP_REG)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id, i + 1);
@@ -472,6 +482,45 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
         if (cls == IM_KC_REL && o->type != IM_OP_REL && o->type != IM_OP_LABEL)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a branch target", f->id, i + 1);
+    }
+    return im_fail(IM_ERR_NO_ENCODING, "%s: invalid operands", f->id);
+}
+
+static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
+                      size_t *len, im_fixup *fix)
+{
+    uint8_t buf[16];
+    size_t n = 0;
+    unsigned rex = (f->pfx & IM_XP_REXW) ? 8u : 0u; /* W R X B */
+    bool need_rex = false, no_rex = false;
+    const im_operand *imm = NULL, *rel = NULL;
+    int imm_op = -1, reg_op = -1, rm_op = -1, opreg_op = -1, vvvv_op = -1;
+    const uint32_t *regmask = x86_regmask[is64(t)];
+    fix->op = -1;
+    fix->offset = fix->size = 0;
+    fix->reloc = IM_RELOC_NONE;
+
+    for (unsigned i = 0; i < f->nops; i++) {
+        const im_operand *o = &ops[i];
+        unsigned kind = f->kinds[i];
+        switch (f->roles[i]) {
+        case IM_XR_REG: reg_op = (int)i; break;
+        case IM_XR_RM: rm_op = (int)i; break;
+        case IM_XR_OPREG: opreg_op = (int)i; break;
+        case IM_XR_VVVV: vvvv_op = (int)i; break;
+        case IM_XR_IMM: imm = o; imm_op = (int)i; break;
+        case IM_XR_REL: rel = o; imm_op = (int)i; break;
+        default: break;
+        }
+        const x86_kd *d = &x86_kd_of[kind];
+        bool ok = o->type < 16 && (x86_cls_types[x86_kinds[kind].cls] >> o->type & 1u);
+        if (o->type == IM_OP_REG)
+            ok = ok && o->reg < 32 && (regmask[d->file] >> o->reg & 1u) &&
+                 (d->fixed == 0xff || o->reg == d->fixed);
+        else if (kind == XK_one)
+            ok = ok && o->type == IM_OP_IMM && o->imm == 1;
+        if (__builtin_expect(!ok, 0))
+            return x86_operand_error(t, f, ops);
     }
 
     /* ModRM / SIB / displacement, computed first so the REX/VEX bits are known */
@@ -602,6 +651,9 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
         if (rel) {
             size_t total = n + f->imm_size;
             v = rel->type == IM_OP_REL ? rel->imm - (int64_t)total : 0;
+            /* i386 addresses wrap at 4 GiB: every target is in reach of a rel32 */
+            if (!is64(t) && f->imm_size == 4)
+                v = (int32_t)(uint32_t)(uint64_t)v;
             int64_t lo = f->imm_size == 1 ? -128 : -0x80000000ll;
             int64_t hi = f->imm_size == 1 ? 127 : 0x7fffffffll;
             if (v < lo || v > hi)
@@ -660,7 +712,8 @@ static size_t imm_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
         uint64_t r = im_rng_next(rng);
         int64_t v;
         switch (kind) {
-        case XK_imm8: v = (r >> 8) & 1 ? (int64_t)(uint8_t)r : (int64_t)(int8_t)r; break;
+        case XK_imm8:
+        case XK_imm8b: v = (r >> 8) & 1 ? (int64_t)(uint8_t)r : (int64_t)(int8_t)r; break;
         case XK_imm8s16:
         case XK_imm8s32:
         case XK_imm8s64: v = (int8_t)r; break;
@@ -779,6 +832,9 @@ const im_arch im_arch_x86 = {
     .name = "x86",
     .forms = im_x86_forms,
     .nforms = sizeof im_x86_forms / sizeof im_x86_forms[0],
+    .mnems = im_x86_mnems,
+    .nmnems = sizeof im_x86_mnems / sizeof im_x86_mnems[0],
+    .mnem_forms = im_x86_mnem_forms,
     .kinds = x86_kinds,
     .nkinds = XK_COUNT,
     .comment = "#",
@@ -787,4 +843,5 @@ const im_arch im_arch_x86 = {
     .encode = x86_encode,
     .samples = x86_samples,
     .form_ok = x86_form_ok,
+    .bad_samples = im_x86_bad_samples,
 };
