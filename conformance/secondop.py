@@ -299,6 +299,11 @@ def normalise_x86(text, target, addr=None):
     if mnem == "xlat" and len(ops) == 1 and re.match(r"^(byte ptr ?)?(ds:)?\[[er]?bx\]$", ops[0]):
         mnem, ops = "xlatb", []
 
+    # movsx from a 32-bit source is GNU as's other name of movsxd (63 /r), which the
+    # decoders print.
+    if mnem == "movsx" and len(ops) == 2 and (ops[1].startswith("dword ptr")
+                                             or _X86_REG.get(ops[1]) == 32):
+        mnem = "movsxd"
     # xchg of the accumulator with itself at the default size is the one-byte nop
     # 90 (GNU as encodes it so; the decoders print nop).
     if mnem == "xchg" and ops in (["rax", "rax"], ["eax", "eax"]) and _X86_REG[ops[0]] == bits:
@@ -580,22 +585,28 @@ def _capstone_abs32(target, text, hexstr, dec):
 
 
 def _capstone_movsxd32(target, text, hexstr, dec):
-    # MOVSXD without REX.W (63 /r, a 32-bit destination): capstone 4 prints the
-    # destination as the 64-bit register.
-    if target != "x86_64" or len(dec) != 1 or re.search(r"4[8-9a-f]63", hexstr):
+    # MOVSXD without REX.W (63 /r, a 32- or 16-bit destination): capstone 4 prints
+    # the destination as the 64-bit register.
+    if target != "x86_64" or len(dec) != 1:
+        return False
+    rest = _split_prefixes(hexstr)[1]
+    if not re.match(r"^(4[0-7])?63", rest):
         return False
     a = normalise_x86(text, target)
     b = normalise_x86(dec[0][1], target, 0)
     a, b = drop_unmatched_sizes(a, b)
     m = re.match(r"^movsxd ([a-z0-9]+),", a)
-    r64 = {v: k for k, v in _R32_OF_R64.items()}
-    return (m is not None and m.group(1) in r64 and re.search(r"63", hexstr) is not None
+    r64 = {v: k for k, v in list(_R32_OF_R64.items()) + list(_R16_OF_R64.items())}
+    return (m is not None and m.group(1) in r64
             and b == a.replace("movsxd " + m.group(1) + ",", "movsxd " + r64[m.group(1)] + ",", 1))
 
 
 _R32_OF_R64 = dict(zip("rax rcx rdx rbx rsp rbp rsi rdi".split(),
                        "eax ecx edx ebx esp ebp esi edi".split()))
 _R32_OF_R64.update({"r%d" % n: "r%dd" % n for n in range(8, 16)})
+_R16_OF_R64 = dict(zip("rax rcx rdx rbx rsp rbp rsi rdi".split(),
+                       "ax cx dx bx sp bp si di".split()))
+_R16_OF_R64.update({"r%d" % n: "r%dw" % n for n in range(8, 16)})
 
 
 def _capstone_sse_xmmword(target, text, hexstr, dec):
@@ -647,8 +658,8 @@ DECODER_CLASSES = [
           "i.e. 0xfffffffffffffff0); the address agrees modulo 2^32 (2^16, 2^8) and the "
           "bytes hold the ModRM+SIB disp32 form.", _capstone_abs32),
     Known("capstone4-movsxd-r32", "capstone",
-          "MOVSXD without REX.W (`movsxd r32, r/m32`, opcode 63): capstone 4.0.2 prints "
-          "the destination as the 64-bit register. Matched when the texts agree with the "
+          "MOVSXD without REX.W (`movsxd r32, r/m32`, `movsxd r16, r/m32`, opcode 63): "
+          "capstone 4.0.2 prints the destination as the 64-bit register. Matched when the texts agree with the "
           "destination widened and the bytes have no REX.W.", _capstone_movsxd32),
     Known("capstone4-comis-xmmword", "capstone",
           "capstone 4.0.2 prints the memory operand of comiss/comisd/ucomiss/ucomisd as "
@@ -760,11 +771,26 @@ def _llvm_branch_abs_mem(target, text, hexstr, llvm_hex, err):
             and llvm_hex[:2] in ("e8", "e9"))
 
 
-def _llvm_movsxd_r32(target, text, hexstr, llvm_hex, err):
-    # llvm-mc 14 rejects MOVSXD with a 32-bit destination (63 /r without REX.W).
-    m = re.match(r"^movsxd ([a-z0-9]+),", text.strip().lower())
-    return (llvm_hex is None and err is not None and "invalid operand" in err
-            and m is not None and _X86_REG.get(m.group(1)) == 32)
+def _llvm_same_size_extend(target, text, hexstr, llvm_hex, err):
+    # llvm-mc 14 rejects extension forms GNU as accepts: movzx r16, r/m16, movsxd
+    # with a 16- or 32-bit destination, movsx from a 32-bit source (it takes only
+    # the name movsxd, with a 64-bit destination).
+    m = re.match(r"^(movsxd|movsx|movzx) ([a-z0-9]+), ?(?:([a-z]+) ptr .*|([a-z0-9]+))$",
+                 text.strip().lower())
+    if llvm_hex is not None or err is None or "invalid operand" not in err or m is None:
+        return False
+    dst = _X86_REG.get(m.group(2))
+    src = _X86_SIZE.get(m.group(3)) if m.group(3) else _X86_REG.get(m.group(4))
+    return dst is not None and (dst == src or (m.group(1) == "movsx" and src == 32)
+                                or (m.group(1) == "movsxd" and dst in (16, 32)))
+
+
+def _llvm_i386_rel32_wrap(target, text, hexstr, llvm_hex, err):
+    # A 32-bit code branch whose target is more than 2 GiB away: the address wraps
+    # at 4 GiB, so GNU as encodes it; llvm-mc rejects the displacement as too large.
+    return (target == "i386" and llvm_hex is None and err is not None
+            and "too large for field of 4 bytes" in err
+            and re.match(r"^(j[a-z]+|call) \.[-+]", text.strip().lower()) is not None)
 
 
 LLVM_CLASSES = [
@@ -788,10 +814,15 @@ LLVM_CLASSES = [
           "[0x10]`): llvm-mc's Intel-syntax parser assembles a direct branch to that "
           "address (E8/E9 with a relocation) instead of FF /4, FF /2.",
           _llvm_branch_abs_mem),
-    Known("llvm-movsxd-r32", "llvm-mc",
-          "llvm-mc 14 rejects `movsxd r32, r/m32` (opcode 63 without REX.W, which GNU "
-          "as and the SDM accept) with `invalid operand for instruction`.",
-          _llvm_movsxd_r32),
+    Known("llvm-extend-forms", "llvm-mc",
+          "llvm-mc 14 rejects extension forms GNU as and the SDM accept: `movzx r16, "
+          "r/m16`, `movsxd` with a 16- or 32-bit destination, `movsx` from a 32-bit "
+          "source (GNU as's other name of movsxd): `invalid operand for instruction`.",
+          _llvm_same_size_extend),
+    Known("llvm-i386-rel32-wrap", "llvm-mc",
+          "a 32-bit branch to `.-0x80000000` or further: addresses wrap at 4 GiB in "
+          "32-bit code, so GNU as (and imago) encode it; llvm-mc rejects the displacement "
+          "(`value ... is too large for field of 4 bytes`).", _llvm_i386_rel32_wrap),
     Known("llvm-arm-call-reloc", "llvm-mc",
           "llvm-mc leaves an R_ARM_CALL relocation on `bl` to a local address (so the "
           "linker may turn it into BLX); GNU as resolves it. The bytes are the same.",
