@@ -60,6 +60,7 @@ TOOL_SRC   := $(wildcard tools/*.c)
 TEST_SRC   := $(wildcard tests/*.c)
 TABLE_SRC  := $(wildcard $(TABLES)/x86/*.tbl $(TABLES)/a64/*.tbl $(TABLES)/a32/*.tbl)
 GEN_HDR    := $(BUILD)/gen/tables.h
+CAPDIS     := $(BUILD)/bin/imago-capdis
 HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h \
                          tests/*.h)
 
@@ -70,8 +71,9 @@ HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h load
         format bench help
 .DEFAULT_GOAL := all
 
-# `make` builds the host's library, imago, its C tests and every target's runner.
-all: host runners
+# `make` builds the host's library, imago, its C tests, every target's runner and
+# imago-capdis (the conformance suite's capstone decoder).
+all: host runners $(CAPDIS)
 
 help:
 	@echo "make test            C tests (plain and ASan+UBSan) and the CLI/self-test suite"
@@ -124,6 +126,12 @@ HOST_TEST_BINS := $(TEST_SRC:tests/%.c=$(HOSTDIR)/tests/%)
 host: $(HOSTDIR)/lib/libimago.a $(HOSTDIR)/bin/imago $(HOST_TEST_BINS)
 
 runners: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-runner-$(t))
+
+# imago-capdis: capstone's decoding of byte strings for conformance/test_disasm.py,
+# built for the machine (it runs beside pytest, whatever HOST is).
+$(CAPDIS): tools/capdis/capdis.c
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) $(CFLAGS) -o $@ $< -lcapstone
 
 # Every host of HOSTS, and x86_64, the reference of the cross-host check.
 hosts:
@@ -203,7 +211,7 @@ bench: deps
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
-	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tests/*.c bench/*.c bench/*.h bench/*.cpp)
+	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tools/capdis/*.c tests/*.c bench/*.c bench/*.h bench/*.cpp)
 
 clean:
 	rm -rf $(BUILD)

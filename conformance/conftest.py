@@ -36,6 +36,7 @@ import time
 import pytest
 
 import harness
+import secondop
 import sharding
 import vectorfiles
 
@@ -107,8 +108,8 @@ def _dist_given(config):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kind(name): the report kind of a test (encoding, "
-                            "negative, program, program-bytes, gnu-image, gnu-program, wx, "
-                            "cross-vectors, cross-image, cross-run, unit)")
+                            "negative, disasm, llvm-mc, program, program-bytes, gnu-image, "
+                            "gnu-program, wx, cross-vectors, cross-image, cross-run, unit)")
     config._imago_shard = _shard(config)
     config._imago_collection = None
     if _is_worker(config):
@@ -123,17 +124,18 @@ def pytest_configure(config):
 
 
 def _wants_vectors(config):
-    """Does this run collect test_encodings.py (so the controller should make the
-    vector files before the workers start)? Guessing wrong costs only time: a
-    worker that finds no file makes it itself."""
+    """Does this run collect test_encodings.py or test_disasm.py (so the controller
+    should make the vector files before the workers start)? Guessing wrong costs
+    only time: a worker that finds no file makes it itself."""
     if getattr(config.option, "pyargs", False):
         return True
-    enc = os.path.join(harness.CONFORMANCE, "test_encodings.py")
     base = str(config.invocation_params.dir)
-    for arg in config.args or [base]:
-        p = os.path.abspath(os.path.join(base, str(arg).split("::")[0]))
-        if enc == p or enc.startswith(p.rstrip(os.sep) + os.sep):
-            return True
+    for name in ("test_encodings.py", "test_disasm.py"):
+        mod = os.path.join(harness.CONFORMANCE, name)
+        for arg in config.args or [base]:
+            p = os.path.abspath(os.path.join(base, str(arg).split("::")[0]))
+            if mod == p or mod.startswith(p.rstrip(os.sep) + os.sep):
+                return True
     return False
 
 
@@ -291,6 +293,7 @@ class Aggregator:
                 "negatives": s.get("negatives", 0),
                 "mismatches": s.get("mismatches", 0),
                 "encoding_batches": s.get("batches", 0),
+                "second_opinions": second_opinions(t, s),
             }
             # The state checks (test_state.py): state_<engine>_forms (ids), _cases, _faulted,
             # _divergences, _known, and state_not_run ("form: reason").
@@ -300,6 +303,23 @@ class Aggregator:
     def host_stats(self):
         return {h: {t: dict(self.hosts[h][t]) for t in report_tools.target_order(self.hosts[h])}
                 for h in report_tools.host_order(self.hosts)}
+
+
+def second_opinions(target, s):
+    """The report's targets[t].second_opinions from the so_* counts of test_disasm.py:
+    per tool the vectors that agree, differ, and differ in a listed class."""
+    def tool(name, vectors_key):
+        known = {k.split(":", 1)[1]: v for k, v in s.items()
+                 if k.startswith("so_%s_known:" % name)}
+        return {"vectors": s.get(vectors_key, 0), "agree": s.get("so_%s_agree" % name, 0),
+                "differ": s.get("so_%s_differ" % name, 0), "known": known}
+    return {
+        "covered": {"disasm": secondop.covered(target),
+                    "llvm_mc": target in secondop.LLVM_TRIPLE},
+        "objdump": tool("objdump", "so_disasm_vectors"),
+        "capstone": tool("capstone", "so_disasm_vectors"),
+        "llvm_mc": tool("llvm", "so_llvm_vectors"),
+    }
 
 
 def pytest_runtest_logreport(report):
@@ -421,6 +441,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         hl.append(h + ("*" if h == primary else "") + (" (%s)" % ", ".join(extra) if extra else ""))
     tr.write_line("hosts: %s  (*: the imago under test)" % ", ".join(hl),
                   red=any(c["failed"] for c in other.values()))
+    _second_opinion_lines(tr, rep)
     kinds = collections.Counter()
     for c in rep["cells"]:
         kinds[c["kind"]] += c["passed"] + c["failed"] + c["skipped"]
@@ -434,6 +455,40 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line("FAULT INJECTION ACTIVE: " + ", ".join(rep["faults"]), red=True)
     tr.write_line("report: %s" % harness.rel(getattr(config, "_imago_report_path",
                                                      config._imago_report_file)))
+
+
+def _second_opinion_lines(tr, rep):
+    """Per target: vectors whose bytes objdump and capstone decode back to their text,
+    and whose text llvm-mc assembles to the same bytes (known: in a listed class)."""
+    rows = []
+    for t in harness.TARGETS:
+        so = rep["targets"].get(t, {}).get("second_opinions")
+        if not so:
+            continue
+        parts = []
+        for key, label, cov in (("objdump", "objdump", "disasm"),
+                                ("capstone", "capstone", "disasm"),
+                                ("llvm_mc", "llvm-mc", "llvm_mc")):
+            d = so[key]
+            if not so["covered"][cov]:
+                parts.append("%s not covered" % label)
+            elif d["vectors"] == 0:
+                parts.append("%s -" % label)
+            else:
+                txt = "%s %d/%d" % (label, d["agree"], d["vectors"])
+                if d["known"]:
+                    txt += " (+%d known: %s)" % (sum(d["known"].values()), ", ".join(
+                        "%s %d" % kv for kv in sorted(d["known"].items())))
+                if d["differ"]:
+                    txt += " %d DIFFER" % d["differ"]
+                parts.append(txt)
+        rows.append(("%-8s %s" % (t, "  ".join(parts)),
+                     any(so[k]["differ"] for k in ("objdump", "capstone", "llvm_mc"))))
+    if rows:
+        tr.write_line("second opinions (decoded back to the text / assembled to the same "
+                      "bytes, of vectors checked):")
+        for line, red in rows:
+            tr.write_line("  " + line, red=red)
 
 
 # ---- fixtures ------------------------------------------------------------------

@@ -219,6 +219,15 @@ def tool_version(argv):
     return first_line(p.stdout) or first_line(p.stderr) or "unknown"
 
 
+def tool_version_all(argv):
+    """A tool's whole --version output ('' when it cannot run)."""
+    try:
+        p = run(argv, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return p.stdout + p.stderr
+
+
 def versions():
     """Versions of everything the harness checks against (report `versions`)."""
     v = {
@@ -251,6 +260,15 @@ def versions():
                 v["imago"] = "git " + p.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
+    # The second opinions (docs/second-opinions.md): capstone's package, llvm-mc's version.
+    try:
+        p = run(["dpkg-query", "-W", "-f=${Version}", "libcapstone-dev"], timeout=30)
+        v["capstone"] = p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        v["capstone"] = "unknown"
+    m = re.search(r"LLVM version (\S+)", " ".join(
+        tool_version_all(["llvm-mc", "--version"]).split()))
+    v["llvm_mc"] = m.group(1) if m else "unavailable"
     v["as_by_target"] = {t: tool_version([TOOLS[t]["as"][0], "--version"]) for t in TARGETS}
     v["qemu_by_target"] = {t: tool_version([TOOLS[t]["qemu"], "--version"]) for t in TARGETS}
     return v

@@ -14,7 +14,6 @@ The vectors are made once per run and read from files (vectorfiles.py); a
 batch's vectors are read only when its test runs.
 """
 
-import os
 import re
 import shlex
 
@@ -127,12 +126,7 @@ def repro(target, form, text):
     gnu = "printf '%%s\\n' %s | %s -o /tmp/v.o - && %s -d %s/tmp/v.o" % (
         " ".join(shlex.quote(l) for l in lines), harness.shjoin(spec["as"]), spec["objdump"],
         (harness.shjoin(spec["objdump_obj"]) + " ") if spec["objdump_obj"] else "")
-    awk_str = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    extra = os.environ.get("IMAGO_VECTORS_ARGS", "")
-    mine = "%s vectors -a %s%s | awk -F'\\t' %s" % (
-        harness.rel(harness.IMAGO), target, (" " + extra) if extra else "",
-        shlex.quote('$1==%s && $2==%s' % (awk_str(form), awk_str(text))))
-    return gnu + "   vs   " + mine
+    return gnu + "   vs   " + vectorfiles.vector_command(target, form, text)
 
 
 class BatchError(Exception):

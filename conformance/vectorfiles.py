@@ -59,6 +59,16 @@ def argv_for(target):
     return [harness.IMAGO, "vectors", "-a", target] + extra_args()
 
 
+def vector_command(target, form, text):
+    """A shell command printing the vector line of `form` with `text` (for the
+    reproduce lines of failure messages)."""
+    awk_str = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'  # noqa: E731
+    extra = os.environ.get("IMAGO_VECTORS_ARGS", "")
+    return "%s vectors -a %s%s | awk -F'\\t' %s" % (
+        harness.rel(harness.IMAGO), target, (" " + extra) if extra else "",
+        shlex.quote('$1==%s && $2==%s' % (awk_str(form), awk_str(text))))
+
+
 def batch_size():
     """Vectors per GNU as batch (IMAGO_BATCH, default 20000)."""
     return int(os.environ.get("IMAGO_BATCH", "20000") or 20000)

@@ -69,10 +69,12 @@ def cells_list(counts):
 
 
 def add_counts(dst, src, where="counts"):
-    """Add a stats dict into dst: integers summed, lists united (sorted); any other
-    value must be equal on both sides."""
+    """Add a stats dict into dst: integers summed, lists united (sorted), dicts added
+    key by key; any other value must be equal on both sides."""
     for k, v in src.items():
-        if isinstance(v, bool) or not isinstance(v, (int, list, tuple, set, frozenset)):
+        if isinstance(v, dict) and isinstance(dst.get(k, {}), dict):
+            add_counts(dst.setdefault(k, {}), v, "%s.%s" % (where, k))
+        elif isinstance(v, bool) or not isinstance(v, (int, list, tuple, set, frozenset)):
             if k in dst and dst[k] != v:
                 raise ReportError("%s: %s is %r in one report and %r in another"
                                   % (where, k, dst[k], v))

@@ -1,0 +1,881 @@
+"""Second opinions on imago's encodings (stdlib only): decoders, normalisers and the
+known differences, shared by conformance/test_disasm.py and the self-tests.
+
+Two checks use this module (docs/second-opinions.md):
+
+* disasm: imago's bytes of each vector, decoded by GNU objdump and by capstone
+  (build/bin/imago-capdis, tools/capdis/capdis.c), must give back the vector's own
+  text once both are normalised (`normalise`). A target is covered only when it
+  has a normaliser (NORMALISERS); the others are reported as not covered.
+* llvm-mc: each vector's text assembled by llvm-mc must give imago's bytes, or the
+  difference must fall in one of the listed classes (LLVM_CLASSES), each with its
+  reason.
+
+A decoder's limitation (it cannot decode a valid encoding at all) is a listed
+class too (DECODER_CLASSES), matched by the bytes and the decoder's output, never
+by one vector.
+
+Every rewriting rule of the normalisers is in this file, with a comment saying
+why. The rules are generic (case, spacing, numbers, aliases, notation): none
+names a vector.
+"""
+
+import os
+import re
+import shutil
+
+import harness
+
+# ---- tools -------------------------------------------------------------------------
+
+CAPDIS = os.path.join(harness.BUILD, "bin", "imago-capdis")
+LLVM_MC = "llvm-mc"
+LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386", "arm": "armv7-linux-gnueabihf",
+               "aarch64": "aarch64-linux-gnu"}
+# llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix` (the
+# sources start with that directive too; the option also sets the default).
+LLVM_ARGS = {"x86_64": ["-x86-asm-syntax=intel"], "i386": ["-x86-asm-syntax=intel"],
+             "arm": [], "aarch64": []}
+
+# Address (and default operand) width of each target, for wrapping numbers.
+BITS = {"x86_64": 64, "i386": 32, "arm": 32, "aarch64": 64}
+
+
+def llvm_mc():
+    """The llvm-mc binary: `llvm-mc`, else the newest `llvm-mc-N` on PATH, else None."""
+    if shutil.which(LLVM_MC):
+        return LLVM_MC
+    for n in range(20, 10, -1):
+        if shutil.which("llvm-mc-%d" % n):
+            return "llvm-mc-%d" % n
+    return None
+
+
+# ---- decoding ------------------------------------------------------------------------
+
+_OBJ_LABEL_RE = re.compile(r"^[0-9a-f]+ <__iv_(\d+)>:$")
+_OBJ_INSN_RE = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
+
+
+def byte_source(target, hexes):
+    """Assembler source placing each byte string at marker __iv_N, as data the
+    disassembler still treats as code (x86 .byte; ARM/AArch64 .inst keeps the
+    code mapping symbols)."""
+    out = [harness.TOOLS[target]["header"]]
+    for i, h in enumerate(hexes):
+        b = bytes.fromhex(h)
+        if target in ("arm", "aarch64") and len(b) % 4 == 0 and b:
+            words = ",".join("0x%08x" % int.from_bytes(b[k:k + 4], "little")
+                             for k in range(0, len(b), 4))
+            out.append("__iv_%d: .inst %s\n" % (i, words))
+        elif b:
+            out.append("__iv_%d: .byte %s\n" % (i, ",".join("0x%02x" % x for x in b)))
+        else:
+            out.append("__iv_%d:\n" % i)
+    return "".join(out)
+
+
+class ToolError(Exception):
+    pass
+
+
+def objdump_decode(target, hexes, tmpdir):
+    """[(address, [(length, text), ...])] per byte string: GNU as places the strings
+    in one object at markers __iv_N and one objdump run decodes them all (objdump
+    starts afresh at every symbol, so one string cannot swallow the next)."""
+    spec = harness.TOOLS[target]
+    src, obj = os.path.join(tmpdir, "bytes.s"), os.path.join(tmpdir, "bytes.o")
+    with open(src, "w") as f:
+        f.write(byte_source(target, hexes))
+    argv = spec["as"] + ["-o", obj, src]
+    p = harness.run(argv)
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    argv = [spec["objdump"], "-d", "-z", "-w", "--no-show-raw-insn"] + spec["objdump_obj"] + [obj]
+    p = harness.run(argv)
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    starts = {}
+    insns = {}  # vector -> [(address, text)]
+    cur = None
+    for line in p.stdout.splitlines():
+        m = _OBJ_LABEL_RE.match(line)
+        if m:
+            cur = int(m.group(1))
+            starts[cur] = int(line.split()[0], 16)
+            insns[cur] = []
+            continue
+        m = _OBJ_INSN_RE.match(line)
+        if m and cur is not None:
+            insns[cur].append((int(m.group(1), 16), m.group(2).strip()))
+    out = []
+    for i, h in enumerate(hexes):
+        if i not in starts:
+            if h:
+                raise ToolError("objdump printed no marker __iv_%d (of %d)" % (i, len(hexes)))
+            out.append((None, []))
+            continue
+        base = starts[i]
+        stop = base + len(h) // 2
+        seq = insns[i]
+        dec = []
+        for k, (a, text) in enumerate(seq):
+            nxt = seq[k + 1][0] if k + 1 < len(seq) else stop
+            dec.append((nxt - a, text))
+        out.append((base, dec))
+    return out
+
+
+def capstone_decode(target, hexes):
+    """[(0, [(length, text), ...])] per byte string: one imago-capdis run decodes
+    them all, each at address 0."""
+    argv = [CAPDIS, "-a", target]
+    p = harness.run(argv, input="".join(h + "\n" for h in hexes))
+    if p.returncode != 0:
+        raise ToolError("`%s` exited %d:\n%s" % (harness.shjoin(argv), p.returncode,
+                                                 p.stderr[-2000:]))
+    lines = p.stdout.split("\n")
+    if len(lines) != len(hexes) + 1 or lines[-1] != "":
+        raise ToolError("`%s` printed %d lines for %d byte strings" % (
+            harness.shjoin(argv), len(lines) - 1, len(hexes)))
+    out = []
+    for line in lines[:-1]:
+        f = line.split("\t") if line else []
+        out.append((0, [(int(f[k]), f[k + 1]) for k in range(0, len(f) - 1, 2)]))
+    return out
+
+
+# ---- x86 normaliser ---------------------------------------------------------------------
+
+_X86_REG = {}
+for _w, _names in ((8, "al cl dl bl ah ch dh bh spl bpl sil dil"),
+                   (16, "ax cx dx bx sp bp si di"),
+                   (32, "eax ecx edx ebx esp ebp esi edi eip"),
+                   (64, "rax rcx rdx rbx rsp rbp rsi rdi rip")):
+    for _r in _names.split():
+        _X86_REG[_r] = _w
+for _n in range(8, 16):
+    _X86_REG["r%db" % _n] = 8
+    _X86_REG["r%dw" % _n] = 16
+    _X86_REG["r%dd" % _n] = 32
+    _X86_REG["r%d" % _n] = 64
+for _n in range(32):
+    _X86_REG["xmm%d" % _n] = 128
+    _X86_REG["ymm%d" % _n] = 256
+_X86_SIZE = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "xmmword": 128, "ymmword": 256,
+             "tbyte": 80, "fword": 48, "oword": 128}
+# objdump names cmpxchg16b's m128 `oword`, GNU as reads `xmmword` too.
+_X86_SIZE_ALIAS = {"oword": "xmmword"}
+# Immediates that are fields of their own width, not operands sign-extended to the
+# operand size: shift and rotate counts, bit offsets, shuffle and select controls,
+# ret's and enter's sizes. GNU as reads a negative value as its two's complement
+# in the field; the decoders print the field unsigned (-0x28 is 0xd8).
+_X86_IMM8_FIELD_RE = re.compile(
+    r"^(rol|ror|rcl|rcr|shl|sal|shr|sar|bt|bts|btr|btc|shld|shrd|rorx|sarx|shlx|shrx|"
+    r"v?pshuf[dhlw]+|v?shufp[sd]|v?palignr|v?pextr[bwdq]|v?pinsr[bwdq]|v?insertps|"
+    r"v?extractps|v?round[sp][sd]|v?dpp[sd]|v?mpsadbw|v?pblendw|v?blendp[sd]|"
+    r"v?pclmulqdq|v?ps[rl]l[dqw]|v?psra[dw]|v?ps[rl]ldq|v?cmp[sp][sd]|int|in|out)$")
+_X86_SUFFIX = {8: "b", 16: "w", 32: "d", 64: "q"}
+
+# Condition-code spellings: GNU as and the decoders print different ones of the
+# same encoding (je/jz, jb/jc/jnae, ...). Each maps to the spelling objdump uses.
+_CC = {"z": "e", "nz": "ne", "c": "b", "nae": "b", "nc": "ae", "nb": "ae", "na": "be",
+       "nbe": "a", "pe": "p", "po": "np", "nge": "l", "nl": "ge", "ng": "le", "nle": "g"}
+_CC_RE = re.compile(r"^(j|set|cmov)(%s)$" % "|".join(sorted(_CC, key=len, reverse=True)))
+# Other mnemonic spellings of one encoding.
+_X86_ALIAS = {
+    # GNU as spells `mov r64, imm64` movabs when asked and prints it so; capstone and
+    # objdump print movabs for B8+r io whatever was written: the same instruction.
+    "movabs": "mov",
+    # sal is GNU as's other name of shl (it assembles both to /4).
+    "sal": "shl",
+}
+# Prefix spellings: repz/repnz are repe/repne.
+_X86_PREFIX_ALIAS = {"repz": "repe", "repnz": "repne"}
+_X86_PREFIXES = ("rep", "repe", "repne", "repz", "repnz", "lock")
+# SSE/AVX compare predicates: objdump and capstone print `cmpsd xmm0, xmm1, 1` as
+# `cmpltsd xmm0, xmm1`; GNU as reads both. The pseudo-op becomes the explicit
+# immediate (SSE: 8 predicates; VEX: 32).
+_CMP_PRED = ("eq lt le unord neq nlt nle ord eq_uq nge ngt false neq_oq ge gt true eq_os lt_oq "
+             "le_oq unord_s neq_us nlt_uq nle_uq ord_s eq_us nge_uq ngt_uq false_os neq_os "
+             "ge_oq gt_oq true_us").split()
+_CMP_PRED_RE = re.compile(r"^(v?)cmp(%s)(ss|sd|ps|pd)$" % "|".join(
+    sorted(_CMP_PRED, key=len, reverse=True)))
+# pushf/popf at the default operand size: GNU as writes pushfq (64-bit) and pushfd
+# (32-bit), objdump pushf.
+_X86_DEFAULT_SIZE_ALIAS = {64: {"pushfq": "pushf", "popfq": "popf"},
+                           32: {"pushfd": "pushf", "popfd": "popf"}}
+_X86_BRANCH_RE = re.compile(r"^(j[a-z]+|call|loop[a-z]*|xbegin)$")
+_X86_STRING_RE = re.compile(r"^(movs|cmps|stos|lods|scas|ins|outs)([bwdq]?)$")
+_NUM_RE = re.compile(r"^[-+]?(0x[0-9a-f]+|[0-9]+)$")
+_X86_COMMENT_RE = re.compile(r"\s*#.*$")
+_SYMREF_RE = re.compile(r"\s*<[^>]*>")
+_X86_PUNCT_RE = re.compile(r"\s*([,\[\]+*:-])\s*")
+
+
+def _num(tok):
+    return int(tok, 0) if not tok.startswith("-") else -int(tok[1:], 0)
+
+
+def _hex(v):
+    return ("-0x%x" % -v) if v < 0 else ("0x%x" % v)
+
+
+def _signed(v, bits):
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _x86_mem(inner, abits):
+    """Canonical memory reference: terms in the order written, scale 1 dropped, the
+    displacement as one signed number wrapped to the address width (decoders print
+    [rax+0xfffffffffffffff0] or [rax-0x10], [rbp+0x0] or [rbp]), zero dropped."""
+    terms = re.findall(r"[+-]?[^+-]+", inner)
+    regs, disp = [], 0
+    for t in terms:
+        sign = -1 if t.startswith("-") else 1
+        t = t.lstrip("+-")
+        if _NUM_RE.match(t):
+            disp += sign * _num(t)
+            continue
+        m = re.match(r"^([a-z0-9]+)\*(\d+)$", t)
+        if m:
+            # An index with scale 1: objdump writes *1, capstone and GNU as omit it.
+            regs.append(m.group(1) if m.group(2) == "1" else t)
+        else:
+            regs.append(t)
+    # With a 32-bit base or index in 64-bit code, addresses wrap at 32 bits.
+    if any(_X86_REG.get(r.split("*")[0]) == 32 for r in regs):
+        abits = 32
+    disp = _signed(disp, abits)
+    parts = "+".join(regs)
+    if disp and parts:
+        parts += _hex(disp) if disp < 0 else "+" + _hex(disp)
+    elif not parts:
+        parts = _hex(disp)
+    return "[" + parts + "]"
+
+
+def normalise_x86(text, target, addr=None):
+    """The canonical form of one x86 instruction in Intel syntax, as GNU as reads it
+    or as objdump -M intel / capstone print it. `addr` is the address the decoder
+    placed the instruction at (None for the vector's own text, whose branch
+    targets are written relative to `.`)."""
+    bits = BITS[target]
+    s = text.strip().lower()  # case: objdump prints DWORD PTR, capstone dword ptr
+    # objdump's trailing comment (`# 0x1234`, the address of a rip-relative operand)
+    # and a branch target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
+    s = _X86_COMMENT_RE.sub("", s)
+    s = _SYMREF_RE.sub("", s)
+    # Spacing: objdump pads the mnemonic with spaces and writes `a,b`; capstone and
+    # GNU as write `a, b` and `[rax + rbx*2]`.
+    s = " ".join(s.split())
+    words = s.split(" ", 1)
+    prefixes = []
+    while words and words[0] in _X86_PREFIXES and len(words) > 1:
+        prefixes.append(_X86_PREFIX_ALIAS.get(words[0], words[0]))
+        words = words[1].split(" ", 1)
+    mnem = words[0] if words else ""
+    rest = _X86_PUNCT_RE.sub(r"\1", words[1]) if len(words) > 1 else ""
+    # Intel-syntax operands hold no comma inside brackets.
+    ops = rest.split(",") if rest else []
+    mnem = _X86_ALIAS.get(mnem, mnem)
+    mnem = _X86_DEFAULT_SIZE_ALIAS[bits].get(mnem, mnem)
+    m = _CC_RE.match(mnem)
+    if m:
+        mnem = m.group(1) + _CC[m.group(2)]
+    m = _CMP_PRED_RE.match(mnem)
+    if m and (m.group(1) or _CMP_PRED.index(m.group(2)) < 8):
+        mnem = m.group(1) + "cmp" + m.group(3)
+        ops = ops + ["0x%x" % _CMP_PRED.index(m.group(2))]
+    # xchg is symmetric: both operand orders are one encoding, and objdump prints
+    # the short accumulator form (90+r) with the operands the other way round.
+    if mnem == "xchg" and len(ops) == 2:
+        ops = sorted(ops)
+    # xlat's only operand is implicit: objdump prints `xlat ds:[rbx]`, GNU as reads
+    # xlatb.
+    if mnem == "xlat" and len(ops) == 1 and re.match(r"^(byte ptr ?)?(ds:)?\[[er]?bx\]$", ops[0]):
+        mnem, ops = "xlatb", []
+
+    # movsx from a 32-bit source is GNU as's other name of movsxd (63 /r), which the
+    # decoders print.
+    if mnem == "movsx" and len(ops) == 2 and (ops[1].startswith("dword ptr")
+                                             or _X86_REG.get(ops[1]) == 32):
+        mnem = "movsxd"
+    # xchg of the accumulator with itself at the default size is the one-byte nop
+    # 90 (GNU as encodes it so; the decoders print nop).
+    if mnem == "xchg" and ops in (["rax", "rax"], ["eax", "eax"]) and _X86_REG[ops[0]] == bits:
+        mnem, ops = "nop", []
+
+    # Operand size: the first register or size keyword (immediates are sign- or
+    # zero-extended to it, and the decoders print them either way).
+    width = None
+    for op in ops:
+        w = op.split(" ", 1)[0]
+        if w in _X86_SIZE:
+            width = _X86_SIZE[w]
+            break
+        if op in _X86_REG:
+            width = _X86_REG[op]
+            break
+    width = width if width and width <= 64 else bits
+
+    # String instructions: objdump prints the implicit operands (`stos DWORD PTR
+    # es:[rdi],eax`), capstone the suffixed mnemonic and the operands (`stosd dword
+    # ptr [rdi], eax`), GNU as reads the bare suffixed form: keep the suffix only.
+    m = _X86_STRING_RE.match(mnem)
+    if m and ops and all(re.search(r"\[[er]?(si|di)\]$", o) or o in ("al", "ax", "eax", "rax",
+                                                                      "dx") for o in ops):
+        size = None
+        for o in ops:
+            w = o.split(" ", 1)[0]
+            if w in _X86_SIZE:
+                size = _X86_SIZE[w]
+        mnem = m.group(1) + (_X86_SUFFIX.get(size, "") if size else m.group(2))
+        ops = []
+
+    field = 8 if _X86_IMM8_FIELD_RE.match(mnem) else None
+    if mnem in ("ret", "retf", "retn", "enter"):
+        field = 16
+    out = []
+    for k, op in enumerate(ops):
+        size = ""
+        w = op.split(" ", 1)
+        if len(w) == 2 and w[0] in _X86_SIZE and w[1].startswith("ptr"):
+            size, op = _X86_SIZE_ALIAS.get(w[0], w[0]) + " ptr ", w[1][3:].strip()
+        # objdump writes an absolute address as `ds:0x10`; GNU as reads it as a memory
+        # operand like `[0x10]`: the same operand.
+        m2 = re.match(r"^ds:([-+]?(?:0x[0-9a-f]+|[0-9]+))$", op)
+        if m2:
+            op = "[" + m2.group(1) + "]"
+        if op.startswith(".") and _NUM_RE.match(op[1:] or "x"):
+            # A branch target relative to the instruction's start (the vectors' `.+N`).
+            out.append(size + "." + _hex(_signed(_num(op[1:]), bits)))
+        elif (addr is not None and _X86_BRANCH_RE.match(mnem)
+              and re.match(r"^(0x)?[0-9a-f]+$", op)):
+            # A decoder's absolute branch target (objdump writes it in hex without
+            # 0x, capstone with 0x): relative to where the decoder placed the
+            # instruction, wrapped to the address width.
+            out.append(size + "." + _hex(_signed(int(op, 16) - addr, bits)))
+        elif _NUM_RE.match(op):
+            # An immediate: the decoders print a sign-extended value signed or
+            # unsigned (0xffffffc9, -0x37): compare it modulo the operand size, or
+            # modulo its field (above; enter's second operand is 8 bits).
+            f = 8 if mnem == "enter" and k == 1 else field
+            out.append(size + _hex(_num(op) & ((1 << (f or width)) - 1)))
+        else:
+            m3 = re.match(r"^([a-z]+:)?\[(.*)\]$", op)
+            if m3:
+                out.append(size + (m3.group(1) or "") + _x86_mem(m3.group(2), bits))
+            else:
+                out.append(size + op)
+    return " ".join(prefixes + [mnem]) + (" " + ",".join(out) if out else "")
+
+
+def drop_unmatched_sizes(a, b):
+    """Size keywords one side omits are not compared: decoders leave out the size
+    of a memory operand whose size is implied (lea, an operand of a fixed size),
+    GNU as accepts it written or not."""
+    sa = re.findall(r"\b[a-z]+ ptr ", a)
+    sb = re.findall(r"\b[a-z]+ ptr ", b)
+    if sa == sb or (sa and sb):
+        return a, b  # both sides name sizes: they must agree
+    strip = lambda s: re.sub(r"\b[a-z]+ ptr ", "", s)  # noqa: E731
+    return strip(a), strip(b)
+
+
+# ---- ARM (A32) and AArch64 normaliser ---------------------------------------------------
+
+# A32 register names: capstone writes sb, sl, fp, ip for r9-r12 and objdump fp for
+# r11; GNU as reads either; sp, lr, pc are r13-r15.
+_A32_REG_ALIAS = {"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12", "r13": "sp", "r14": "lr",
+                  "r15": "pc"}
+_ARM_COND = "eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al"
+# Condition spellings: hs is cs and lo is cc (capstone prints hs/lo, objdump cs/cc).
+_ARM_COND_ALIAS = {"hs": "cs", "lo": "cc"}
+_A32_BRANCH_RE = re.compile(r"^(?:b|bl|blx)(?:%s)?$" % _ARM_COND)
+_A64_BRANCH_RE = re.compile(r"^(?:b|bl|b\.(?:%s)|cbn?z|tbn?z|adrp?)$" % _ARM_COND)
+_A64_LITERAL_RE = re.compile(r"^(?:ldr|ldrsw|prfm)$")
+_ARM_NUM_RE = re.compile(r"#([-+]?)(0x[0-9a-f]+|[0-9]+)\b")
+
+
+def _split_arm_operands(s):
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+def normalise_arm(text, target, addr=None):
+    """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
+    as objdump / capstone print it (see normalise_x86 for `addr`)."""
+    bits = BITS[target]
+    a32 = target == "arm"
+    s = text.strip().lower()  # case
+    # objdump's comments (A32 `@ 0x29`, `@ (str r0, [sp, #-4]!)`; AArch64 `// #1`) and
+    # a target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
+    s = re.sub(r"\s*(@|//).*$", "", s)
+    s = re.sub(r"\s*<[^>]*>", "", s)
+    s = re.sub(r"\s+", " ", s).strip()  # spacing: objdump separates with a tab
+    words = s.split(" ", 1)
+    mnem = words[0]
+    rest = re.sub(r"\s*([,\[\]{}!])\s*", r"\1", words[1]) if len(words) > 1 else ""
+    # Numbers: decimal or hex (#41, #0x29): one notation, sign kept.
+    rest = _ARM_NUM_RE.sub(lambda m: "#" + _hex(_num(m.group(1) + m.group(2))), rest)
+    if a32:
+        rest = re.sub(r"\b(%s)\b" % "|".join(_A32_REG_ALIAS),
+                      lambda m: _A32_REG_ALIAS[m.group(1)], rest)
+    m = re.match(r"^(.*?)(%s)$" % "|".join(_ARM_COND_ALIAS), mnem)
+    if m and len(mnem) > 2 and m.group(1) not in ("", "b.") or mnem in ("b.hs", "b.lo"):
+        mnem = m.group(1) + _ARM_COND_ALIAS[m.group(2)]
+    ops = _split_arm_operands(rest)
+
+    branch = _A32_BRANCH_RE.match(mnem) if a32 else (
+        _A64_BRANCH_RE.match(mnem) or (_A64_LITERAL_RE.match(mnem) and len(ops) == 2
+                                       and not ops[-1].startswith("[")))
+    out = []
+    for i, op in enumerate(ops):
+        if op.startswith(".") and _NUM_RE.match(op[1:] or "x"):
+            # A target relative to the instruction's start (the vectors' `.+N`).
+            op = "." + _hex(_signed(_num(op[1:]), bits))
+        elif (branch and i == len(ops) - 1 and addr is not None
+              and re.match(r"^#?(0x)?[0-9a-f]+$", op)):
+            # A decoder's absolute target (objdump: hex without 0x; capstone: #0x..):
+            # relative to where the decoder placed the instruction.
+            op = "." + _hex(_signed(int(op.lstrip("#"), 16) - addr, bits))
+        elif a32 and op.startswith("#") and not (i and ops[i - 1].startswith("[")):
+            # An A32 data-processing immediate is a 32-bit value (a rotated 8-bit
+            # one); objdump prints some negative (#-1073741796 for #0xc000001c):
+            # compare it modulo 2^32. Offsets after a [base] keep their sign.
+            op = "#" + _hex(_num(op[1:]) & 0xffffffff)
+        elif a32:
+            m2 = re.match(r"^\[pc(?:,#([-+]?0x[0-9a-f]+))?\]$", op)
+            if m2:
+                # [pc, #X] is the literal at . + 8 + X (A32 reads pc 8 bytes ahead),
+                # which GNU as also reads as a label or `.+N`.
+                op = "." + _hex(_num(m2.group(1) or "0") + 8)
+        out.append(op)
+
+    if a32:
+        # PUSH/POP of one register are STR/LDR with writeback on sp (their A1
+        # encodings); objdump prints push/pop, capstone str for push.
+        m = re.match(r"^str(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 2 and out[1] == "[sp,#-0x4]!":
+            mnem, out = "push" + (m.group(1) or ""), ["{%s}" % out[0]]
+        m = re.match(r"^ldr(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 3 and out[1] == "[sp]" and out[2] == "#0x4":
+            mnem, out = "pop" + (m.group(1) or ""), ["{%s}" % out[0]]
+        # PUSH/POP of a list are the preferred names of STMDB (STMFD) and LDM (LDMIA,
+        # LDMFD) on sp with writeback; objdump and capstone print those for some
+        # lists (`push {sp}`).
+        m = re.match(r"^(stmdb|stmfd|ldm|ldmia|ldmfd)(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 2 and out[0] == "sp!" and out[1].startswith("{"):
+            mnem = ("push" if m.group(1).startswith("st") else "pop") + (m.group(2) or "")
+            out = out[1:]
+    else:
+        # An immediate with `lsl #s` (add/sub #imm12, lsl #12; movz #imm16, lsl #16k)
+        # is the value imm << s, which GNU as also reads written as one number.
+        if len(out) >= 2 and out[-2].startswith("#") and re.match(r"^lsl#0x[0-9a-f]+$",
+                                                                     out[-1].replace(" ", "")):
+            v = _num(out[-2][1:]) << _num(out[-1].replace(" ", "")[4:])
+            out = out[:-2] + ["#" + _hex(v)]
+        # MOV (wide immediate) is the preferred name of MOVZ: objdump prints mov,
+        # capstone movz, GNU as reads both.
+        if mnem == "movz":
+            mnem = "mov"
+        rbits = 32 if out and out[0].startswith("w") else 64
+        if mnem == "mov" and len(out) == 2 and out[1].startswith("#"):
+            # A wide immediate is a value of the register's width: `#-0x1` or
+            # `#0xffffffffffffffff`, compared modulo 2^width.
+            out[1] = "#" + _hex(_num(out[1][1:]) & ((1 << rbits) - 1))
+        # NEG(S) is the preferred name of SUB(S) from the zero register.
+        if mnem in ("neg", "negs") and out:
+            mnem = "sub" + mnem[3:]
+            out = out[:1] + ["wzr" if rbits == 32 else "xzr"] + out[1:]
+        # MOV to or from sp is the preferred name of ADD #0 (objdump and capstone
+        # print mov x4, sp for add x4, sp, #0).
+        if mnem == "mov" and len(out) == 2 and {"sp", "wsp"} & set(out):
+            mnem, out = "add", out + ["#0x0"]
+    return mnem + (" " + ",".join(out) if out else "")
+
+
+NORMALISERS = {"x86_64": normalise_x86, "i386": normalise_x86,
+               "arm": normalise_arm, "aarch64": normalise_arm}
+
+
+def covered(target):
+    return target in NORMALISERS
+
+
+def canonical(target, text, addr=None):
+    return NORMALISERS[target](text, target, addr)
+
+
+def agree(target, text, canon_text, decoded, addr):
+    """(equal?, canonical text, canonical decoding) of a vector's text (and its
+    canonical form, computed once for both decoders) and a decoder's output."""
+    if " ".join(decoded.lower().split()) == " ".join(text.lower().split()):
+        return True, canon_text, canon_text  # the same text up to case and spacing
+    b = canonical(target, decoded, addr)
+    a, b = drop_unmatched_sizes(canon_text, b)
+    return a == b, a, b
+
+
+def same(target, text, decoded, addr):
+    """(equal?, canonical text, canonical decoding)."""
+    return agree(target, text, canonical(target, text), decoded, addr)
+
+
+# ---- known differences -------------------------------------------------------------------
+
+
+class Known:
+    """A class of difference a second-opinion tool is known to show, with its reason.
+    `match(target, text, imago_hex, tool_output)` says whether one difference is of
+    this class: tool_output is the decoder's list of (length, text) for decoder
+    classes, and llvm-mc's hex (or None) and error message for llvm-mc classes."""
+
+    def __init__(self, ident, tool, reason, match):
+        self.id, self.tool, self.reason, self.match = ident, tool, reason, match
+
+
+_X86_PREFIX_BYTES = "(?:(?:66|67|f0|f2|f3|2e|36|3e|26|64|65)*(?:4[0-9a-f])?)"
+
+
+def _capstone_nop_reg(target, text, hexstr, dec):
+    # 0F 1F /0 with a register operand (ModRM mod=11), which capstone 4 rejects.
+    return (target in ("x86_64", "i386") and len(dec) == 1 and dec[0][1] == "(bad)"
+            and re.fullmatch(_X86_PREFIX_BYTES + r"0f1f[c-f][0-7]", hexstr) is not None)
+
+
+_ABS_RE = re.compile(r"\[(-?0x[0-9a-f]+)\]")
+
+
+def _capstone_abs32(target, text, hexstr, dec):
+    # capstone 4 prints the address of an absolute [disp32] operand (which 64-bit
+    # code sign-extends) as its low 32 or 16 bits when the instruction's register
+    # operand is that wide: [0xfffffff0] for [-0x10]. Equal modulo 2^32 (2^16), and
+    # the bytes hold a ModRM+SIB absolute disp32 (mod=00 r/m=100, SIB index=100
+    # base=101).
+    if target != "x86_64" or len(dec) != 1:
+        return False
+    if not re.search(r"[0-3][4c][26ae]5[0-9a-f]{8}", hexstr):
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    a, b = drop_unmatched_sizes(a, b)
+    for bits in (32, 16, 8):
+        low = lambda s: _ABS_RE.sub(  # noqa: E731
+            lambda m: "[%s]" % _hex(_num(m.group(1)) & ((1 << bits) - 1)), s)
+        if a != b and low(a) == low(b):
+            return True
+    return False
+
+
+def _capstone_movsxd32(target, text, hexstr, dec):
+    # MOVSXD without REX.W (63 /r, a 32- or 16-bit destination): capstone 4 prints
+    # the destination as the 64-bit register.
+    if target != "x86_64" or len(dec) != 1:
+        return False
+    rest = _split_prefixes(hexstr)[1]
+    if not re.match(r"^(4[0-7])?63", rest):
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    a, b = drop_unmatched_sizes(a, b)
+    m = re.match(r"^movsxd ([a-z0-9]+),", a)
+    r64 = {v: k for k, v in list(_R32_OF_R64.items()) + list(_R16_OF_R64.items())}
+    return (m is not None and m.group(1) in r64
+            and b == a.replace("movsxd " + m.group(1) + ",", "movsxd " + r64[m.group(1)] + ",", 1))
+
+
+_R32_OF_R64 = dict(zip("rax rcx rdx rbx rsp rbp rsi rdi".split(),
+                       "eax ecx edx ebx esp ebp esi edi".split()))
+_R32_OF_R64.update({"r%d" % n: "r%dd" % n for n in range(8, 16)})
+_R16_OF_R64 = dict(zip("rax rcx rdx rbx rsp rbp rsi rdi".split(),
+                       "ax cx dx bx sp bp si di".split()))
+_R16_OF_R64.update({"r%d" % n: "r%dw" % n for n in range(8, 16)})
+
+
+def _capstone_sse_xmmword(target, text, hexstr, dec):
+    # capstone 4 prints the memory operand of comiss/comisd (and ucomiss/ucomisd)
+    # as xmmword; the instructions read 32 and 64 bits (GNU as, objdump, the SDM).
+    if len(dec) != 1:
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    return (re.match(r"^u?comis[sd] ", a) is not None and "xmmword ptr" in b
+            and re.sub(r"\b[a-z]+ ptr ", "", a) == re.sub(r"\b[a-z]+ ptr ", "", b))
+
+
+def _capstone_rep_66(target, text, hexstr, dec):
+    # 66 before a rep prefix on a string instruction (66 F3 A5, GNU as's order for
+    # `rep movsw`): capstone 4 drops the operand-size prefix and prints the dword
+    # form.
+    if len(dec) != 1 or not re.fullmatch(r"66f[23]a[4-7a-f]", hexstr):
+        return False
+    a = normalise_x86(text, target)
+    b = normalise_x86(dec[0][1], target, 0)
+    return a.endswith("w") and b == a[:-1] + "d"
+
+
+def _objdump_a32_nop(target, text, hexstr, dec):
+    # E1A00000 (mov r0, r0 with condition al) is printed `nop` by objdump.
+    return (target == "arm" and hexstr == "0000a0e1" and len(dec) == 1
+            and normalise_arm(dec[0][1], target, 0) == "nop"
+            and normalise_arm(text, target) == "mov r0,r0")
+
+
+def _capstone_6690(target, text, hexstr, dec):
+    # 66 90 is `xchg ax, ax` (objdump, GNU as) and the SDM's two-byte NOP.
+    return (target in ("x86_64", "i386") and hexstr == "6690" and len(dec) == 1
+            and dec[0][0] == 2 and dec[0][1].strip() == "nop"
+            and normalise_x86(text, target) in ("xchg ax,ax", "nop"))
+
+
+DECODER_CLASSES = [
+    Known("capstone4-nop-reg", "capstone",
+          "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
+          "operand; with a register operand (ModRM mod=11, `nop eax`) it reports no "
+          "instruction. objdump and the Intel SDM decode it as nop r/m.",
+          _capstone_nop_reg),
+    Known("capstone4-abs32-unsigned", "capstone",
+          "capstone 4.0.2 prints the address of an absolute [disp32] operand in 64-bit "
+          "code (sign-extended by the CPU) as its low 32 (16, 8) bits, unsigned, when the "
+          "register operand is a 32-bit (16-bit, 8-bit) register ([0xfffffff0] for [-0x10], "
+          "i.e. 0xfffffffffffffff0); the address agrees modulo 2^32 (2^16, 2^8) and the "
+          "bytes hold the ModRM+SIB disp32 form.", _capstone_abs32),
+    Known("capstone4-movsxd-r32", "capstone",
+          "MOVSXD without REX.W (`movsxd r32, r/m32`, `movsxd r16, r/m32`, opcode 63): "
+          "capstone 4.0.2 prints the destination as the 64-bit register. Matched when the texts agree with the "
+          "destination widened and the bytes have no REX.W.", _capstone_movsxd32),
+    Known("capstone4-comis-xmmword", "capstone",
+          "capstone 4.0.2 prints the memory operand of comiss/comisd/ucomiss/ucomisd as "
+          "xmmword; they read 32 and 64 bits (GNU as, objdump and the SDM say dword and "
+          "qword). Matched when the texts agree without size keywords.",
+          _capstone_sse_xmmword),
+    Known("capstone4-rep-66-string", "capstone",
+          "a 66 prefix before rep on a string instruction (66 F3 A5, GNU as's order "
+          "for `rep movsw`): capstone 4.0.2 drops the operand size and prints the dword "
+          "form (`rep movsd`). Matched by those bytes and the w/d suffixes.",
+          _capstone_rep_66),
+    Known("capstone-66-90-nop", "capstone",
+          "capstone prints 66 90 (`xchg ax, ax` for GNU as and objdump) as `nop`, the "
+          "name the Intel SDM gives the two-byte NOP; matched by those exact bytes, "
+          "since one-byte 90 is `nop` too.", _capstone_6690),
+    Known("objdump-a32-nop", "objdump",
+          "objdump prints E1A00000 (`mov r0, r0`, the A32 no-op before ARMv6K's NOP "
+          "hint) as `nop`; the NOP hint itself is E320F000, so the name cannot be "
+          "normalised away without hiding a wrong encoding.", _objdump_a32_nop),
+]
+
+
+def _llvm_ds_prefix(target, text, hexstr, llvm_hex, err):
+    # llvm-mc keeps an explicit `ds:` override as a 3E prefix; GNU as (and imago)
+    # drop it because DS is already the default segment of that operand.
+    return (llvm_hex is not None and re.search(r"\bds:", text, re.I) is not None
+            and llvm_hex == "3e" + hexstr)
+
+
+def _llvm_gnu_mnemonic(target, text, hexstr, llvm_hex, err):
+    # llvm-mc's Intel parser does not know some of GNU as's spellings (xlat, pushw).
+    return llvm_hex is None and err is not None and "invalid instruction mnemonic" in err
+
+
+def _llvm_arm_call_reloc(target, text, hexstr, llvm_hex, err):
+    # llvm-mc leaves an R_ARM_CALL relocation on a conditional or plain `bl` to a local
+    # address (for the linker's BL/BLX interworking); GNU as resolves it. The
+    # bytes, with the addend in the field (REL), are the same.
+    return (target == "arm" and llvm_hex == hexstr and err is not None
+            and "relocation" in err and re.match(r"^bl(%s)?\s" % _ARM_COND, text) is not None)
+
+
+def _llvm_a32_push_sp(target, text, hexstr, llvm_hex, err):
+    # llvm-mc encodes `push {sp}` as STR sp, [sp, #-4]! (PUSH's one-register A2
+    # encoding, UNPREDICTABLE for sp in the ARM ARM); GNU as uses STMDB (A1).
+    if target != "arm" or llvm_hex is None or len(llvm_hex) != 8:
+        return False
+    word = int.from_bytes(bytes.fromhex(llvm_hex), "little")
+    return (re.match(r"^push(%s)?$" % _ARM_COND, normalise_arm(text, target).split(" ")[0])
+            is not None and normalise_arm(text, target).endswith("{sp}")
+            and word & 0x0fffffff == 0x052dd004
+            and word >> 28 == int.from_bytes(bytes.fromhex(hexstr), "little") >> 28)
+
+
+_LEGACY_PREFIX = ("66", "67", "f0", "f2", "f3", "2e", "36", "3e", "26", "64", "65")
+
+
+def _split_prefixes(h):
+    pre = []
+    while len(h) >= 2 and h[:2] in _LEGACY_PREFIX:
+        pre.append(h[:2])
+        h = h[2:]
+    return pre, h
+
+
+def _llvm_prefix_order(target, text, hexstr, llvm_hex, err):
+    # The same legacy prefixes in another order (llvm-mc: F3 66 A5, GNU as: 66 F3 A5).
+    if target not in ("x86_64", "i386") or llvm_hex is None or err is not None:
+        return False
+    pa, ra = _split_prefixes(hexstr)
+    pb, rb = _split_prefixes(llvm_hex)
+    return ra == rb and pa != pb and sorted(pa) == sorted(pb)
+
+
+def _llvm_xchg_order(target, text, hexstr, llvm_hex, err):
+    # xchg reg, reg (86/87 /r): GNU as puts the first operand in ModRM.rm, llvm-mc
+    # in ModRM.reg; the same exchange.
+    if target not in ("x86_64", "i386") or llvm_hex is None or err is not None:
+        return False
+    if not re.match(r"^xchg [a-z0-9]+, ?[a-z0-9]+$", text.strip().lower()):
+        return False
+
+    def parts(h):
+        pre, rest = _split_prefixes(h)
+        rex = None
+        if target == "x86_64" and len(rest) >= 2 and rest[0] == "4":
+            rex, rest = int(rest[:2], 16), rest[2:]
+        if len(rest) != 4 or rest[:2] not in ("86", "87"):
+            return None
+        return pre, rex, rest[:2], int(rest[2:], 16)
+    a, b = parts(hexstr), parts(llvm_hex)
+    if a is None or b is None or a[0] != b[0] or a[2] != b[2] or a[3] >> 6 != 3:
+        return False
+    m = a[3]
+    swapped = 0xc0 | (m & 7) << 3 | (m >> 3) & 7
+    rex = a[1]
+    if rex is not None:
+        rex = (rex & ~0x5) | (rex & 4) >> 2 | (rex & 1) << 2
+    return b[3] == swapped and b[1] == rex
+
+
+def _llvm_branch_abs_mem(target, text, hexstr, llvm_hex, err):
+    # `jmp/call DWORD|QWORD PTR [address]` (an indirect branch through memory at an
+    # absolute address): llvm-mc's Intel parser assembles a direct branch to that
+    # address, with a relocation.
+    return (target in ("x86_64", "i386") and llvm_hex is not None
+            and re.match(r"^(jmp|call) [dq]word ptr \[-?(0x[0-9a-f]+|\d+)\]$",
+                         text.strip().lower()) is not None
+            and llvm_hex[:2] in ("e8", "e9"))
+
+
+def _llvm_same_size_extend(target, text, hexstr, llvm_hex, err):
+    # llvm-mc 14 rejects extension forms GNU as accepts: movzx r16, r/m16, movsxd
+    # with a 16- or 32-bit destination, movsx from a 32-bit source (it takes only
+    # the name movsxd, with a 64-bit destination).
+    m = re.match(r"^(movsxd|movsx|movzx) ([a-z0-9]+), ?(?:([a-z]+) ptr .*|([a-z0-9]+))$",
+                 text.strip().lower())
+    if llvm_hex is not None or err is None or "invalid operand" not in err or m is None:
+        return False
+    dst = _X86_REG.get(m.group(2))
+    src = _X86_SIZE.get(m.group(3)) if m.group(3) else _X86_REG.get(m.group(4))
+    return dst is not None and (dst == src or (m.group(1) == "movsx" and src == 32)
+                                or (m.group(1) == "movsxd" and dst in (16, 32)))
+
+
+def _llvm_i386_rel32_wrap(target, text, hexstr, llvm_hex, err):
+    # A 32-bit code branch whose target is more than 2 GiB away: the address wraps
+    # at 4 GiB, so GNU as encodes it; llvm-mc rejects the displacement as too large.
+    return (target == "i386" and llvm_hex is None and err is not None
+            and "too large for field of 4 bytes" in err
+            and re.match(r"^(j[a-z]+|call) \.[-+]", text.strip().lower()) is not None)
+
+
+LLVM_CLASSES = [
+    Known("llvm-ds-override", "llvm-mc",
+          "an explicit `ds:` segment override: llvm-mc emits the 3E prefix, GNU as "
+          "drops it as redundant (DS is the operand's default segment); both decode "
+          "to the same access.", _llvm_ds_prefix),
+    Known("llvm-gnu-mnemonic", "llvm-mc",
+          "a GNU as mnemonic spelling llvm-mc's Intel-syntax parser does not accept "
+          "(`invalid instruction mnemonic`), e.g. xlat or pushw; not an encoding "
+          "difference.", _llvm_gnu_mnemonic),
+    Known("llvm-prefix-order", "llvm-mc",
+          "the same legacy prefixes in another order: llvm-mc writes F3 66 A5 for `rep "
+          "movsw`, GNU as 66 F3 A5; the CPU reads them alike.", _llvm_prefix_order),
+    Known("llvm-xchg-reg-order", "llvm-mc",
+          "`xchg r1, r2` between registers: GNU as puts r1 in ModRM.rm (`87 /r` is xchg "
+          "r/m, r), llvm-mc in ModRM.reg; both encode the same exchange. Matched by the "
+          "bytes with ModRM.reg/rm and REX.R/REX.B swapped.", _llvm_xchg_order),
+    Known("llvm-branch-abs-mem", "llvm-mc",
+          "`jmp`/`call` through a memory operand at an absolute address (`jmp QWORD PTR "
+          "[0x10]`): llvm-mc's Intel-syntax parser assembles a direct branch to that "
+          "address (E8/E9 with a relocation) instead of FF /4, FF /2.",
+          _llvm_branch_abs_mem),
+    Known("llvm-extend-forms", "llvm-mc",
+          "llvm-mc 14 rejects extension forms GNU as and the SDM accept: `movzx r16, "
+          "r/m16`, `movsxd` with a 16- or 32-bit destination, `movsx` from a 32-bit "
+          "source (GNU as's other name of movsxd): `invalid operand for instruction`.",
+          _llvm_same_size_extend),
+    Known("llvm-i386-rel32-wrap", "llvm-mc",
+          "a 32-bit branch to `.-0x80000000` or further: addresses wrap at 4 GiB in "
+          "32-bit code, so GNU as (and imago) encode it; llvm-mc rejects the displacement "
+          "(`value ... is too large for field of 4 bytes`).", _llvm_i386_rel32_wrap),
+    Known("llvm-arm-call-reloc", "llvm-mc",
+          "llvm-mc leaves an R_ARM_CALL relocation on `bl` to a local address (so the "
+          "linker may turn it into BLX); GNU as resolves it. The bytes are the same.",
+          _llvm_arm_call_reloc),
+    Known("llvm-a32-push-sp", "llvm-mc",
+          "`push {sp}`: llvm-mc emits PUSH's one-register encoding STR sp, [sp, #-4]!, "
+          "which the ARM ARM makes UNPREDICTABLE for sp; GNU as (and imago) emit STMDB "
+          "sp!, {sp}.", _llvm_a32_push_sp),
+]
+
+
+def classify(classes, *args):
+    for c in classes:
+        if c.match(*args):
+            return c.id
+    return None
+
+
+def all_classes():
+    return DECODER_CLASSES + LLVM_CLASSES
+
+
+# ---- llvm-mc ---------------------------------------------------------------------------
+
+_LLVM_MSG_RE = re.compile(r"^(.*?):(\d+):(\d+): (error|warning): (.*)$")
+
+
+def llvm_argv(llvm, target, obj, src):
+    return [llvm, "-triple", LLVM_TRIPLE[target]] + LLVM_ARGS[target] + [
+        "-filetype=obj", "-o", obj, src]
+
+
+def llvm_text(text, index, target):
+    """The vector's text as llvm-mc is given it. llvm-mc's Intel-syntax parser has no
+    `.` (the location counter); the vector's own marker __iv_N names the same
+    address, so on x86 `.+N` is written `__iv_K+N`. Nothing else is changed."""
+    if target not in ("x86_64", "i386"):
+        return text
+    return re.sub(r"(?<![\w.])\.(?=[-+]\s*(?:0x[0-9a-fA-F]+|\d+)\b)", "__iv_%d" % index, text)
+
+
+def llvm_source(target, texts, skip=()):
+    lines = [harness.TOOLS[target]["header"]]
+    for i, t in enumerate(texts):
+        lines.append("__iv_%d:%s\n" % (i, "" if i in skip else " " + llvm_text(t, i, target)))
+    return "".join(lines), harness.TOOLS[target]["header"].count("\n") + 1
+
+
+def llvm_messages(stderr):
+    """{line: [(kind, message)]} from llvm-mc's diagnostics."""
+    out = {}
+    for line in stderr.splitlines():
+        m = _LLVM_MSG_RE.match(line)
+        if m:
+            out.setdefault(int(m.group(2)), []).append((m.group(4), m.group(5)))
+    return out

@@ -1,0 +1,188 @@
+"""The second-opinion checks (conformance/test_disasm.py) can fail.
+
+A planted vector file: the x86_64 vectors are made (with --per-form 30, to stay
+quick), then the texts of a few vectors are changed while their bytes are kept
+(another mnemonic, an immediate off by one, a branch target off by one), and the
+file is put back under its own key, so the conformance run reads it as imago's
+output. test_disasm must name each planted vector for objdump and for capstone,
+and test_llvm_mc must name each too (llvm-mc assembles the changed text to other
+bytes). The same run without the plant passes (the control).
+
+Also: the normaliser's rules each keep what they must keep (a rule that erased a
+difference would make the check blind), and docs/second-opinions.md lists every
+known-difference class.
+"""
+
+import os
+import re
+
+import pytest
+
+import harness
+import secondop
+from test_selftest import run_conformance
+
+ARGS = "--per-form 30"
+SEL = ["conformance/test_disasm.py", "-k", "x86_64"]
+
+# (form, rewrite of the text): each keeps the bytes and changes the meaning.
+PLANTS = [
+    ("add_rm32_r32", lambda t: re.sub(r"^add ", "sub ", t)),
+    ("add_eax_imm32", lambda t: re.sub(r"0x([0-9a-f]+)$",
+                                       lambda m: hex(int(m.group(1), 16) + 1), t)),
+    ("jmp_rel8", lambda t: re.sub(r"\.([-+])0x([0-9a-f]+)$",
+                                  lambda m: ".%s0x%x" % (m.group(1), int(m.group(2), 16) + 1), t)),
+]
+PER_FORM = 2  # planted vectors per form (all shown: below the SHOW limit of a batch)
+
+
+def _plant(path):
+    """Rewrite PER_FORM vectors of each PLANTS form in place; returns [(vectors line,
+    form, new text)]."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    planted, done = [], {}
+    for i, line in enumerate(lines):
+        if i == 0 or not line or line.startswith("#"):
+            continue
+        form, text, hexstr = line.split("\t")
+        for pform, rewrite in PLANTS:
+            if form == pform and done.get(form, 0) < PER_FORM and hexstr:
+                new = rewrite(text)
+                assert new != text, (form, text)
+                lines[i] = "\t".join([form, new, hexstr])
+                done[form] = done.get(form, 0) + 1
+                planted.append((i, form, new))  # file line i+1 is vectors line i
+    assert sorted(done) == sorted(p[0] for p in PLANTS) and all(
+        n == PER_FORM for n in done.values()), "forms to plant not found: %s" % done
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return planted
+
+
+def test_planted_text_is_caught(imago_bin, tmp_path):
+    if harness.missing_tools("x86_64") or secondop.llvm_mc() is None:
+        pytest.skip("GNU x86_64 tools or llvm-mc not installed")
+    if not os.path.exists(secondop.CAPDIS):
+        pytest.fail("%s does not exist: run `make all`" % harness.rel(secondop.CAPDIS))
+    vd = str(tmp_path / "vectors")
+    env = {"IMAGO_VECTORS_DIR": vd, "IMAGO_VECTORS_ARGS": ARGS}
+
+    rc0, out0, outcomes0 = run_conformance(str(tmp_path), SEL, env, name="control")
+    assert rc0 == 0, "control: the second opinions fail on imago's own vectors:\n" + out0[-4000:]
+    kinds = {t.split("[")[0] for t in outcomes0}
+    assert kinds == {"test_disasm", "test_llvm_mc"} and all(
+        o == "passed" for o in outcomes0.values()), outcomes0
+
+    planted = _plant(os.path.join(vd, "x86_64.tsv"))
+    rc, out, outcomes = run_conformance(str(tmp_path), SEL, env, name="planted")
+    assert rc == 1, "the second opinions passed with planted texts %s:\n%s" % (planted,
+                                                                                out[-4000:])
+    for n, form, text in planted:
+        head = r"^x86_64 form %s \(vectors line %d\): %s\n" % (re.escape(form), n,
+                                                                 re.escape(text))
+        for tool in ("objdump ", "capstone"):
+            assert re.search(head + r"  bytes \(imago\): .*\n  %s: " % tool, out, re.M), \
+                "%s's decoding of the planted %s (line %d) is not reported:\n%s" % (
+                    tool.strip(), form, n, out[-6000:])
+        assert re.search(head + r"  imago  : .*\n  llvm-mc: ", out, re.M), \
+            "llvm-mc's bytes for the planted %s (line %d) are not reported:\n%s" % (
+                form, n, out[-6000:])
+    assert "reproduce: " in out
+    assert any(t.startswith("test_disasm") and o == "failed" for t, o in outcomes.items())
+    assert any(t.startswith("test_llvm_mc") and o == "failed" for t, o in outcomes.items())
+
+
+# ---- the normaliser's rules --------------------------------------------------------
+
+# (target, vector text, a decoder's output, the address the decoder placed it at):
+# pairs each rule must make equal ...
+SAME = [
+    ("x86_64", "add eax, -0x37", "add    eax,0xffffffc9", 0),
+    ("x86_64", "add rax, -0x4", "add rax, 0xfffffffffffffffc", 0),
+    ("x86_64", "mov eax, DWORD PTR [rsi+r9*1]", "mov eax, dword ptr [rsi + r9]", 0),
+    ("x86_64", "mov DWORD PTR [-0x80], 0x100", "mov    DWORD PTR ds:0xffffffffffffff80,0x100", 0),
+    ("x86_64", "jmp .-0x7d", "jmp    14f <__iv_64+0x2>", 0x1cc),
+    ("x86_64", "jmp .-0x7d", "jmp 0xffffffffffffff83", 0),
+    ("i386", "jmp .-0x7d", "jmp 0xffffff83", 0),
+    ("x86_64", "mov rax, 0x80000000", "movabs rax,0x80000000", 0),
+    ("x86_64", "jz .+0x10", "je 0x10", 0),
+    ("x86_64", "sal eax, 1", "shl eax,1", 0),
+    ("x86_64", "rep stosd", "rep stos DWORD PTR es:[rdi],eax", 0),
+    ("x86_64", "repz cmpsb", "repe cmpsb byte ptr [rsi], byte ptr es:[rdi]", 0),
+    ("x86_64", "lea eax, DWORD PTR [rax+rbx]", "lea eax,[rax+rbx*1]", 0),
+    ("x86_64", "mov eax, DWORD PTR [rbp]", "mov eax,DWORD PTR [rbp+0x0]", 0),
+    ("i386", "mov eax, DWORD PTR [-0x1]", "mov eax,ds:0xffffffff", 0),
+    ("x86_64", "xchg eax, ebx", "xchg   ebx,eax", 0),
+    ("x86_64", "cmpsd xmm0, xmm1, 0x1", "cmpltsd xmm0,xmm1", 0),
+    ("x86_64", "pushfq", "pushf", 0),
+    ("i386", "pushfd", "pushf", 0),
+    ("x86_64", "xlatb", "xlat   BYTE PTR ds:[rbx]", 0),
+    ("arm", "movne r11, #0x18c00", "movne\tfp, #101376\t@ 0x18c00", 0),
+    ("arm", "addne r9, lr, r0", "addne sb, lr, r0", 0),
+    ("arm", "subcs r4, sp, #0xd30", "subhs r4, sp, #0xd30", 0),
+    ("arm", "movmi r5, #0xc000001c", "movmi\tr5, #-1073741796\t@ 0xc000001c", 0),
+    ("arm", "beq .-33554424", "beq #0xfe000008", 0),
+    ("arm", "beq .-33554424", "beq\tfe000038 <__iv_31+0xfdffffbc>", 0x30),
+    ("arm", "ldrcc r5, .-4087", "ldrlo r5, [pc, #-0xfff]", 0),
+    ("arm", "pusheq {r0}", "streq r0, [sp, #-4]!", 0),
+    ("arm", "pusheq {sp}", "stmfdeq\tsp!, {sp}", 0),
+    ("arm", "popne {r0}", "ldrne r0, [sp], #4", 0),
+    ("aarch64", "mov w0, #0x1", "movz w0, #0x1", 0),
+    ("aarch64", "movz x1, #0x9c31, lsl #32", "mov\tx1, #0x9c3100000000 \t// #171734267330560", 0),
+    ("aarch64", "mov x0, #-0x8000000000000000", "mov x0, #0x8000000000000000", 0),
+    ("aarch64", "add w0, w9, #0xfd7000", "add w0, w9, #0xfd7, lsl #12", 0),
+    ("aarch64", "sub w4, wzr, w2, lsr #7", "neg w4, w2, lsr #7", 0),
+    ("aarch64", "add x4, sp, #0x0", "mov x4, sp", 0),
+    ("aarch64", "b .+4", "b\ta8 <__iv_42>", 0xa4),
+    ("aarch64", "ldr w0, .+0", "ldr w0, #0", 0),
+    ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3988]", 0),
+]
+# ... and pairs that must stay different (what each rule must not erase).
+DIFFERENT = [
+    ("x86_64", "add eax, 0x37", "add eax,0x38", 0),
+    ("x86_64", "add rax, 0xffffffff", "add rax,0xffffffffffffffff", 0),
+    ("x86_64", "add eax, ebx", "add eax,ecx", 0),
+    ("x86_64", "add eax, ebx", "sub eax,ebx", 0),
+    ("x86_64", "mov eax, DWORD PTR [rsi+r9*2]", "mov eax, dword ptr [rsi + r9]", 0),
+    ("x86_64", "mov eax, DWORD PTR [rsi-0x10]", "mov eax, dword ptr [rsi + 0x10]", 0),
+    ("x86_64", "mov DWORD PTR [rax], 0x1", "mov WORD PTR [rax],0x1", 0),
+    ("x86_64", "jmp .-0x7d", "jmp 0xffffffffffffff83", 1),
+    ("x86_64", "jmp .+0x10", "jmp 0x10", 0x10),
+    ("x86_64", "jz .+0x10", "jne 0x10", 0),
+    ("x86_64", "rep stosd", "rep stos WORD PTR es:[rdi],ax", 0),
+    ("x86_64", "lock add DWORD PTR [rax], 0x1", "add DWORD PTR [rax],0x1", 0),
+    ("x86_64", "mov eax, DWORD PTR [rbp]", "mov eax,DWORD PTR [rbp+0x1]", 0),
+    ("x86_64", "xchg eax, ebx", "xchg ecx,eax", 0),
+    ("x86_64", "cmpsd xmm0, xmm1, 0x2", "cmpltsd xmm0,xmm1", 0),
+    ("arm", "movne r11, #0x18c00", "movne r10, #0x18c00", 0),
+    ("arm", "subcs r4, sp, #0xd30", "subcc r4, sp, #0xd30", 0),
+    ("arm", "str r4, [r1, #-2090]", "str r4, [r1, #0x82a]", 0),
+    ("arm", "beq .-33554424", "beq #0xfe00000c", 0),
+    ("arm", "ldrcc r5, .-4087", "ldrcc r5, [pc, #-4087]", 0),
+    ("arm", "pusheq {r0}", "streq r0, [sp, #-8]!", 0),
+    ("aarch64", "movz x1, #0x9c31, lsl #32", "mov x1, #0x9c3100000000, lsl #16", 0),
+    ("aarch64", "add w0, w9, #0xfd7000", "add w0, w9, #0xfd7", 0),
+    ("aarch64", "sub w4, wzr, w2, lsr #7", "neg w4, w2, lsl #7", 0),
+    ("aarch64", "ldr w0, .+0", "ldr w0, #4", 0),
+    ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3980]", 0),
+]
+
+
+@pytest.mark.parametrize("target,text,decoded,addr", SAME)
+def test_normaliser_equates(target, text, decoded, addr):
+    ok, a, b = secondop.same(target, text, decoded, addr)
+    assert ok, "%r and %r normalise to %r and %r" % (text, decoded, a, b)
+
+
+@pytest.mark.parametrize("target,text,decoded,addr", DIFFERENT)
+def test_normaliser_keeps_differences(target, text, decoded, addr):
+    ok, a, b = secondop.same(target, text, decoded, addr)
+    assert not ok, "%r and %r both normalise to %r" % (text, decoded, a)
+
+
+def test_docs_list_every_class():
+    with open(os.path.join(harness.ROOT, "docs", "second-opinions.md")) as f:
+        doc = f.read()
+    missing = [c.id for c in secondop.all_classes() if "`%s`" % c.id not in doc]
+    assert not missing, "docs/second-opinions.md does not list: %s" % ", ".join(missing)
