@@ -5,7 +5,9 @@ ground truth) and on the engine of the test, and prints every divergence: a GPR,
 a flag the architecture defines (state/x86-undefined-flags.tsv masks the others),
 the branch taken or not, the scratch block, or a fault on one side only. Each
 divergence must be listed in state/known-divergences.tsv (engine, form, what,
-evidence), and each listed one must still reproduce. The native cell runs native
+evidence), and each listed one must still reproduce. state/x86-implicit.tsv aims the
+implicit operands (rsi, rdi, rcx, DF of the string operations; the target of jmp/call
+through r/m and of ret) into the scratch block and the code. The native cell runs native
 alone: every case must run or fault, and its counts go to the report.
 
 test_state_scaffold checks the fixed code around each instruction (`imago state
@@ -25,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STATE_DIR = os.path.join(HERE, "state")
 UNDEFINED = os.path.join(STATE_DIR, "x86-undefined-flags.tsv")
 NOTRUN = os.path.join(STATE_DIR, "x86-notrun.tsv")
+IMPLICIT = os.path.join(STATE_DIR, "x86-implicit.tsv")
 KNOWN = os.environ.get("IMAGO_STATE_KNOWN") or os.path.join(STATE_DIR, "known-divergences.tsv")
 STATE_TARGETS = ("x86_64", "i386")
 DEFAULT_CASES = 16
@@ -85,7 +88,8 @@ def parse(out):
 
 def run_state(target, engine, shard, shards=SHARDS, cases=CASES, seed=SEED):
     argv = ["state", "-a", target, "--engine", engine, "--cases", str(cases), "--seed", seed,
-            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN]
+            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN,
+            "--implicit", IMPLICIT]
     p = harness.imago(*argv, timeout=1200)
     cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
     return p, cmd

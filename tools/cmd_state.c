@@ -16,6 +16,7 @@
  *   diverge ENGINE  FORM  WHAT  CASE  DETAIL
  *   summary ENGINE  forms=N  cases=N  faulted=N  divergences=N */
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,20 @@ struct skip_rule {
     char reason[256];
 };
 
+/* x86-implicit.tsv: the implicit operands of a form (KEY a glob on the form id). */
+struct impl_rule {
+    char key[64];
+    unsigned si, di; /* rsi/rdi (esi/edi) point into the scratch block: element bytes */
+    int cx;          /* rcx (ecx) is a count 0..8 */
+    int df;          /* DF clear or set */
+    int target;      /* the first operand holds the address of the taken label */
+    int ret;         /* the top of the stack holds the address of the taken label */
+};
+
+#define MAX_COUNT 8u /* the largest rcx of a string operation */
+
+static struct impl_rule *impls;
+static size_t nimpls;
 static struct undef_rule *undefs;
 static size_t nundefs;
 static struct skip_rule *skips;
@@ -140,11 +155,53 @@ static int read_rules(const char *path, int undef)
             continue;
         if (nf < 2 || strlen(fields[0]) >= 64) {
             tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln,
-                       undef ? "FLAGS[<TAB>CONDITION]" : "REASON");
+                       undef == 2   ? "OPERANDS"
+                       : undef == 1 ? "FLAGS[<TAB>CONDITION]"
+                                    : "REASON");
             fclose(f);
             return 1;
         }
-        if (undef) {
+        if (undef == 2) {
+            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0};
+            snprintf(r.key, sizeof r.key, "%s", fields[0]);
+            for (char *s = fields[1]; *s;) {
+                size_t l = strcspn(s, " ,");
+                char tok[16] = "";
+                unsigned sz = 0;
+                if (l < sizeof tok)
+                    memcpy(tok, s, l);
+                int ok = l < sizeof tok;
+                if (ok && (!strncmp(tok, "si:", 3) || !strncmp(tok, "di:", 3))) {
+                    sz = (unsigned)atoi(tok + 3);
+                    ok = sz == 1 || sz == 2 || sz == 4 || sz == 8;
+                    *(tok[0] == 's' ? &r.si : &r.di) = sz;
+                } else if (ok && !strcmp(tok, "cx"))
+                    r.cx = 1;
+                else if (ok && !strcmp(tok, "df"))
+                    r.df = 1;
+                else if (ok && !strcmp(tok, "target"))
+                    r.target = 1;
+                else if (ok && !strcmp(tok, "ret"))
+                    r.ret = 1;
+                else
+                    ok = 0;
+                if (!ok) {
+                    tool_error(CMD,
+                               "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
+                               "4 or 8; cx, df, target, ret)",
+                               path, ln, (int)l, s);
+                    fclose(f);
+                    return 1;
+                }
+                s += l;
+                s += strspn(s, " ,");
+            }
+            struct impl_rule *nr = realloc(impls, (nimpls + 1) * sizeof *nr);
+            if (!nr)
+                abort();
+            impls = nr;
+            impls[nimpls++] = r;
+        } else if (undef) {
             struct undef_rule r = {{0}, 0, C_ALWAYS};
             snprintf(r.key, sizeof r.key, "%s", fields[0]);
             for (char *s = fields[1]; *s;) {
@@ -225,6 +282,9 @@ struct xcase {
     uint64_t ea; /* the address of the memory operand, if any */
     uint8_t scratch[SCR_LEN];
     int has_rel;
+    int tgt; /* the taken label's address goes to: 0 nowhere, 1 reg tgt_reg, 2 the
+              * memory operand, 3 the top of the stack (set when the code is built) */
+    unsigned tgt_reg;
     char text[160];
 };
 
@@ -363,6 +423,28 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
+/* Does a rule's KEY name form f: its id, its mnemonic, or, for a prefixed form (lock bts,
+ * rep movsb: mnemonic "lock", text "bts ..."), the instruction's own mnemonic. */
+static int key_names(const char *key, const im_form *f)
+{
+    if (!strcmp(key, f->id) || !strcmp(key, f->mnem))
+        return 1;
+    const char *t = f->tpl;
+    if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
+        return 0;
+    size_t l = strcspn(t, " ");
+    return strlen(key) == l && !strncmp(key, t, l);
+}
+
+/* The implicit-operand rule (x86-implicit.tsv) of form f: the first whose glob matches. */
+static const struct impl_rule *implicit_for(const im_form *f)
+{
+    for (size_t i = 0; i < nimpls; i++)
+        if (!fnmatch(impls[i].key, f->id, 0))
+            return &impls[i];
+    return NULL;
+}
+
 /* The rules (x86-undefined-flags.tsv) that apply to case c: the union of their flags. */
 static unsigned rules_for(const struct tgt *g, const struct xcase *c)
 {
@@ -382,7 +464,7 @@ static unsigned rules_for(const struct tgt *g, const struct xcase *c)
     unsigned u = 0;
     for (size_t i = 0; i < nundefs; i++) {
         const struct undef_rule *r = &undefs[i];
-        if (strcmp(r->key, f->mnem) && strcmp(r->key, f->id))
+        if (!key_names(r->key, f))
             continue;
         int on = 1;
         switch (r->cond) {
@@ -448,6 +530,21 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
                 uint64_t v = im_rng_next(&r);
                 memcpy(&c->xmm[i][j], &v, 8);
             }
+        const struct impl_rule *ir = implicit_for(f);
+        if (ir) {
+            /* string operations: rcx 0..8; rsi/rdi with room for 8 elements either way */
+            if (ir->cx)
+                c->regs[1] = im_rng_next(&r) % (MAX_COUNT + 1);
+            if (ir->df && im_rng_next(&r) % 2)
+                c->flags |= F_DF;
+            unsigned room = MAX_COUNT * 8;
+            if (ir->si)
+                c->regs[6] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
+            if (ir->di)
+                c->regs[7] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
+            if (ir->ret)
+                c->tgt = 3;
+        }
         int ok = 1;
         for (unsigned i = 0; i < f->nops && ok; i++) {
             unsigned kind = f->kinds[i];
@@ -487,6 +584,18 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
         }
         /* An explicit stack pointer operand keeps the stack in the scratch block only if the
          * instruction leaves it there; that is for the instruction to show. */
+        if (ok && ir && ir->target && f->nops) {
+            /* jmp/call through r/m: the operand holds the taken label's address (not the
+             * stack pointer: call pushes through it) */
+            if (c->ops[0].type == IM_OP_REG && c->ops[0].reg != 4) {
+                c->tgt = 1;
+                c->tgt_reg = c->ops[0].reg;
+            } else if (c->ops[0].type == IM_OP_MEM) {
+                c->tgt = 2;
+            } else {
+                ok = 0;
+            }
+        }
         if (ok) {
             uint8_t tmp[16];
             im_operand test[IM_MAX_OPS];
@@ -688,7 +797,7 @@ static void epilogue(im_buf *b, const struct tgt *g)
 }
 
 /* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
-static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
+static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c)
 {
     uint64_t rec = rec_addr(c->slot);
     im_operand ops[IM_MAX_OPS];
@@ -700,7 +809,7 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
         xmm_abs(b, g, i, rec + XIN_OFF + 16 * i, 1);
     for (unsigned i = 0; i < g->nregs; i++)
         mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
-    int taken = -1;
+    int taken = c->tgt ? im_buf_label(b) : -1;
     const im_form *f = &g->a->forms[c->form];
     for (unsigned i = 0; i < f->nops; i++)
         if (ops[i].type == IM_OP_LABEL) {
@@ -726,6 +835,18 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
     int err = im_buf_emit(b, c->form, ops);
     if (err)
         return err;
+    if (c->tgt) {
+        /* the taken label follows the marker's 2-byte jmp; its address goes into the
+         * in-state (register, memory operand or stack top), which put_case writes after the
+         * code is built: the same code address on every engine (same batches, same base) */
+        uint64_t at = (CODE_BASE + im_buf_offset(b) + 2) & g->mask;
+        uint64_t scr = rec_addr(c->slot) + SCR_OFF;
+        uint64_t where = c->tgt == 2 ? c->ea : c->regs[4];
+        if (c->tgt == 1)
+            c->regs[c->tgt_reg] = at;
+        else if (where >= scr && where + g->width <= scr + SCR_LEN)
+            memcpy(c->scratch + (where - scr), &at, g->width);
+    }
     if (taken >= 0)
         marker(b, g, taken, rec + OUT_OFF + 136);
     for (unsigned i = 0; i < g->nregs; i++)
@@ -1048,13 +1169,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: imago state -a TARGET [--engine E] [--cases K] [--seed N] [--form ID]...\n"
                "                   [--shard I/N] [--undefined FILE] [--notrun FILE]\n"
+               "                   [--implicit FILE]\n"
                "       imago state -a TARGET --scaffold\n"
                "Per-instruction state checks: K random cases of every form of an x86 TARGET\n"
                "(x86_64, i386) run on the native engine and on engine E (default native); every\n"
                "GPR, xmm register, MXCSR, the flags (minus those FILE of --undefined lists as\n"
                "undefined; its 'case' rules keep cases out), the branch taken or not and the\n"
                "scratch block must agree. --notrun lists forms not run\n"
-               "(KEY<TAB>REASON); --shard I/N checks every N-th form from the I-th (1-based).\n"
+               "(KEY<TAB>REASON); --implicit gives the implicit operands of forms (rsi, rdi,\n"
+               "rcx, DF of string operations; the target of jmp/call through r/m and of ret).\n"
+               "--shard I/N checks every N-th form from the I-th (1-based).\n"
                "--scaffold lists the fixed code around each instruction with its assembler text.\n"
                "Prints notrun/form/diverge/summary lines (docs/testing.md); exit 0 when the\n"
                "check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
@@ -1071,7 +1195,8 @@ static int bad_usage(const char *fmt, const char *arg)
 
 int cmd_state(int argc, char **argv)
 {
-    const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL;
+    const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL,
+               *impl_path = NULL;
     unsigned cases = 16, shard_i = 1, shard_n = 1;
     uint64_t seed = 1;
     int scaffold = 0;
@@ -1099,6 +1224,8 @@ int cmd_state(int argc, char **argv)
             undef_path = v;
         else if (!strcmp(a, "--notrun"))
             skip_path = v;
+        else if (!strcmp(a, "--implicit"))
+            impl_path = v;
         else if (!strcmp(a, "--form")) {
             if (nonly == 64)
                 return bad_usage("at most 64 --form options%s", "");
@@ -1138,7 +1265,8 @@ int cmd_state(int argc, char **argv)
         tool_error(CMD, "unknown engine '%s' (native, qemu, unicorn)", ename);
         return 1;
     }
-    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)))
+    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)) ||
+        (impl_path && read_rules(impl_path, 2)))
         return 1;
     fault_drop = getenv("IMAGO_FAULT_STATE_DROP");
     if (fault_drop && !*fault_drop)
@@ -1175,7 +1303,7 @@ int cmd_state(int argc, char **argv)
         }
         const char *reason = NULL;
         for (size_t i = 0; i < nskips && !reason; i++)
-            if (!strcmp(skips[i].key, f->id) || !strcmp(skips[i].key, f->mnem))
+            if (key_names(skips[i].key, f))
                 reason = skips[i].reason;
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
@@ -1284,8 +1412,10 @@ out:
     free(eng);
     free(undefs);
     free(skips);
+    free(impls);
     undefs = NULL;
     skips = NULL;
-    nundefs = nskips = 0;
+    impls = NULL;
+    nundefs = nskips = nimpls = 0;
     return fflush(stdout) == 0 ? status : 1;
 }
