@@ -436,9 +436,15 @@ static int key_names(const char *key, const im_form *f)
     return strlen(key) == l && !strncmp(key, t, l);
 }
 
+/* Fault injection for the self-test: IMAGO_FAULT_STATE_IMPLICIT=1 reads the implicit-operand
+ * rules but applies none (string operations and jmp/call/ret get random implicit operands). */
+static int fault_implicit;
+
 /* The implicit-operand rule (x86-implicit.tsv) of form f: the first whose glob matches. */
 static const struct impl_rule *implicit_for(const im_form *f)
 {
+    if (fault_implicit)
+        return NULL;
     for (size_t i = 0; i < nimpls; i++)
         if (!fnmatch(impls[i].key, f->id, 0))
             return &impls[i];
@@ -595,6 +601,10 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
             } else {
                 ok = 0;
             }
+            /* a memory operand based on the stack pointer moves it: keep it in the block */
+            uint64_t sp = c->regs[4];
+            if (sp < scr + 16 || sp + 16 > scr + SCR_LEN)
+                ok = 0;
         }
         if (ok) {
             uint8_t tmp[16];
@@ -1268,6 +1278,7 @@ int cmd_state(int argc, char **argv)
     if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)) ||
         (impl_path && read_rules(impl_path, 2)))
         return 1;
+    fault_implicit = getenv("IMAGO_FAULT_STATE_IMPLICIT") && *getenv("IMAGO_FAULT_STATE_IMPLICIT");
     fault_drop = getenv("IMAGO_FAULT_STATE_DROP");
     if (fault_drop && !*fault_drop)
         fault_drop = NULL;
