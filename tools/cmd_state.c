@@ -35,6 +35,12 @@
  * block at DATA + s * REC, whose first page holds the caller's stack pointer. */
 #define DATA ((uint64_t)IM_EMU_DATA_ADDR)
 #define CODE_BASE 0x10000000u
+/* The code: case i's code at CODE_BASE + CODE_PRO + i * CODE_STRIDE in every run (the image
+ * of a batch is loaded at the page below its first case), so a code address the case puts
+ * in its state (a call's return address, a jmp target) is the same on every engine however
+ * the batches were split. */
+#define CODE_PRO 64u
+#define CODE_STRIDE 1024u
 #define HDR 4096u
 #define REC 4096u
 #define IN_OFF 0u     /* regs[16] (8 bytes each), flags */
@@ -294,6 +300,16 @@ struct tgt {
     unsigned nregs, width; /* 16/8 registers, 8/4 bytes */
     uint64_t mask;
 };
+
+static uint64_t code_addr(unsigned slot)
+{
+    return CODE_BASE + CODE_PRO + (uint64_t)slot * CODE_STRIDE;
+}
+
+static uint64_t code_base(unsigned slot) /* the load address of a batch from slot */
+{
+    return CODE_BASE + (((uint64_t)slot * CODE_STRIDE) & ~(uint64_t)4095);
+}
 
 static uint64_t rec_addr(unsigned slot)
 {
@@ -780,6 +796,27 @@ static void marker(im_buf *b, const struct tgt *g, int label, uint64_t addr)
     scaf(b, m, n, "mov DWORD PTR ds:0x%" PRIx64 ", 1", addr);
 }
 
+/* jmp to offset to (jmp .+N: EB rel8 when it fits, else E9 rel32, as GNU as relaxes it),
+ * then int3 up to it. */
+static void jmp_to(im_buf *b, size_t to)
+{
+    size_t at = im_buf_offset(b);
+    int64_t n = (int64_t)to - (int64_t)at;
+    uint8_t x[5];
+    if (n - 2 >= -128 && n - 2 <= 127) {
+        x[0] = 0xeb;
+        x[1] = (uint8_t)(n - 2);
+        scaf(b, x, 2, "jmp .%+" PRId64, n);
+    } else {
+        x[0] = 0xe9;
+        put32le(x + 1, (uint32_t)(n - 5));
+        scaf(b, x, 5, "jmp .%+" PRId64, n);
+    }
+    static const uint8_t pad = 0xcc;
+    while (im_buf_offset(b) < to)
+        im_buf_bytes(b, &pad, 1);
+}
+
 static void prologue(im_buf *b, const struct tgt *g)
 {
     if (g->t == IM_TARGET_X86_64) {
@@ -807,7 +844,7 @@ static void epilogue(im_buf *b, const struct tgt *g)
 }
 
 /* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
-static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c)
+static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t base)
 {
     uint64_t rec = rec_addr(c->slot);
     im_operand ops[IM_MAX_OPS];
@@ -840,7 +877,7 @@ static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c)
             int len = im_encode(g->t, c->form, t2, tmp, sizeof tmp);
             if (len < 0)
                 return len;
-            ops[i].imm -= (int64_t)(CODE_BASE + im_buf_offset(b) + (size_t)len);
+            ops[i].imm -= (int64_t)(base + im_buf_offset(b) + (size_t)len);
         }
     int err = im_buf_emit(b, c->form, ops);
     if (err)
@@ -849,7 +886,7 @@ static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c)
         /* the taken label follows the marker's 2-byte jmp; its address goes into the
          * in-state (register, memory operand or stack top), which put_case writes after the
          * code is built: the same code address on every engine (same batches, same base) */
-        uint64_t at = (CODE_BASE + im_buf_offset(b) + 2) & g->mask;
+        uint64_t at = (base + im_buf_offset(b) + 2) & g->mask;
         uint64_t scr = rec_addr(c->slot) + SCR_OFF;
         uint64_t where = c->tgt == 2 ? c->ea : c->regs[4];
         if (c->tgt == 1)
@@ -890,6 +927,8 @@ static int list_scaffold(const struct tgt *g)
         xmm_abs(b, g, i, rec + XOUT_OFF + 16 * i, 0);
     }
     marker(b, g, -1, rec + OUT_OFF + 136);
+    jmp_to(b, im_buf_offset(b) + 100);
+    jmp_to(b, im_buf_offset(b) + 700);
     epilogue(b, g);
     listing = NULL;
     im_buf_free(b);
@@ -898,7 +937,7 @@ static int list_scaffold(const struct tgt *g)
 
 /* The image of cases[0..n) at slots 0..n): entry "run". */
 static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, uint64_t saved,
-                       im_image **out)
+                       uint64_t base, im_image **out)
 {
     im_buf *b = im_buf_new(g->t);
     if (!b)
@@ -908,12 +947,19 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
     prologue(b, g);
     mov_abs(b, g, 4, saved, 0);
     for (size_t i = 0; i < n; i++) {
-        int err = emit_case(b, g, cs[i]);
+        jmp_to(b, (size_t)(code_addr(cs[i]->slot) - base));
+        int err = emit_case(b, g, cs[i], base);
+        if (!err && im_buf_offset(b) > code_addr(cs[i]->slot + 1) - base - 5) {
+            tool_error(CMD, "%s: the code of a case of %s is longer than %u bytes",
+                       im_target_name(g->t), g->a->forms[cs[i]->form].id, CODE_STRIDE - 5);
+            err = IM_ERR_RANGE;
+        }
         if (err) {
             im_buf_free(b);
             return err;
         }
     }
+    jmp_to(b, (size_t)(code_addr(cs[n - 1]->slot + 1) - base));
     mov_abs(b, g, 4, saved, 1);
     epilogue(b, g);
     im_buf_export(b, "run", entry, IM_SYM_FUNC);
@@ -951,14 +997,15 @@ static int run_batch(im_emu *emu, im_engine e, const struct tgt *g, struct xcase
 {
     im_image *img;
     uint64_t addr = DATA + (uint64_t)cs[0]->slot * REC; /* the header page, then the records */
-    int err = build_image(g, cs, n, addr, &img);
+    uint64_t base = code_base(cs[0]->slot);
+    int err = build_image(g, cs, n, addr, base, &img);
     if (err) {
         tool_error(CMD, "%s: building the cases of %s: %s: %s", im_target_name(g->t),
                    g->a->forms[cs[0]->form].id, im_strerror(err), im_detail());
         *infra = 1;
         return 1;
     }
-    err = im_emu_load(emu, img, CODE_BASE);
+    err = im_emu_load(emu, img, base);
     im_img_free(img);
     if (err) {
         tool_error(CMD, "%s: loading on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
