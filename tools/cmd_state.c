@@ -95,6 +95,8 @@ struct impl_rule {
     int df;          /* DF clear or set */
     int target;      /* the first operand holds the address of the taken label */
     int ret;         /* the top of the stack holds the address of the taken label */
+    int bp;          /* rbp (ebp) points into the scratch block */
+    int stack;       /* the stack pointer stays in the scratch block (memory operands) */
 };
 
 #define MAX_COUNT 8u /* the largest rcx of a string operation */
@@ -168,7 +170,7 @@ static int read_rules(const char *path, int undef)
             return 1;
         }
         if (undef == 2) {
-            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0};
+            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0};
             snprintf(r.key, sizeof r.key, "%s", fields[0]);
             for (char *s = fields[1]; *s;) {
                 size_t l = strcspn(s, " ,");
@@ -189,12 +191,16 @@ static int read_rules(const char *path, int undef)
                     r.target = 1;
                 else if (ok && !strcmp(tok, "ret"))
                     r.ret = 1;
+                else if (ok && !strcmp(tok, "bp"))
+                    r.bp = 1;
+                else if (ok && !strcmp(tok, "stack"))
+                    r.stack = 1;
                 else
                     ok = 0;
                 if (!ok) {
                     tool_error(CMD,
                                "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
-                               "4 or 8; cx, df, target, ret)",
+                               "4 or 8; cx, df, target, ret, bp, stack)",
                                path, ln, (int)l, s);
                     fclose(f);
                     return 1;
@@ -566,6 +572,8 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
                 c->regs[7] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
             if (ir->ret)
                 c->tgt = 3;
+            if (ir->bp)
+                c->regs[5] = (scr + WIN_LO + im_rng_next(&r) % (WIN_HI - WIN_LO)) & ~(uint64_t)7;
         }
         int ok = 1;
         for (unsigned i = 0; i < f->nops && ok; i++) {
@@ -617,6 +625,8 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
             } else {
                 ok = 0;
             }
+        }
+        if (ok && ir && (ir->target || ir->stack)) {
             /* a memory operand based on the stack pointer moves it: keep it in the block */
             uint64_t sp = c->regs[4];
             if (sp < scr + 16 || sp + 16 > scr + SCR_LEN)
