@@ -97,6 +97,7 @@ struct impl_rule {
     int ret;         /* the top of the stack holds the address of the taken label */
     int bp;          /* rbp (ebp) points into the scratch block */
     int stack;       /* the stack pointer stays in the scratch block (memory operands) */
+    int eq;          /* in half the cases the first 0..8 elements compare equal */
 };
 
 #define MAX_COUNT 8u /* the largest rcx of a string operation */
@@ -170,7 +171,7 @@ static int read_rules(const char *path, int undef)
             return 1;
         }
         if (undef == 2) {
-            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0};
+            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0, 0};
             snprintf(r.key, sizeof r.key, "%s", fields[0]);
             for (char *s = fields[1]; *s;) {
                 size_t l = strcspn(s, " ,");
@@ -195,12 +196,14 @@ static int read_rules(const char *path, int undef)
                     r.bp = 1;
                 else if (ok && !strcmp(tok, "stack"))
                     r.stack = 1;
+                else if (ok && !strcmp(tok, "eq"))
+                    r.eq = 1;
                 else
                     ok = 0;
                 if (!ok) {
                     tool_error(CMD,
                                "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
-                               "4 or 8; cx, df, target, ret, bp, stack)",
+                               "4 or 8; cx, df, target, ret, bp, stack, eq)",
                                path, ln, (int)l, s);
                     fclose(f);
                     return 1;
@@ -572,6 +575,19 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
                 c->regs[7] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
             if (ir->ret)
                 c->tgt = 3;
+            if (ir->eq && ir->di && im_rng_next(&r) % 2) {
+                /* cmps/scas: the first k elements at rdi equal those at rsi (or al/ax/eax/
+                 * rax), in the direction DF gives, so repe runs on and repne stops */
+                unsigned sz = ir->di, k = (unsigned)(im_rng_next(&r) % (MAX_COUNT + 1));
+                for (unsigned j = 0; j < k; j++) {
+                    uint64_t step = (c->flags & F_DF) ? -(uint64_t)(j * sz) : j * sz;
+                    uint8_t *d = c->scratch + (c->regs[7] + step - scr);
+                    if (ir->si)
+                        memmove(d, c->scratch + (c->regs[6] + step - scr), sz);
+                    else
+                        memcpy(d, &c->regs[0], sz);
+                }
+            }
             if (ir->bp)
                 c->regs[5] = (scr + WIN_LO + im_rng_next(&r) % (WIN_HI - WIN_LO)) & ~(uint64_t)7;
         }
