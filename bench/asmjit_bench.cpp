@@ -11,6 +11,7 @@ using namespace asmjit;
 
 #define R64(r) x86::gpq(r)
 #define R32(r) x86::gpd(r)
+#define R8(r) x86::gpb(r)
 #define CL x86::cl
 #define IMM(v) Imm(int64_t(v))
 #define MEMP(ptr, b, i, s, d)                                                                      \
@@ -23,9 +24,14 @@ using namespace asmjit;
                              int32_t(d)))
 #define M64(b, i, s, d) MEMP(qword_ptr, b, i, s, d)
 #define M32(b, i, s, d) MEMP(dword_ptr, b, i, s, d)
+#define M16(b, i, s, d) MEMP(word_ptr, b, i, s, d)
+#define M8(b, i, s, d) MEMP(byte_ptr, b, i, s, d)
+#define MA(b, i, s, d) MEMP(ptr, b, i, s, d)
 // A backward branch in range is short by default; a forward one is rel32.
 #define LBL8(k) lab[k]
 #define LBL32(k) lab[k]
+#define LBLJ32(k) lab[k]
+#define LBLCALL(k) lab[k]
 
 #define AJ_I(F, m, ...)                                                                            \
     MARK();                                                                                        \

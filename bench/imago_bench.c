@@ -11,16 +11,22 @@
 /* ---- operands ---- */
 #define R64(r) im_reg(r)
 #define R32(r) im_reg(r)
+#define R8(r) im_reg(r)
 #define CL im_reg(1)
 #define IMM(v) im_imm(v)
 #define MEM(b, i, s, d) im_mem(b, (i) == NOIDX ? IM_NOREG : (unsigned)(i), s, d)
 #define M64(b, i, s, d) MEM(b, i, s, d)
 #define M32(b, i, s, d) MEM(b, i, s, d)
+#define M16(b, i, s, d) MEM(b, i, s, d)
+#define M8(b, i, s, d) MEM(b, i, s, d)
+#define MA(b, i, s, d) MEM(b, i, s, d)
 
 /* Layer 1: a branch operand is the displacement from the instruction to the label,
  * which the caller knows (lab[] holds each label's offset in a copy of the mix). */
 #define LBL8(k) rel_to(lab[k], (int64_t)(p - copy))
 #define LBL32(k) LBL8(k)
+#define LBLJ32(k) LBL8(k)
+#define LBLCALL(k) LBL8(k)
 
 static inline im_operand rel_to(int64_t target, int64_t at)
 {
@@ -67,8 +73,12 @@ static uint8_t *l1_copy(uint8_t *p, uint8_t *end, const int64_t *lab)
 /* ---- layer 2 ---- */
 #undef LBL8
 #undef LBL32
+#undef LBLJ32
+#undef LBLCALL
 #define LBL8(k) im_label(lab[k])
 #define LBL32(k) LBL8(k)
+#define LBLJ32(k) LBL8(k)
+#define LBLCALL(k) LBL8(k)
 
 #define L2_I(F, m, ...)                                                                            \
     {                                                                                              \

@@ -12,6 +12,7 @@ using Xbyak::Reg64;
 
 #define R64(r) Reg64(r)
 #define R32(r) Reg32(r)
+#define R8(r) Xbyak::Reg8(r)
 #define CL Xbyak::util::cl
 #define IMM(v) (v)
 #define MEMP(w, b, i, s, d)                                                                        \
@@ -19,8 +20,13 @@ using Xbyak::Reg64;
                   : g.w[Reg64(b) + Reg64((i) == NOIDX ? 0 : (i)) * (s) + int32_t(d)])
 #define M64(b, i, s, d) MEMP(qword, b, i, s, d)
 #define M32(b, i, s, d) MEMP(dword, b, i, s, d)
+#define M16(b, i, s, d) MEMP(word, b, i, s, d)
+#define M8(b, i, s, d) MEMP(byte, b, i, s, d)
+#define MA(b, i, s, d) MEMP(ptr, b, i, s, d)
 #define LBL8(k) lab[k], CodeGenerator::T_SHORT
 #define LBL32(k) lab[k], CodeGenerator::T_NEAR
+#define LBLJ32(k) LBL32(k)
+#define LBLCALL(k) lab[k] // always rel32
 
 #define XB_I(F, m, ...)                                                                            \
     MARK();                                                                                        \

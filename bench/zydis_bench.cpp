@@ -39,14 +39,24 @@ static ZydisEncoderOperand mem(int b, int i, int s, int64_t d, int size)
 
 #define R64(r) reg(ZydisRegister(ZYDIS_REGISTER_RAX + (r)))
 #define R32(r) reg(ZydisRegister(ZYDIS_REGISTER_EAX + (r)))
+// Zydis numbers the byte registers al..bl, ah..bh, spl..dil, r8b..r15b
+#define R8(r)                                                                                      \
+    reg(ZydisRegister((r) < 4   ? ZYDIS_REGISTER_AL + (r)                                          \
+                      : (r) < 8 ? ZYDIS_REGISTER_SPL + (r)-4                                       \
+                                : ZYDIS_REGISTER_R8B + (r)-8))
 #define CL reg(ZYDIS_REGISTER_CL)
 #define IMM(v) imm(int64_t(v))
 #define M64(b, i, s, d) mem(b, i, s, d, 8)
 #define M32(b, i, s, d) mem(b, i, s, d, 4)
+#define M16(b, i, s, d) mem(b, i, s, d, 2)
+#define M8(b, i, s, d) mem(b, i, s, d, 1)
+#define MA(b, i, s, d) mem(b, i, s, d, 8)
 // A relative operand is the displacement from the end of the instruction: the caller
-// knows the label's offset and the branch's length (2 short, 5 near).
+// knows the label's offset and the branch's length (2 short, 5 near jmp and call, 6 near jcc).
 #define LBL8(k) imm(lab[k] - ((p - copy) + 2))
 #define LBL32(k) (req.branch_type = ZYDIS_BRANCH_TYPE_NEAR, imm(lab[k] - ((p - copy) + 5)))
+#define LBLJ32(k) (req.branch_type = ZYDIS_BRANCH_TYPE_NEAR, imm(lab[k] - ((p - copy) + 6)))
+#define LBLCALL(k) LBL32(k)
 
 static int failed; // 1 + the index of the instruction Zydis refused
 

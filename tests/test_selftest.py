@@ -3,8 +3,9 @@ real conformance tests (narrowed with -k) in a subprocess and asserts that they
 go red for the right reason, and, where it matters, that the same selection
 without the fault does not fail that way (so the fault is what they caught).
 
-(a) A wrong bit in one table row (A64 and x86): encoders/ is copied, one fixed
-    bit flipped, imago rebuilt from the copy (make BUILD=... TABLES=...), and
+(a) A wrong bit in one table row (A64: a chosen row; x86: any row, drawn at random
+    each run, IMAGO_SELFTEST_SEED=N to repeat a draw): encoders/ is copied, one
+    opcode bit flipped, imago rebuilt from the copy (make BUILD=... TABLES=...), and
     test_encodings.py run against the mutant must name that form.
 (b) A skipped relocation: IMAGO_FAULT_STRIP_RELOCS=1 makes the program tests
     strip the relocation records from their images; the reloc program must fail
@@ -101,7 +102,7 @@ def flip_x86(enc):
 
 def mutate(tables, arch, prefer, flip):
     """Flip a bit in the first preferred row found under tables/arch; returns
-    (form id, old encoding, new encoding)."""
+    (form id, old encoding, new encoding, flags)."""
     for want in prefer + [None]:
         for tbl in sorted(os.listdir(os.path.join(tables, arch))):
             if not tbl.endswith(".tbl"):
@@ -119,8 +120,22 @@ def mutate(tables, arch, prefer, flip):
                 lines[i] = "|".join(parts)
                 with open(path, "w") as f:
                     f.write("\n".join(lines))
-                return rid, fields[2], new
+                return rid, fields[2], new, fields[3].split() if len(fields) > 3 else []
     raise AssertionError("no row to mutate in %s/%s" % (tables, arch))
+
+
+def any_x86_row(tables, seed):
+    """One x86 row drawn at random (IMAGO_SELFTEST_SEED, else a new seed each run) among
+    every row whose encoding has a plain opcode byte: the self-test plants its wrong bit
+    in any row, not only in a few chosen ones."""
+    import random
+    rows = []
+    for tbl in sorted(os.listdir(os.path.join(tables, "x86"))):
+        if tbl.endswith(".tbl"):
+            _, rs = _rows(os.path.join(tables, "x86", tbl))
+            rows += [rid for _, rid, fields in rs
+                     if "{cc}" not in rid and flip_x86(fields[2]) is not None]
+    return random.Random(seed).choice(rows)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +146,8 @@ def mutant(tmp_path_factory, imago_bin):
     tables = os.path.join(tmp, "encoders")
     shutil.copytree(os.path.join(ROOT, "encoders"), tables)
     a64 = mutate(tables, "a64", A64_ROWS, flip_a64)
-    x86 = mutate(tables, "x86", X86_ROWS, flip_x86)
+    seed = os.environ.get("IMAGO_SELFTEST_SEED") or str(random_seed())
+    x86 = mutate(tables, "x86", [any_x86_row(tables, seed)], flip_x86)
     build = os.path.join(tmp, "build")
     target = os.path.join(build, "bin", "imago")
     p = subprocess.run(["make", "-C", ROOT, "-j2", "--no-print-directory", "BUILD=" + build,
@@ -139,22 +155,33 @@ def mutant(tmp_path_factory, imago_bin):
                        stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
     assert p.returncode == 0 and os.path.exists(target), \
         "building the mutant imago failed (flipped %s: %s -> %s, %s: %s -> %s):\n%s" % (
-            a64 + x86 + (p.stdout[-4000:],))
-    return {"imago": target, "aarch64": a64, "x86_64": x86, "tmp": tmp}
+            a64[:3] + x86[:3] + (p.stdout[-4000:],))
+    return {"imago": target, "aarch64": a64, "x86": x86, "seed": seed, "tmp": tmp}
 
 
-@pytest.mark.parametrize("target", ["aarch64", "x86_64"])
-def test_wrong_table_bit_is_caught(mutant, target, tmp_path):
-    form, old, new = mutant[target]
+def random_seed():
+    return int.from_bytes(os.urandom(4), "little")
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "x86"])
+def test_wrong_table_bit_is_caught(mutant, arch, tmp_path):
+    """A64: a chosen row; x86: any row, drawn at random (the seed is in the message;
+    IMAGO_SELFTEST_SEED=N repeats a draw). The x86 run is narrowed to that row's
+    vectors (--form), on the target the row exists on."""
+    form, old, new, flags = mutant[arch]
+    target = arch if arch == "aarch64" else ("i386" if "x32" in flags else "x86_64")
+    env = {"IMAGO_VECTORS_ARGS": "--form " + form} if arch == "x86" else None
     sel = ["conformance/test_encodings.py", "-k", "test_encodings and %s" % target]
-    rc, out, _ = run_conformance(str(tmp_path), sel, imago=mutant["imago"], name="mutant")
-    assert rc == 1, "conformance passed (exit %d) with %s row %s changed from %r to %r:\n%s" % (
-        rc, target, form, old, new, out[-4000:])
+    rc, out, _ = run_conformance(str(tmp_path), sel, env_extra=env, imago=mutant["imago"],
+                                 name="mutant")
+    assert rc == 1, "conformance passed (exit %d) with %s row %s changed from %r to %r " \
+        "(IMAGO_SELFTEST_SEED=%s):\n%s" % (rc, target, form, old, new, mutant["seed"],
+                                            out[-4000:])
     assert re.search(r"^%s form %s \(vectors line \d+\):" % (target, re.escape(form)), out, re.M), \
         "the mismatch report does not name form %s:\n%s" % (form, out[-6000:])
     assert "expected (GNU as):" in out and "actual   (imago) :" in out and "reproduce:" in out
     # Control: the real imago does not report this form.
-    rc0, out0, _ = run_conformance(str(tmp_path), sel, name="control")
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, env_extra=env, name="control")
     assert not re.search(r"^%s form %s \(" % (target, re.escape(form)), out0, re.M), \
         "control: the unmutated imago already mismatches form %s:\n%s" % (form, out0[-4000:])
 

@@ -22,8 +22,8 @@ from test_selftest import run_conformance
 
 ROOT = harness.ROOT
 PLANT_FILE = "encoders/x86/x86.c"
-PLANT_OLD = "    if (f->imm_size) {\n        int64_t v;\n"
-PLANT_NEW = "    if (f->imm_size) {\n        long v; /* planted: 32 bits on ILP32 hosts */\n"
+PLANT_OLD = "    uint64_t v = 0;\n    if (imm_size) {\n"
+PLANT_NEW = "    unsigned long v = 0; /* planted: 32 bits on ILP32 hosts */\n    if (imm_size) {\n"
 
 
 def copy_tree(dst):

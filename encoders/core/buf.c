@@ -109,7 +109,8 @@ int im_buf_label(im_buf *b)
 {
     if (b->err)
         return b->err;
-    if (b->nlabels >= 0x7fffffff || im_grow((void **)&b->labels, &b->labcap, b->nlabels + 1, sizeof *b->labels))
+    if (b->nlabels >= 0x7fffffff ||
+        im_grow((void **)&b->labels, &b->labcap, b->nlabels + 1, sizeof *b->labels))
         return fail(b, IM_ERR_NOMEM, "out of memory for labels");
     b->labels[b->nlabels] = -1;
     return (int)b->nlabels++;
@@ -185,6 +186,16 @@ static int add_reloc(im_buf *b, size_t off, uint32_t kind, uint8_t size, int lab
     return 0;
 }
 
+/* Room for n more bytes after the code (not yet part of it), or false (sticky error). */
+static bool reserve(im_buf *b, size_t n)
+{
+    if (n > SIZE_MAX - b->len || im_grow((void **)&b->code, &b->cap, b->len + n, 1)) {
+        fail(b, IM_ERR_NOMEM, "out of memory for code");
+        return false;
+    }
+    return true;
+}
+
 int im_buf_emit(im_buf *b, int form, const im_operand *ops)
 {
     if (b->err)
@@ -194,17 +205,23 @@ int im_buf_emit(im_buf *b, int form, const im_operand *ops)
     if (form < 0 || (size_t)form >= b->a->nforms)
         return fail(b, IM_ERR_INVAL, "no form %d for %s", form, im_target_name(b->t));
     const im_form *f = &b->a->forms[form];
-    if (!b->a->form_ok(b->t, f))
+    if ((f->flags & b->a->mode_flags) && !b->a->form_ok(b->t, f))
         return fail(b, IM_ERR_NO_ENCODING, "%s does not exist on %s", f->id, im_target_name(b->t));
+    /* the encoder writes straight after the code (it writes nothing there on failure) */
+    if (b->cap - b->len < 16 && !reserve(b, 16))
+        return b->err;
+    /* operands that name labels are resolved into a copy; the others are used as they are */
+    bool labels = false;
+    for (unsigned i = 0; i < f->nops; i++)
+        labels |= ops[i].type == IM_OP_LABEL || ops[i].type == IM_OP_SYM;
     im_operand r[IM_MAX_OPS];
-    bool pending;
-    int rc = resolve(b, b->len, f, ops, r, &pending);
-    if (rc < 0)
+    bool pending = false;
+    int rc;
+    if (labels && (rc = resolve(b, b->len, f, ops, r, &pending)) < 0)
         return rc;
-    uint8_t tmp[16];
     size_t len;
     im_fixup fx;
-    rc = b->a->encode(b->t, f, r, tmp, &len, &fx);
+    rc = b->a->encode(b->t, f, labels ? r : ops, b->code + b->len, &len, &fx);
     if (rc < 0)
         return set_err(b, rc);
     if (fx.reloc != IM_RELOC_NONE) {
@@ -221,10 +238,7 @@ int im_buf_emit(im_buf *b, int form, const im_operand *ops)
         x->len = (uint8_t)len;
         memcpy(x->ops, ops, sizeof(im_operand) * f->nops);
     }
-    uint8_t *dst = append(b, len);
-    if (!dst)
-        return b->err;
-    memcpy(dst, tmp, len);
+    b->len += len;
     return 0;
 }
 
@@ -258,8 +272,8 @@ int im_buf_addr(im_buf *b, unsigned size, int label, int64_t addend)
         return fail(b, IM_ERR_INVAL, "an address word is 4 or 8 bytes, not %u", size);
     if (!label_ok(b, label))
         return fail(b, IM_ERR_LABEL, "label %d does not exist", label);
-    int rc = add_reloc(b, b->len, size == 8 ? IM_RELOC_ABS64 : IM_RELOC_ABS32, (uint8_t)size,
-                       label, addend);
+    int rc = add_reloc(b, b->len, size == 8 ? IM_RELOC_ABS64 : IM_RELOC_ABS32, (uint8_t)size, label,
+                       addend);
     if (rc < 0)
         return rc;
     return im_buf_fill(b, size, 0);
@@ -294,8 +308,9 @@ int im_buf_finish(im_buf *b)
             if ((x->ops[j].type == IM_OP_LABEL || x->ops[j].type == IM_OP_SYM) &&
                 b->labels[x->ops[j].label] < 0) {
                 b->err_off = x->off;
-                return fail(b, IM_ERR_UNDEF_LABEL, "label %d, used by %s at offset 0x%zx, is never bound",
-                            x->ops[j].label, f->id, x->off);
+                return fail(b, IM_ERR_UNDEF_LABEL,
+                            "label %d, used by %s at offset 0x%zx, is never bound", x->ops[j].label,
+                            f->id, x->off);
             }
         im_operand r[IM_MAX_OPS];
         bool pending;
@@ -322,7 +337,8 @@ int im_buf_finish(im_buf *b)
         int64_t lab = b->labels[r->label];
         if (lab < 0) {
             b->err_off = r->off;
-            return fail(b, IM_ERR_UNDEF_LABEL, "label %d, whose address is taken at offset 0x%zx, is never bound",
+            return fail(b, IM_ERR_UNDEF_LABEL,
+                        "label %d, whose address is taken at offset 0x%zx, is never bound",
                         r->label, r->off);
         }
         uint64_t v = (uint64_t)(lab + r->addend);
@@ -333,7 +349,8 @@ int im_buf_finish(im_buf *b)
     }
     for (size_t i = 0; i < b->nsyms; i++)
         if (b->labels[b->syms[i].label] < 0)
-            return fail(b, IM_ERR_UNDEF_LABEL, "exported symbol '%s' is never bound", b->syms[i].name);
+            return fail(b, IM_ERR_UNDEF_LABEL, "exported symbol '%s' is never bound",
+                        b->syms[i].name);
     b->finished = true;
     return 0;
 }

@@ -414,7 +414,7 @@ int im_encode(im_target t, int form, const im_operand *ops, uint8_t *out, size_t
     const im_form *f = form_at(t, form, &a);
     if (!f)
         return im_fail(a ? IM_ERR_INVAL : IM_ERR_TARGET, "no form %d for target %d", form, (int)t);
-    if (!a->form_ok(t, f))
+    if ((f->flags & a->mode_flags) && !a->form_ok(t, f))
         return im_fail(IM_ERR_NO_ENCODING, "%s does not exist on %s", f->id, im_target_name(t));
     for (unsigned i = 0; i < f->nops; i++)
         if (ops[i].type == IM_OP_LABEL || ops[i].type == IM_OP_SYM)

@@ -35,7 +35,16 @@ enum {
 };
 
 /* x86 operand roles. */
-enum { IM_XR_NONE = 0, IM_XR_REG, IM_XR_RM, IM_XR_OPREG, IM_XR_IMM, IM_XR_REL, IM_XR_FIXED, IM_XR_VVVV };
+enum {
+    IM_XR_NONE = 0,
+    IM_XR_REG,
+    IM_XR_RM,
+    IM_XR_OPREG,
+    IM_XR_IMM,
+    IM_XR_REL,
+    IM_XR_FIXED,
+    IM_XR_VVVV
+};
 /* x86 prefix / REX.W bits. */
 enum { IM_XP_66 = 1, IM_XP_F2 = 2, IM_XP_F3 = 4, IM_XP_REXW = 8, IM_XP_F0 = 16, IM_XP_67 = 32 };
 /* x86 VEX field of a form: 0 for none, else IM_XV_VEX | pp << 2 | map (1 0F, 2 0F38, 3 0F3A). */
@@ -125,6 +134,9 @@ typedef struct im_arch {
     /* Fill out[] with sample operands for the kind; returns the count. */
     size_t (*samples)(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max);
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
+    /* The row flags form_ok looks at: a row with none of them exists on every target of
+     * the architecture, and im_encode and im_buf_emit do not call form_ok for it. */
+    uint8_t mode_flags;
     /* The mnemonic index (generated), names sorted. */
     const im_mnem *mnems;
     size_t nmnems;

@@ -1,6 +1,7 @@
 /* x86 (x86_64 and i386): the operand kinds of encoders/x86/kinds.def and the encoder that
  * interprets a row's Intel-notation encoding (prefixes, REX, opcode, ModRM/SIB, immediate).
- * Hand-written code here is per operand kind; instructions are rows of encoders/x86/ tables (.tbl). */
+ * Hand-written code here is per operand kind; instructions are rows of encoders/x86/ tables (.tbl).
+ */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -25,17 +26,19 @@ static const im_kind x86_kinds[] = {
 #include "x86_tbl.h"
 #undef K
 
-static const char *const r8_names[20] = {"al",   "cl",   "dl",   "bl",   "spl",  "bpl",  "sil",
-                                         "dil",  "r8b",  "r9b",  "r10b", "r11b", "r12b", "r13b",
-                                         "r14b", "r15b", "ah",   "ch",   "dh",   "bh"};
-static const char *const r16_names[16] = {"ax",  "cx",  "dx",   "bx",   "sp",   "bp",   "si",   "di",
-                                          "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"};
-static const char *const r32_names[16] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
-                                          "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+static const char *const r8_names[20] = {"al",   "cl",   "dl",  "bl",   "spl",  "bpl",  "sil",
+                                         "dil",  "r8b",  "r9b", "r10b", "r11b", "r12b", "r13b",
+                                         "r14b", "r15b", "ah",  "ch",   "dh",   "bh"};
+static const char *const r16_names[16] = {"ax",   "cx",   "dx",   "bx",  "sp",   "bp",
+                                          "si",   "di",   "r8w",  "r9w", "r10w", "r11w",
+                                          "r12w", "r13w", "r14w", "r15w"};
+static const char *const r32_names[16] = {"eax",  "ecx",  "edx",  "ebx", "esp",  "ebp",
+                                          "esi",  "edi",  "r8d",  "r9d", "r10d", "r11d",
+                                          "r12d", "r13d", "r14d", "r15d"};
 static const char *const r64_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-                                          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
-static const char *const xmm_names[16] = {"xmm0", "xmm1", "xmm2",  "xmm3",  "xmm4",  "xmm5",
-                                          "xmm6", "xmm7", "xmm8",  "xmm9",  "xmm10", "xmm11",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+static const char *const xmm_names[16] = {"xmm0",  "xmm1",  "xmm2",  "xmm3", "xmm4",  "xmm5",
+                                          "xmm6",  "xmm7",  "xmm8",  "xmm9", "xmm10", "xmm11",
                                           "xmm12", "xmm13", "xmm14", "xmm15"};
 #define IM_X86_AH 16 /* r8 numbers 16..19: ah, ch, dh, bh */
 
@@ -292,7 +295,8 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
         }
         if (k->cls == IM_KC_REG)
             return im_fail(IM_ERR_NO_ENCODING, "expected %s",
-                           fixed_reg(kind) >= 0 ? names[fixed_reg(kind)] : "a register of this size");
+                           fixed_reg(kind) >= 0 ? names[fixed_reg(kind)]
+                                                : "a register of this size");
         if (kind == XK_rm64 && !is64(t))
             return im_fail(IM_ERR_NO_ENCODING, "64-bit operand in 32-bit mode");
         return parse_mem(t, mem_size(kind), p, op);
@@ -392,7 +396,7 @@ static void x86_print(im_target t, unsigned kind, const im_operand *op, char *bu
     }
 }
 
-static bool imm_fits(unsigned kind, int64_t v)
+static inline bool imm_fits(unsigned kind, int64_t v)
 {
     switch (kind) {
     case XK_one: return v == 1;
@@ -411,40 +415,59 @@ static bool imm_fits(unsigned kind, int64_t v)
     }
 }
 
+/* The kinds whose registers are 8-bit (where spl..dil need a REX prefix and ah..bh forbid one). */
+static const bool x86_is_r8[XK_COUNT] = {
+    [XK_r8] = true, [XK_al] = true, [XK_cl] = true, [XK_rm8] = true};
+
+/* The operand types each kind takes (bit IM_OP_*), straight from kinds.def: one lookup
+ * per operand, without going through the kind's class. */
+#define XT(x) (1u << IM_OP_##x)
+#define XC_REG XT(REG)
+#define XC_IMM (XT(IMM) | XT(SYM))
+#define XC_MEM XT(MEM)
+#define XC_REL (XT(REL) | XT(LABEL))
+#define XC_RM (XT(REG) | XT(MEM))
+static const uint16_t x86_kind_types[XK_COUNT] = {
+#define KIND(n, c, b) [XK_##n] = XC_##c,
+#include "kinds.def"
+#undef KIND
+};
+#undef XC_REG
+#undef XC_IMM
+#undef XC_MEM
+#undef XC_REL
+#undef XC_RM
+#undef XT
+/* The register numbers each register (or register-or-memory) kind takes: [x86_64?], bit
+ * r for register r (r8: 16..19 are ah..bh; r32x: not eax); only the fixed register for
+ * al, ax, eax, rax and cl. reg_exists and fixed_reg say the same for the parser and the
+ * error messages. */
+static const uint32_t x86_kind_regs[XK_COUNT][2] = {
+    [XK_r8] = {0xf000fu, 0xfffffu},
+    [XK_rm8] = {0xf000fu, 0xfffffu},
+    [XK_al] = {1, 1},
+    [XK_cl] = {2, 2},
+    [XK_r16] = {0xffu, 0xffffu},
+    [XK_rm16] = {0xffu, 0xffffu},
+    [XK_ax] = {1, 1},
+    [XK_r32] = {0xffu, 0xffffu},
+    [XK_rm32] = {0xffu, 0xffffu},
+    [XK_eax] = {1, 1},
+    [XK_r32x] = {0xfeu, 0xfffeu},
+    [XK_r64] = {0, 0xffffu},
+    [XK_rm64] = {0, 0xffffu},
+    [XK_rax] = {0, 1},
+    [XK_xmm] = {0xffu, 0xffffu},
+    [XK_xmm_m32] = {0xffu, 0xffffu},
+    [XK_xmm_m64] = {0xffu, 0xffffu},
+    [XK_xmm_m128] = {0xffu, 0xffffu},
+};
+
 /* A register operand's number in the encoding (0..15) and what it asks of a REX prefix:
  * spl/bpl/sil/dil need one, ah/ch/dh/bh cannot have one. */
-/* The encoder's view of a kind, one table lookup per operand: the register file, the
- * register the kind fixes, the operand types it takes. */
-enum { XF_NONE, XF_R8, XF_R16, XF_R32, XF_R32X, XF_R64, XF_XMM, XF_COUNT };
-typedef struct x86_kd {
-    uint8_t file;
-    uint8_t fixed; /* 0xff: none */
-} x86_kd;
-static const x86_kd x86_kd_of[XK_COUNT] = {
-    [XK_r8] = {XF_R8, 0xff},      [XK_al] = {XF_R8, 0},        [XK_cl] = {XF_R8, 1},
-    [XK_rm8] = {XF_R8, 0xff},     [XK_r16] = {XF_R16, 0xff},   [XK_ax] = {XF_R16, 0},
-    [XK_rm16] = {XF_R16, 0xff},   [XK_r32] = {XF_R32, 0xff},   [XK_eax] = {XF_R32, 0},
-    [XK_rm32] = {XF_R32, 0xff},   [XK_r32x] = {XF_R32X, 0xff}, [XK_r64] = {XF_R64, 0xff},
-    [XK_rax] = {XF_R64, 0},       [XK_rm64] = {XF_R64, 0xff},  [XK_xmm] = {XF_XMM, 0xff},
-    [XK_xmm_m32] = {XF_XMM, 0xff}, [XK_xmm_m64] = {XF_XMM, 0xff}, [XK_xmm_m128] = {XF_XMM, 0xff},
-};
-/* Registers of each file that exist: [x86_64?][file], bit r for register number r. */
-static const uint32_t x86_regmask[2][XF_COUNT] = {
-    {0, 0xf000fu, 0xffu, 0xffu, 0xfeu, 0, 0xffu},
-    {0, 0xfffffu, 0xffffu, 0xffffu, 0xfffeu, 0xffffu, 0xffffu},
-};
-#define XT(x) (1u << IM_OP_##x)
-static const uint16_t x86_cls_types[] = {
-    [IM_KC_REG] = XT(REG),           [IM_KC_IMM] = XT(IMM) | XT(SYM),
-    [IM_KC_MEM] = XT(MEM),           [IM_KC_REL] = XT(REL) | XT(LABEL),
-    [IM_KC_COND] = XT(COND),         [IM_KC_LIST] = XT(LIST),
-    [IM_KC_RM] = XT(REG) | XT(MEM),
-};
-#undef XT
-
-static unsigned enc_reg(unsigned kind, const im_operand *o, bool *need_rex, bool *no_rex)
+static inline unsigned enc_reg(unsigned kind, const im_operand *o, bool *need_rex, bool *no_rex)
 {
-    if (x86_kd_of[kind].file == XF_R8) {
+    if (x86_is_r8[kind]) {
         if (o->reg >= IM_X86_AH) {
             *no_rex = true;
             return o->reg - IM_X86_AH + 4u;
@@ -477,68 +500,85 @@ static int x86_operand_error(im_target t, const im_form *f, const im_operand *op
         if (cls == IM_KC_MEM && o->type != IM_OP_MEM)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be memory", f->id, i + 1);
         if (cls == IM_KC_RM && o->type != IM_OP_REG && o->type != IM_OP_MEM)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register or memory", f->id, i + 1);
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register or memory", f->id,
+                           i + 1);
         if (cls == IM_KC_IMM && o->type != IM_OP_IMM && o->type != IM_OP_SYM)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
         if (cls == IM_KC_REL && o->type != IM_OP_REL && o->type != IM_OP_LABEL)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a branch target", f->id, i + 1);
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a branch target", f->id,
+                           i + 1);
     }
     return im_fail(IM_ERR_NO_ENCODING, "%s: invalid operands", f->id);
 }
 
+/* Little-endian stores of 2, 4 and 8 bytes (gcc merges the byte stores into one). */
+static inline void put16(uint8_t *p, uint64_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void put32(uint8_t *p, uint64_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, v);
+    put32(p + 4, v >> 32);
+}
+
+/* The encoder runs in two phases: every check first (operands, ModRM/SIB, REX, the
+ * immediate or branch displacement), with the instruction's length known at the end of
+ * it; then the bytes go straight into out, in order, none beyond the length. */
 static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
-    uint8_t buf[16];
-    size_t n = 0;
+    const bool x64 = is64(t);
     unsigned rex = (f->pfx & IM_XP_REXW) ? 8u : 0u; /* W R X B */
     bool need_rex = false, no_rex = false;
-    const im_operand *imm = NULL, *rel = NULL;
-    int imm_op = -1, reg_op = -1, rm_op = -1, opreg_op = -1, vvvv_op = -1;
-    const uint32_t *regmask = x86_regmask[is64(t)];
+    /* the operand index of each role (IM_XR_*), -1 when the row has none */
+    int8_t at[8];
+    memset(at, -1, sizeof at);
     fix->op = -1;
     fix->offset = fix->size = 0;
     fix->reloc = IM_RELOC_NONE;
 
-    for (unsigned i = 0; i < f->nops; i++) {
+    const unsigned nops = f->nops;
+    for (unsigned i = 0; i < nops; i++) {
         const im_operand *o = &ops[i];
         unsigned kind = f->kinds[i];
-        switch (f->roles[i]) {
-        case IM_XR_REG: reg_op = (int)i; break;
-        case IM_XR_RM: rm_op = (int)i; break;
-        case IM_XR_OPREG: opreg_op = (int)i; break;
-        case IM_XR_VVVV: vvvv_op = (int)i; break;
-        case IM_XR_IMM: imm = o; imm_op = (int)i; break;
-        case IM_XR_REL: rel = o; imm_op = (int)i; break;
-        default: break;
-        }
-        const x86_kd *d = &x86_kd_of[kind];
-        bool ok = o->type < 16 && (x86_cls_types[x86_kinds[kind].cls] >> o->type & 1u);
+        at[f->roles[i] & 7] = (int8_t)i;
+        bool ok = o->type < 16 && (x86_kind_types[kind] >> o->type & 1u);
         if (o->type == IM_OP_REG)
-            ok = ok && o->reg < 32 && (regmask[d->file] >> o->reg & 1u) &&
-                 (d->fixed == 0xff || o->reg == d->fixed);
+            ok = ok && o->reg < 32 && (x86_kind_regs[kind][x64] >> o->reg & 1u);
         else if (kind == XK_one)
             ok = ok && o->type == IM_OP_IMM && o->imm == 1;
         if (__builtin_expect(!ok, 0))
             return x86_operand_error(t, f, ops);
     }
+    const int imm_op = at[IM_XR_IMM] >= 0 ? at[IM_XR_IMM] : at[IM_XR_REL];
 
     /* ModRM / SIB / displacement, computed first so the REX/VEX bits are known */
-    uint8_t modrm_bytes[6];
-    size_t nm = 0;
+    unsigned modrm = 0, sib = 0, nmod = 0, dsize = 0;
+    uint64_t disp = 0;
     if (f->modrm) {
+        const int rm_op = at[IM_XR_RM];
         const im_operand *rm = &ops[rm_op];
         unsigned regf = f->digit;
         if (f->modrm == IM_XM_R) {
+            const int reg_op = at[IM_XR_REG];
             regf = enc_reg(f->kinds[reg_op], &ops[reg_op], &need_rex, &no_rex);
-            if (regf & 8)
-                rex |= 4;
+            rex |= (regf & 8) >> 1;
         }
+        regf = (regf & 7) << 3;
+        nmod = 1;
         if (rm->type == IM_OP_REG) {
             unsigned r = enc_reg(f->kinds[rm_op], rm, &need_rex, &no_rex);
-            if (r & 8)
-                rex |= 1;
-            modrm_bytes[nm++] = (uint8_t)(0xc0 | (regf & 7) << 3 | (r & 7));
+            rex |= (r & 8) >> 3;
+            modrm = 0xc0 | regf | (r & 7);
         } else {
             unsigned base = rm->base, index = rm->index;
             int64_t d = rm->imm;
@@ -553,25 +593,26 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
             }
             if (index != IM_NOREG && (index == 4 || index >= nregs(t)))
                 return im_fail(IM_ERR_NO_ENCODING, "%s: %s cannot be an index register", f->id,
-                               index == 4 ? (is64(t) ? "rsp" : "esp") : "this register");
+                               index == 4 ? (x64 ? "rsp" : "esp") : "this register");
             if (base != IM_NOREG && base != IM_REG_RIP && base >= nregs(t))
                 return im_fail(IM_ERR_NO_ENCODING, "%s: bad base register", f->id);
-            if (base == IM_REG_RIP && (!is64(t) || index != IM_NOREG))
-                return im_fail(IM_ERR_NO_ENCODING, "%s: rip-relative needs x86_64 and no index", f->id);
-            bool d8 = d >= -128 && d <= 127;
-            bool d32 = is64(t) ? (d >= -0x80000000ll && d <= 0x7fffffffll)
-                               : (d >= -0x80000000ll && d <= 0xffffffffll);
+            if (base == IM_REG_RIP && (!x64 || index != IM_NOREG))
+                return im_fail(IM_ERR_NO_ENCODING, "%s: rip-relative needs x86_64 and no index",
+                               f->id);
+            bool d32 = x64 ? (d >= -0x80000000ll && d <= 0x7fffffffll)
+                           : (d >= -0x80000000ll && d <= 0xffffffffll);
             if (!d32)
                 return im_fail(IM_ERR_RANGE, "%s: displacement 0x%llx out of range", f->id,
                                (unsigned long long)d);
-            unsigned mod, dsize;
+            disp = (uint64_t)d;
+            unsigned mod;
             if (base == IM_REG_RIP || base == IM_NOREG) {
                 mod = 0;
                 dsize = 4;
             } else if (d == 0 && (base & 7) != 5) {
                 mod = 0;
                 dsize = 0;
-            } else if (d8) {
+            } else if (d >= -128 && d <= 127) {
                 mod = 1;
                 dsize = 1;
             } else {
@@ -579,89 +620,89 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 dsize = 4;
             }
             if (base == IM_REG_RIP) {
-                modrm_bytes[nm++] = (uint8_t)((regf & 7) << 3 | 5);
+                modrm = regf | 5;
             } else if (index == IM_NOREG && base != IM_NOREG && (base & 7) != 4) {
-                modrm_bytes[nm++] = (uint8_t)(mod << 6 | (regf & 7) << 3 | (base & 7));
-                if (base & 8)
-                    rex |= 1;
-            } else if (index == IM_NOREG && base == IM_NOREG && !is64(t)) {
-                modrm_bytes[nm++] = (uint8_t)((regf & 7) << 3 | 5);
+                modrm = mod << 6 | regf | (base & 7);
+                rex |= (base & 8) >> 3;
+            } else if (index == IM_NOREG && base == IM_NOREG && !x64) {
+                modrm = regf | 5;
             } else {
                 unsigned sb = base == IM_NOREG ? 5 : (base & 7);
                 unsigned si = index == IM_NOREG ? 4 : (index & 7);
-                modrm_bytes[nm++] = (uint8_t)(mod << 6 | (regf & 7) << 3 | 4);
-                modrm_bytes[nm++] = (uint8_t)((index == IM_NOREG ? 0 : scale_bits) << 6 | si << 3 | sb);
-                if (base != IM_NOREG && (base & 8))
-                    rex |= 1;
-                if (index != IM_NOREG && (index & 8))
-                    rex |= 2;
+                modrm = mod << 6 | regf | 4;
+                sib = (index == IM_NOREG ? 0 : scale_bits) << 6 | si << 3 | sb;
+                nmod = 2;
+                if (base != IM_NOREG)
+                    rex |= (base & 8) >> 3;
+                if (index != IM_NOREG)
+                    rex |= (index & 8) >> 2;
             }
-            for (unsigned i = 0; i < dsize; i++)
-                modrm_bytes[nm++] = (uint8_t)((uint64_t)d >> (8 * i));
         }
     }
-    uint8_t opc_last = f->opc[f->opc_len - 1];
-    if (opreg_op >= 0) {
+    const unsigned opc_len = f->opc_len;
+    unsigned opc_last = f->opc[opc_len - 1];
+    if (at[IM_XR_OPREG] >= 0) {
+        const int opreg_op = at[IM_XR_OPREG];
         unsigned r = enc_reg(f->kinds[opreg_op], &ops[opreg_op], &need_rex, &no_rex);
-        if (r & 8)
-            rex |= 1;
-        opc_last = (uint8_t)(opc_last | (r & 7));
+        rex |= (r & 8) >> 3;
+        opc_last |= r & 7;
     }
 
-    if (f->pfx & IM_XP_67)
-        buf[n++] = 0x67;
-    if (f->pfx & IM_XP_66)
-        buf[n++] = 0x66;
-    if (f->pfx & IM_XP_F2)
-        buf[n++] = 0xf2;
-    if (f->pfx & IM_XP_F3)
-        buf[n++] = 0xf3;
-    if (f->pfx & IM_XP_F0)
-        buf[n++] = 0xf0;
+    /* the prefix bytes: legacy prefixes, then a VEX prefix or a REX byte */
+    const unsigned pfx = f->pfx;
+    const unsigned legacy = pfx & (IM_XP_67 | IM_XP_66 | IM_XP_F2 | IM_XP_F3 | IM_XP_F0);
+    unsigned npfx = 0;
+    if (__builtin_expect(legacy != 0, 0))
+        npfx = (legacy & 1) + (legacy >> 1 & 1) + (legacy >> 2 & 1) + (legacy >> 4 & 1) +
+               (legacy >> 5 & 1);
+    unsigned vex0 = 0, vex1 = 0, vex2 = 0, nvex = 0;
     if (f->vex) {
-        unsigned v = vvvv_op >= 0 ? ops[vvvv_op].reg & 15u : 0u;
+        unsigned v = at[IM_XR_VVVV] >= 0 ? ops[at[IM_XR_VVVV]].reg & 15u : 0u;
         unsigned map = f->vex & 3u, pp = (f->vex >> 2) & 3u;
         unsigned w = (f->vex & IM_XV_W) ? 1u : 0u, l = (f->vex & IM_XV_L) ? 1u : 0u;
-        if (!is64(t) && (rex & 7))
+        if (!x64 && (rex & 7))
             return im_fail(IM_ERR_NO_ENCODING, "%s: registers 8-15 need x86_64", f->id);
         if (map == 1 && !w && !(rex & 3)) {
-            buf[n++] = 0xc5;
-            buf[n++] = (uint8_t)((rex & 4 ? 0 : 0x80) | (~v & 15u) << 3 | l << 2 | pp);
+            nvex = 2;
+            vex0 = 0xc5;
+            vex1 = (rex & 4 ? 0 : 0x80) | (~v & 15u) << 3 | l << 2 | pp;
         } else {
-            buf[n++] = 0xc4;
-            buf[n++] = (uint8_t)((rex & 4 ? 0 : 0x80) | (rex & 2 ? 0 : 0x40) | (rex & 1 ? 0 : 0x20) | map);
-            buf[n++] = (uint8_t)(w << 7 | (~v & 15u) << 3 | l << 2 | pp);
+            nvex = 3;
+            vex0 = 0xc4;
+            vex1 = (rex & 4 ? 0 : 0x80) | (rex & 2 ? 0 : 0x40) | (rex & 1 ? 0 : 0x20) | map;
+            vex2 = w << 7 | (~v & 15u) << 3 | l << 2 | pp;
         }
     } else if (rex || need_rex) {
-        if (!is64(t))
+        if (!x64)
             return im_fail(IM_ERR_NO_ENCODING, "%s: needs REX, which i386 lacks", f->id);
         if (no_rex)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: ah, ch, dh and bh cannot be used with an "
-                           "operand that needs a REX prefix", f->id);
-        buf[n++] = (uint8_t)(0x40 | rex);
+            return im_fail(IM_ERR_NO_ENCODING,
+                           "%s: ah, ch, dh and bh cannot be used with an "
+                           "operand that needs a REX prefix",
+                           f->id);
+        nvex = 1;
+        vex0 = 0x40 | rex;
     }
-    for (unsigned i = 0; i + 1 < f->opc_len; i++)
-        buf[n++] = f->opc[i];
-    buf[n++] = opc_last;
-    memcpy(buf + n, modrm_bytes, nm);
-    n += nm;
+    const unsigned head = npfx + nvex + opc_len + nmod + dsize; /* bytes before the immediate */
+    const unsigned imm_size = f->imm_size;
 
-    if (f->imm_size) {
-        int64_t v;
-        if (rel) {
-            size_t total = n + f->imm_size;
-            v = rel->type == IM_OP_REL ? rel->imm - (int64_t)total : 0;
+    uint64_t v = 0;
+    if (imm_size) {
+        const im_operand *io = &ops[imm_op];
+        if (f->roles[imm_op] == IM_XR_REL) {
+            int64_t rv = io->type == IM_OP_REL ? io->imm - (int64_t)(head + imm_size) : 0;
             /* i386 addresses wrap at 4 GiB: every target is in reach of a rel32 */
-            if (!is64(t) && f->imm_size == 4)
-                v = (int32_t)(uint32_t)(uint64_t)v;
-            int64_t lo = f->imm_size == 1 ? -128 : -0x80000000ll;
-            int64_t hi = f->imm_size == 1 ? 127 : 0x7fffffffll;
-            if (v < lo || v > hi)
-                return im_fail(IM_ERR_RANGE, "%s: branch displacement %lld out of range [%lld, %lld]",
-                               f->id, (long long)v, (long long)lo, (long long)hi);
+            if (!x64 && imm_size == 4)
+                rv = (int32_t)(uint32_t)(uint64_t)rv;
+            int64_t lo = imm_size == 1 ? -128 : -0x80000000ll;
+            int64_t hi = imm_size == 1 ? 127 : 0x7fffffffll;
+            if (rv < lo || rv > hi)
+                return im_fail(IM_ERR_RANGE,
+                               "%s: branch displacement %lld out of range [%lld, %lld]", f->id,
+                               (long long)rv, (long long)lo, (long long)hi);
+            v = (uint64_t)rv;
         } else {
-            v = imm->imm;
-            if (imm->type == IM_OP_SYM) {
+            if (io->type == IM_OP_SYM) {
                 switch (f->kinds[imm_op]) {
                 case XK_imm32:
                 case XK_moffs8:
@@ -670,22 +711,73 @@ static int x86_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 case XK_imm32s: fix->reloc = IM_RELOC_ABS32S; break;
                 case XK_imm64: fix->reloc = IM_RELOC_ABS64; break;
                 default:
-                    return im_fail(IM_ERR_NO_ENCODING, "%s: an address does not fit a %u-byte immediate",
-                                   f->id, f->imm_size);
+                    return im_fail(IM_ERR_NO_ENCODING,
+                                   "%s: an address does not fit a %u-byte immediate", f->id,
+                                   imm_size);
                 }
             }
-            if (!imm_fits(f->kinds[imm_op], v))
+            if (!imm_fits(f->kinds[imm_op], io->imm)) {
+                fix->reloc = IM_RELOC_NONE;
                 return im_fail(IM_ERR_RANGE, "%s: immediate 0x%llx out of range", f->id,
-                               (unsigned long long)v);
+                               (unsigned long long)io->imm);
+            }
+            v = (uint64_t)io->imm;
         }
         fix->op = (int8_t)imm_op;
-        fix->offset = (uint8_t)n;
-        fix->size = f->imm_size;
-        for (unsigned i = 0; i < f->imm_size; i++)
-            buf[n++] = (uint8_t)((uint64_t)v >> (8 * i));
+        fix->offset = (uint8_t)head;
+        fix->size = (uint8_t)imm_size;
     }
-    memcpy(out, buf, n);
-    *len = n;
+
+    /* every check has passed: the bytes, in order */
+    uint8_t *p = out;
+    if (__builtin_expect(legacy != 0, 0)) {
+        if (pfx & IM_XP_67)
+            *p++ = 0x67;
+        if (pfx & IM_XP_66)
+            *p++ = 0x66;
+        if (pfx & IM_XP_F2)
+            *p++ = 0xf2;
+        if (pfx & IM_XP_F3)
+            *p++ = 0xf3;
+        if (pfx & IM_XP_F0)
+            *p++ = 0xf0;
+    }
+    if (nvex) {
+        p[0] = (uint8_t)vex0;
+        if (nvex > 1) {
+            p[1] = (uint8_t)vex1;
+            if (nvex > 2)
+                p[2] = (uint8_t)vex2;
+        }
+        p += nvex;
+    }
+    if (opc_len > 1) {
+        p[0] = f->opc[0];
+        if (opc_len > 2)
+            p[1] = f->opc[1];
+    }
+    p[opc_len - 1] = (uint8_t)opc_last;
+    p += opc_len;
+    if (nmod) {
+        p[0] = (uint8_t)modrm;
+        if (nmod > 1)
+            p[1] = (uint8_t)sib;
+        p += nmod;
+        if (dsize == 1)
+            *p++ = (uint8_t)disp;
+        else if (dsize == 4) {
+            put32(p, disp);
+            p += 4;
+        }
+    }
+    switch (imm_size) {
+    case 1: *p = (uint8_t)v; break;
+    case 2: put16(p, v); break;
+    case 4: put32(p, v); break;
+    case 8: put64(p, v); break;
+    default: break;
+    }
+    *len = head + imm_size;
     return 0;
 }
 
@@ -700,10 +792,29 @@ static size_t add_imm(im_operand *out, size_t k, size_t max, int64_t v)
 
 static size_t imm_samples(unsigned kind, im_rng *rng, im_operand *out, size_t max)
 {
-    static const int64_t edges[] = {0, 1, -1, 2, 0x7f, -0x80, 0x80, -0x81, 0xff, 0x100,
-                                    0x7fff, -0x8000, 0xffff, 0x10000, 0x7fffffff, -0x80000000ll,
-                                    0x80000000ll, 0xffffff80ll, 0xffffffffll, 0x100000000ll,
-                                    -0x80000001ll, 0x7fffffffffffffffll, INT64_MIN};
+    static const int64_t edges[] = {0,
+                                    1,
+                                    -1,
+                                    2,
+                                    0x7f,
+                                    -0x80,
+                                    0x80,
+                                    -0x81,
+                                    0xff,
+                                    0x100,
+                                    0x7fff,
+                                    -0x8000,
+                                    0xffff,
+                                    0x10000,
+                                    0x7fffffff,
+                                    -0x80000000ll,
+                                    0x80000000ll,
+                                    0xffffff80ll,
+                                    0xffffffffll,
+                                    0x100000000ll,
+                                    -0x80000001ll,
+                                    0x7fffffffffffffffll,
+                                    INT64_MIN};
     size_t k = 0;
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         if (imm_fits(kind, edges[i]))
@@ -807,12 +918,12 @@ static size_t x86_samples(im_target t, unsigned kind, im_rng *rng, im_operand *o
             out[k++] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, v};
         if (kind == XK_rel32) {
             static const int64_t far[] = {0x7fffff00ll, -0x7fffff00ll, 0x7fffffffll, -0x80000000ll,
-                                          0x80000004ll, 0x1000, -0x1000};
+                                          0x80000004ll, 0x1000,        -0x1000};
             for (size_t i = 0; i < sizeof far / sizeof far[0] && k < max; i++)
                 out[k++] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, far[i]};
             for (int i = 0; i < 16 && k < max; i++)
-                out[k++] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1,
-                                        (int32_t)im_rng_next(rng)};
+                out[k++] = (im_operand){
+                    IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int32_t)im_rng_next(rng)};
         }
         return k;
     default: return imm_samples(kind, rng, out, max);
@@ -843,5 +954,6 @@ const im_arch im_arch_x86 = {
     .encode = x86_encode,
     .samples = x86_samples,
     .form_ok = x86_form_ok,
+    .mode_flags = IM_FF_X64 | IM_FF_X32,
     .bad_samples = im_x86_bad_samples,
 };
