@@ -330,6 +330,8 @@ def faults_active():
         out.append("IMAGO_FAULT_STATE_DROP=%s" % os.environ["IMAGO_FAULT_STATE_DROP"])
     if os.environ.get("IMAGO_FAULT_STATE_SCAFFOLD"):
         out.append("IMAGO_FAULT_STATE_SCAFFOLD")
+    if os.environ.get("IMAGO_FAULT_STATE_IMPLICIT"):
+        out.append("IMAGO_FAULT_STATE_IMPLICIT")
     if os.environ.get("IMAGO_FAULT_EXPECT_DELTA") not in (None, "", "0"):
         out.append("IMAGO_FAULT_EXPECT_DELTA=%s" % os.environ["IMAGO_FAULT_EXPECT_DELTA"])
     return out

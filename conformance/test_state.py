@@ -5,7 +5,9 @@ ground truth) and on the engine of the test, and prints every divergence: a GPR,
 a flag the architecture defines (state/x86-undefined-flags.tsv masks the others),
 the branch taken or not, the scratch block, or a fault on one side only. Each
 divergence must be listed in state/known-divergences.tsv (engine, form, what,
-evidence), and each listed one must still reproduce. The native cell runs native
+evidence), and each listed one must still reproduce. state/x86-implicit.tsv aims the
+implicit operands (rsi, rdi, rcx, DF of the string operations; the target of jmp/call
+through r/m and of ret) into the scratch block and the code. The native cell runs native
 alone: every case must run or fault, and its counts go to the report.
 
 test_state_scaffold checks the fixed code around each instruction (`imago state
@@ -15,6 +17,7 @@ Knobs: IMAGO_STATE_CASES (K, default 16), IMAGO_STATE_SEED (default 1),
 IMAGO_STATE_SHARDS (tests per target x engine, default 2).
 """
 
+import fnmatch
 import os
 
 import pytest
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STATE_DIR = os.path.join(HERE, "state")
 UNDEFINED = os.path.join(STATE_DIR, "x86-undefined-flags.tsv")
 NOTRUN = os.path.join(STATE_DIR, "x86-notrun.tsv")
+IMPLICIT = os.path.join(STATE_DIR, "x86-implicit.tsv")
 KNOWN = os.environ.get("IMAGO_STATE_KNOWN") or os.path.join(STATE_DIR, "known-divergences.tsv")
 STATE_TARGETS = ("x86_64", "i386")
 DEFAULT_CASES = 16
@@ -85,7 +89,8 @@ def parse(out):
 
 def run_state(target, engine, shard, shards=SHARDS, cases=CASES, seed=SEED):
     argv = ["state", "-a", target, "--engine", engine, "--cases", str(cases), "--seed", seed,
-            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN]
+            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN,
+            "--implicit", IMPLICIT]
     p = harness.imago(*argv, timeout=1200)
     cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
     return p, cmd
@@ -146,6 +151,53 @@ def test_state(target, engine, shard, stats, imago_bin):
         msgs.append("listed in %s but not reproduced (remove them, or say why they are "
                     "gone):" % harness.rel(KNOWN))
         msgs += ["  %s" % "\t".join(k) for k in stale]
+    if msgs:
+        pytest.fail("\n".join(msgs), pytrace=False)
+
+
+def load_implicit(path=IMPLICIT):
+    """The KEY globs of the implicit-operand file, in order."""
+    keys = []
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                keys.append(line.split("\t")[0].strip())
+    return keys
+
+
+@pytest.mark.kind("state")
+@pytest.mark.parametrize("target", STATE_TARGETS)
+def test_state_implicit(target, imago_bin):
+    """The forms whose implicit operands state/x86-implicit.tsv aims (string operations,
+    jmp/call through r/m, ret) must run every case natively: none may fault (a fault
+    means a pointer, a count or a target left the scratch block or the code). Every key
+    must name a form of x86_64 (a line that matches nothing is stale)."""
+    if "native" not in harness.engines_for(target):
+        pytest.skip("no native engine for %s on this machine" % target)
+    keys = load_implicit()
+    argv = ["state", "-a", target, "--engine", "native", "--cases", str(CASES), "--seed", SEED,
+            "--undefined", UNDEFINED, "--notrun", NOTRUN, "--implicit", IMPLICIT]
+    p = harness.imago(*argv, timeout=600)
+    cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
+    assert p.returncode == 0, "`%s` exited %d: %s" % (cmd, p.returncode, p.stderr.strip())
+    res = parse(p.stdout)
+    forms = res["forms"].get("native", {})
+    aimed = {f: v for f, v in forms.items() if any(fnmatch.fnmatchcase(f, k) for k in keys)}
+    bad = sorted("%s: %d of %d cases fault natively" % (f, x, c + x)
+                 for f, (c, x) in aimed.items() if x or not c)
+    msgs = []
+    if bad:
+        msgs.append("forms with aimed implicit operands fault natively (`%s --form FORM`):"
+                    % cmd)
+        msgs += ["  " + b for b in bad]
+    if target == "x86_64":
+        stale = [k for k in keys if not any(fnmatch.fnmatchcase(f, k) for f in forms)]
+        if stale:
+            msgs.append("%s: keys that name no form: %s" % (harness.rel(IMPLICIT),
+                                                           ", ".join(stale)))
+    if not aimed:
+        msgs.append("no form matched %s" % harness.rel(IMPLICIT))
     if msgs:
         pytest.fail("\n".join(msgs), pytrace=False)
 

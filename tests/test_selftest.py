@@ -274,6 +274,23 @@ def test_state_scaffold_check_sees_a_wrong_byte(imago_bin, tmp_path):
     assert rc0 == 0, "control: the scaffold check fails without the fault:\n" + out0[-4000:]
 
 
+def test_state_implicit_check_sees_random_pointers(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_IMPLICIT=1: imago state reads x86-implicit.tsv but aims nothing, so
+    the string operations get random rsi/rdi/rcx and jmp/call/ret random targets; the
+    implicit check must fail on both targets and name a string operation."""
+    sel = ["conformance/test_state.py", "-k", "implicit"]
+    env = {"IMAGO_FAULT_STATE_IMPLICIT": "1", "IMAGO_STATE_CASES": "4"}
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="implicit")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_IMPLICIT" in out, out[-4000:]
+    assert rc == 1 and outcomes and all(o == "failed" for o in outcomes.values()), \
+        "the implicit check passed with random implicit operands: %s\n%s" % (
+            outcomes, out[-4000:])
+    assert "fault natively" in out and "movs" in out, out[-4000:]
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
+                                   name="implicitclean")
+    assert rc0 == 0, "control: the implicit check fails without the fault:\n" + out0[-4000:]
+
+
 # ---- (d) the W^X check sees a writable+executable mapping -------------------------
 
 RWX_C = r"""

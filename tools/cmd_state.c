@@ -16,6 +16,7 @@
  *   diverge ENGINE  FORM  WHAT  CASE  DETAIL
  *   summary ENGINE  forms=N  cases=N  faulted=N  divergences=N */
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,12 @@
  * block at DATA + s * REC, whose first page holds the caller's stack pointer. */
 #define DATA ((uint64_t)IM_EMU_DATA_ADDR)
 #define CODE_BASE 0x10000000u
+/* The code: case i's code at CODE_BASE + CODE_PRO + i * CODE_STRIDE in every run (the image
+ * of a batch is loaded at the page below its first case), so a code address the case puts
+ * in its state (a call's return address, a jmp target) is the same on every engine however
+ * the batches were split. */
+#define CODE_PRO 64u
+#define CODE_STRIDE 1024u
 #define HDR 4096u
 #define REC 4096u
 #define IN_OFF 0u     /* regs[16] (8 bytes each), flags */
@@ -80,6 +87,23 @@ struct skip_rule {
     char reason[256];
 };
 
+/* x86-implicit.tsv: the implicit operands of a form (KEY a glob on the form id). */
+struct impl_rule {
+    char key[64];
+    unsigned si, di; /* rsi/rdi (esi/edi) point into the scratch block: element bytes */
+    int cx;          /* rcx (ecx) is a count 0..8 */
+    int df;          /* DF clear or set */
+    int target;      /* the first operand holds the address of the taken label */
+    int ret;         /* the top of the stack holds the address of the taken label */
+    int bp;          /* rbp (ebp) points into the scratch block */
+    int stack;       /* the stack pointer stays in the scratch block (memory operands) */
+    int eq;          /* in half the cases the first 0..8 elements compare equal */
+};
+
+#define MAX_COUNT 8u /* the largest rcx of a string operation */
+
+static struct impl_rule *impls;
+static size_t nimpls;
 static struct undef_rule *undefs;
 static size_t nundefs;
 static struct skip_rule *skips;
@@ -140,11 +164,59 @@ static int read_rules(const char *path, int undef)
             continue;
         if (nf < 2 || strlen(fields[0]) >= 64) {
             tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln,
-                       undef ? "FLAGS[<TAB>CONDITION]" : "REASON");
+                       undef == 2   ? "OPERANDS"
+                       : undef == 1 ? "FLAGS[<TAB>CONDITION]"
+                                    : "REASON");
             fclose(f);
             return 1;
         }
-        if (undef) {
+        if (undef == 2) {
+            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+            snprintf(r.key, sizeof r.key, "%s", fields[0]);
+            for (char *s = fields[1]; *s;) {
+                size_t l = strcspn(s, " ,");
+                char tok[16] = "";
+                unsigned sz = 0;
+                if (l < sizeof tok)
+                    memcpy(tok, s, l);
+                int ok = l < sizeof tok;
+                if (ok && (!strncmp(tok, "si:", 3) || !strncmp(tok, "di:", 3))) {
+                    sz = (unsigned)atoi(tok + 3);
+                    ok = sz == 1 || sz == 2 || sz == 4 || sz == 8;
+                    *(tok[0] == 's' ? &r.si : &r.di) = sz;
+                } else if (ok && !strcmp(tok, "cx"))
+                    r.cx = 1;
+                else if (ok && !strcmp(tok, "df"))
+                    r.df = 1;
+                else if (ok && !strcmp(tok, "target"))
+                    r.target = 1;
+                else if (ok && !strcmp(tok, "ret"))
+                    r.ret = 1;
+                else if (ok && !strcmp(tok, "bp"))
+                    r.bp = 1;
+                else if (ok && !strcmp(tok, "stack"))
+                    r.stack = 1;
+                else if (ok && !strcmp(tok, "eq"))
+                    r.eq = 1;
+                else
+                    ok = 0;
+                if (!ok) {
+                    tool_error(CMD,
+                               "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
+                               "4 or 8; cx, df, target, ret, bp, stack, eq)",
+                               path, ln, (int)l, s);
+                    fclose(f);
+                    return 1;
+                }
+                s += l;
+                s += strspn(s, " ,");
+            }
+            struct impl_rule *nr = realloc(impls, (nimpls + 1) * sizeof *nr);
+            if (!nr)
+                abort();
+            impls = nr;
+            impls[nimpls++] = r;
+        } else if (undef) {
             struct undef_rule r = {{0}, 0, C_ALWAYS};
             snprintf(r.key, sizeof r.key, "%s", fields[0]);
             for (char *s = fields[1]; *s;) {
@@ -225,6 +297,9 @@ struct xcase {
     uint64_t ea; /* the address of the memory operand, if any */
     uint8_t scratch[SCR_LEN];
     int has_rel;
+    int tgt; /* the taken label's address goes to: 0 nowhere, 1 reg tgt_reg, 2 the
+              * memory operand, 3 the top of the stack (set when the code is built) */
+    unsigned tgt_reg;
     char text[160];
 };
 
@@ -234,6 +309,16 @@ struct tgt {
     unsigned nregs, width; /* 16/8 registers, 8/4 bytes */
     uint64_t mask;
 };
+
+static uint64_t code_addr(unsigned slot)
+{
+    return CODE_BASE + CODE_PRO + (uint64_t)slot * CODE_STRIDE;
+}
+
+static uint64_t code_base(unsigned slot) /* the load address of a batch from slot */
+{
+    return CODE_BASE + (((uint64_t)slot * CODE_STRIDE) & ~(uint64_t)4095);
+}
 
 static uint64_t rec_addr(unsigned slot)
 {
@@ -363,6 +448,34 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
+/* Does a rule's KEY name form f: its id, its mnemonic, or, for a prefixed form (lock bts,
+ * rep movsb: mnemonic "lock", text "bts ..."), the instruction's own mnemonic. */
+static int key_names(const char *key, const im_form *f)
+{
+    if (!strcmp(key, f->id) || !strcmp(key, f->mnem))
+        return 1;
+    const char *t = f->tpl;
+    if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
+        return 0;
+    size_t l = strcspn(t, " ");
+    return strlen(key) == l && !strncmp(key, t, l);
+}
+
+/* Fault injection for the self-test: IMAGO_FAULT_STATE_IMPLICIT=1 reads the implicit-operand
+ * rules but applies none (string operations and jmp/call/ret get random implicit operands). */
+static int fault_implicit;
+
+/* The implicit-operand rule (x86-implicit.tsv) of form f: the first whose glob matches. */
+static const struct impl_rule *implicit_for(const im_form *f)
+{
+    if (fault_implicit)
+        return NULL;
+    for (size_t i = 0; i < nimpls; i++)
+        if (!fnmatch(impls[i].key, f->id, 0))
+            return &impls[i];
+    return NULL;
+}
+
 /* The rules (x86-undefined-flags.tsv) that apply to case c: the union of their flags. */
 static unsigned rules_for(const struct tgt *g, const struct xcase *c)
 {
@@ -382,7 +495,7 @@ static unsigned rules_for(const struct tgt *g, const struct xcase *c)
     unsigned u = 0;
     for (size_t i = 0; i < nundefs; i++) {
         const struct undef_rule *r = &undefs[i];
-        if (strcmp(r->key, f->mnem) && strcmp(r->key, f->id))
+        if (!key_names(r->key, f))
             continue;
         int on = 1;
         switch (r->cond) {
@@ -448,6 +561,36 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
                 uint64_t v = im_rng_next(&r);
                 memcpy(&c->xmm[i][j], &v, 8);
             }
+        const struct impl_rule *ir = implicit_for(f);
+        if (ir) {
+            /* string operations: rcx 0..8; rsi/rdi with room for 8 elements either way */
+            if (ir->cx)
+                c->regs[1] = im_rng_next(&r) % (MAX_COUNT + 1);
+            if (ir->df && im_rng_next(&r) % 2)
+                c->flags |= F_DF;
+            unsigned room = MAX_COUNT * 8;
+            if (ir->si)
+                c->regs[6] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
+            if (ir->di)
+                c->regs[7] = scr + WIN_LO + room + im_rng_next(&r) % (WIN_HI - WIN_LO - 2 * room);
+            if (ir->ret)
+                c->tgt = 3;
+            if (ir->eq && ir->di && im_rng_next(&r) % 2) {
+                /* cmps/scas: the first k elements at rdi equal those at rsi (or al/ax/eax/
+                 * rax), in the direction DF gives, so repe runs on and repne stops */
+                unsigned sz = ir->di, k = (unsigned)(im_rng_next(&r) % (MAX_COUNT + 1));
+                for (unsigned j = 0; j < k; j++) {
+                    uint64_t step = (c->flags & F_DF) ? -(uint64_t)(j * sz) : j * sz;
+                    uint8_t *d = c->scratch + (c->regs[7] + step - scr);
+                    if (ir->si)
+                        memmove(d, c->scratch + (c->regs[6] + step - scr), sz);
+                    else
+                        memcpy(d, &c->regs[0], sz);
+                }
+            }
+            if (ir->bp)
+                c->regs[5] = (scr + WIN_LO + im_rng_next(&r) % (WIN_HI - WIN_LO)) & ~(uint64_t)7;
+        }
         int ok = 1;
         for (unsigned i = 0; i < f->nops && ok; i++) {
             unsigned kind = f->kinds[i];
@@ -487,6 +630,24 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
         }
         /* An explicit stack pointer operand keeps the stack in the scratch block only if the
          * instruction leaves it there; that is for the instruction to show. */
+        if (ok && ir && ir->target && f->nops) {
+            /* jmp/call through r/m: the operand holds the taken label's address (not the
+             * stack pointer: call pushes through it) */
+            if (c->ops[0].type == IM_OP_REG && c->ops[0].reg != 4) {
+                c->tgt = 1;
+                c->tgt_reg = c->ops[0].reg;
+            } else if (c->ops[0].type == IM_OP_MEM) {
+                c->tgt = 2;
+            } else {
+                ok = 0;
+            }
+        }
+        if (ok && ir && (ir->target || ir->stack)) {
+            /* a memory operand based on the stack pointer moves it: keep it in the block */
+            uint64_t sp = c->regs[4];
+            if (sp < scr + 16 || sp + 16 > scr + SCR_LEN)
+                ok = 0;
+        }
         if (ok) {
             uint8_t tmp[16];
             im_operand test[IM_MAX_OPS];
@@ -661,6 +822,27 @@ static void marker(im_buf *b, const struct tgt *g, int label, uint64_t addr)
     scaf(b, m, n, "mov DWORD PTR ds:0x%" PRIx64 ", 1", addr);
 }
 
+/* jmp to offset to (jmp .+N: EB rel8 when it fits, else E9 rel32, as GNU as relaxes it),
+ * then int3 up to it. */
+static void jmp_to(im_buf *b, size_t to)
+{
+    size_t at = im_buf_offset(b);
+    int64_t n = (int64_t)to - (int64_t)at;
+    uint8_t x[5];
+    if (n - 2 >= -128 && n - 2 <= 127) {
+        x[0] = 0xeb;
+        x[1] = (uint8_t)(n - 2);
+        scaf(b, x, 2, "jmp .%+" PRId64, n);
+    } else {
+        x[0] = 0xe9;
+        put32le(x + 1, (uint32_t)(n - 5));
+        scaf(b, x, 5, "jmp .%+" PRId64, n);
+    }
+    static const uint8_t pad = 0xcc;
+    while (im_buf_offset(b) < to)
+        im_buf_bytes(b, &pad, 1);
+}
+
 static void prologue(im_buf *b, const struct tgt *g)
 {
     if (g->t == IM_TARGET_X86_64) {
@@ -688,7 +870,7 @@ static void epilogue(im_buf *b, const struct tgt *g)
 }
 
 /* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
-static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
+static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t base)
 {
     uint64_t rec = rec_addr(c->slot);
     im_operand ops[IM_MAX_OPS];
@@ -700,7 +882,7 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
         xmm_abs(b, g, i, rec + XIN_OFF + 16 * i, 1);
     for (unsigned i = 0; i < g->nregs; i++)
         mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
-    int taken = -1;
+    int taken = c->tgt ? im_buf_label(b) : -1;
     const im_form *f = &g->a->forms[c->form];
     for (unsigned i = 0; i < f->nops; i++)
         if (ops[i].type == IM_OP_LABEL) {
@@ -721,11 +903,23 @@ static int emit_case(im_buf *b, const struct tgt *g, const struct xcase *c)
             int len = im_encode(g->t, c->form, t2, tmp, sizeof tmp);
             if (len < 0)
                 return len;
-            ops[i].imm -= (int64_t)(CODE_BASE + im_buf_offset(b) + (size_t)len);
+            ops[i].imm -= (int64_t)(base + im_buf_offset(b) + (size_t)len);
         }
     int err = im_buf_emit(b, c->form, ops);
     if (err)
         return err;
+    if (c->tgt) {
+        /* the taken label follows the marker's 2-byte jmp; its address goes into the
+         * in-state (register, memory operand or stack top), which put_case writes after the
+         * code is built: the same code address on every engine (same batches, same base) */
+        uint64_t at = (base + im_buf_offset(b) + 2) & g->mask;
+        uint64_t scr = rec_addr(c->slot) + SCR_OFF;
+        uint64_t where = c->tgt == 2 ? c->ea : c->regs[4];
+        if (c->tgt == 1)
+            c->regs[c->tgt_reg] = at;
+        else if (where >= scr && where + g->width <= scr + SCR_LEN)
+            memcpy(c->scratch + (where - scr), &at, g->width);
+    }
     if (taken >= 0)
         marker(b, g, taken, rec + OUT_OFF + 136);
     for (unsigned i = 0; i < g->nregs; i++)
@@ -759,6 +953,8 @@ static int list_scaffold(const struct tgt *g)
         xmm_abs(b, g, i, rec + XOUT_OFF + 16 * i, 0);
     }
     marker(b, g, -1, rec + OUT_OFF + 136);
+    jmp_to(b, im_buf_offset(b) + 100);
+    jmp_to(b, im_buf_offset(b) + 700);
     epilogue(b, g);
     listing = NULL;
     im_buf_free(b);
@@ -767,7 +963,7 @@ static int list_scaffold(const struct tgt *g)
 
 /* The image of cases[0..n) at slots 0..n): entry "run". */
 static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, uint64_t saved,
-                       im_image **out)
+                       uint64_t base, im_image **out)
 {
     im_buf *b = im_buf_new(g->t);
     if (!b)
@@ -777,12 +973,19 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
     prologue(b, g);
     mov_abs(b, g, 4, saved, 0);
     for (size_t i = 0; i < n; i++) {
-        int err = emit_case(b, g, cs[i]);
+        jmp_to(b, (size_t)(code_addr(cs[i]->slot) - base));
+        int err = emit_case(b, g, cs[i], base);
+        if (!err && im_buf_offset(b) > code_addr(cs[i]->slot + 1) - base - 5) {
+            tool_error(CMD, "%s: the code of a case of %s is longer than %u bytes",
+                       im_target_name(g->t), g->a->forms[cs[i]->form].id, CODE_STRIDE - 5);
+            err = IM_ERR_RANGE;
+        }
         if (err) {
             im_buf_free(b);
             return err;
         }
     }
+    jmp_to(b, (size_t)(code_addr(cs[n - 1]->slot + 1) - base));
     mov_abs(b, g, 4, saved, 1);
     epilogue(b, g);
     im_buf_export(b, "run", entry, IM_SYM_FUNC);
@@ -820,14 +1023,15 @@ static int run_batch(im_emu *emu, im_engine e, const struct tgt *g, struct xcase
 {
     im_image *img;
     uint64_t addr = DATA + (uint64_t)cs[0]->slot * REC; /* the header page, then the records */
-    int err = build_image(g, cs, n, addr, &img);
+    uint64_t base = code_base(cs[0]->slot);
+    int err = build_image(g, cs, n, addr, base, &img);
     if (err) {
         tool_error(CMD, "%s: building the cases of %s: %s: %s", im_target_name(g->t),
                    g->a->forms[cs[0]->form].id, im_strerror(err), im_detail());
         *infra = 1;
         return 1;
     }
-    err = im_emu_load(emu, img, CODE_BASE);
+    err = im_emu_load(emu, img, base);
     im_img_free(img);
     if (err) {
         tool_error(CMD, "%s: loading on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
@@ -1048,13 +1252,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: imago state -a TARGET [--engine E] [--cases K] [--seed N] [--form ID]...\n"
                "                   [--shard I/N] [--undefined FILE] [--notrun FILE]\n"
+               "                   [--implicit FILE]\n"
                "       imago state -a TARGET --scaffold\n"
                "Per-instruction state checks: K random cases of every form of an x86 TARGET\n"
                "(x86_64, i386) run on the native engine and on engine E (default native); every\n"
                "GPR, xmm register, MXCSR, the flags (minus those FILE of --undefined lists as\n"
                "undefined; its 'case' rules keep cases out), the branch taken or not and the\n"
                "scratch block must agree. --notrun lists forms not run\n"
-               "(KEY<TAB>REASON); --shard I/N checks every N-th form from the I-th (1-based).\n"
+               "(KEY<TAB>REASON); --implicit gives the implicit operands of forms (rsi, rdi,\n"
+               "rcx, DF of string operations; the target of jmp/call through r/m and of ret).\n"
+               "--shard I/N checks every N-th form from the I-th (1-based).\n"
                "--scaffold lists the fixed code around each instruction with its assembler text.\n"
                "Prints notrun/form/diverge/summary lines (docs/testing.md); exit 0 when the\n"
                "check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
@@ -1071,7 +1278,8 @@ static int bad_usage(const char *fmt, const char *arg)
 
 int cmd_state(int argc, char **argv)
 {
-    const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL;
+    const char *tname = NULL, *ename = "native", *undef_path = NULL, *skip_path = NULL,
+               *impl_path = NULL;
     unsigned cases = 16, shard_i = 1, shard_n = 1;
     uint64_t seed = 1;
     int scaffold = 0;
@@ -1099,6 +1307,8 @@ int cmd_state(int argc, char **argv)
             undef_path = v;
         else if (!strcmp(a, "--notrun"))
             skip_path = v;
+        else if (!strcmp(a, "--implicit"))
+            impl_path = v;
         else if (!strcmp(a, "--form")) {
             if (nonly == 64)
                 return bad_usage("at most 64 --form options%s", "");
@@ -1138,8 +1348,10 @@ int cmd_state(int argc, char **argv)
         tool_error(CMD, "unknown engine '%s' (native, qemu, unicorn)", ename);
         return 1;
     }
-    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)))
+    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)) ||
+        (impl_path && read_rules(impl_path, 2)))
         return 1;
+    fault_implicit = getenv("IMAGO_FAULT_STATE_IMPLICIT") && *getenv("IMAGO_FAULT_STATE_IMPLICIT");
     fault_drop = getenv("IMAGO_FAULT_STATE_DROP");
     if (fault_drop && !*fault_drop)
         fault_drop = NULL;
@@ -1175,7 +1387,7 @@ int cmd_state(int argc, char **argv)
         }
         const char *reason = NULL;
         for (size_t i = 0; i < nskips && !reason; i++)
-            if (!strcmp(skips[i].key, f->id) || !strcmp(skips[i].key, f->mnem))
+            if (key_names(skips[i].key, f))
                 reason = skips[i].reason;
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
@@ -1284,8 +1496,10 @@ out:
     free(eng);
     free(undefs);
     free(skips);
+    free(impls);
     undefs = NULL;
     skips = NULL;
-    nundefs = nskips = 0;
+    impls = NULL;
+    nundefs = nskips = nimpls = 0;
     return fflush(stdout) == 0 ? status : 1;
 }
