@@ -582,3 +582,15 @@ def img_build(sections):
     struct.pack_into("<IIII", buf, 8, 1, 64, len(buf), 0)
     struct.pack_into("<IIIIII", buf, 24, 0, len(sections), sect_off, 48, str_off, len(strings))
     return img_fix_checksum(buf)
+
+
+def fail_vectors(lines, failures, show):
+    """Fail the test with the report lines, naming the forms of the failures past the
+    first `show` (each failure's first item is a vector: (line, form, text, hex))."""
+    import pytest
+
+    if len(failures) > show:
+        forms = sorted({f[0][1] for f in failures[show:]})
+        lines.append("")
+        lines.append("... and %d more, in forms: %s" % (len(failures) - show, " ".join(forms[:50])))
+    pytest.fail("\n".join(lines), pytrace=False)

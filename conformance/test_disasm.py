@@ -135,12 +135,7 @@ def test_disasm(target, batch, nbatches, tmp_path, stats):
         lines.append("  %s" % why)
         lines.append("  reproduce: %s   vs   %s" % (
             _decoder_repro(tool, target, want), vectorfiles.vector_command(target, form, text)))
-    if len(failures) > SHOW:
-        forms = sorted({f[0][1] for f in failures[SHOW:]})
-        lines.append("")
-        lines.append("... and %d more, in forms: %s" % (len(failures) - SHOW,
-                                                       " ".join(forms[:50])))
-    pytest.fail("\n".join(lines), pytrace=False)
+    harness.fail_vectors(lines, failures, SHOW)
 
 
 def _llvm_repro(llvm, target, text):
@@ -233,9 +228,4 @@ def test_llvm_mc(target, batch, nbatches, tmp_path, stats):
         lines.append("  reproduce: %s   vs   %s" % (_llvm_repro(llvm, target, text_i),
                                                     vectorfiles.vector_command(target, form,
                                                                                text_i)))
-    if len(failures) > SHOW:
-        forms = sorted({f[0][1] for f in failures[SHOW:]})
-        lines.append("")
-        lines.append("... and %d more, in forms: %s" % (len(failures) - SHOW,
-                                                       " ".join(forms[:50])))
-    pytest.fail("\n".join(lines), pytrace=False)
+    harness.fail_vectors(lines, failures, SHOW)

@@ -218,12 +218,7 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
         lines.append("  actual   (imago) : %-30s %s" % (
             harness.spaced(want), harness.disasm(target, want, tmp)))
         lines.append("  reproduce: " + repro(target, form, text))
-    if len(failures) > SHOW:
-        forms = sorted({f[0][1] for f in failures[SHOW:]})
-        lines.append("")
-        lines.append("... and %d more, in forms: %s" % (len(failures) - SHOW,
-                                                       " ".join(forms[:50])))
-    pytest.fail("\n".join(lines), pytrace=False)
+    harness.fail_vectors(lines, failures, SHOW)
 
 
 @pytest.mark.kind("negative")
