@@ -491,6 +491,7 @@ static int instruction(asmctx *c, const char *s)
             if (!first_err) {
                 first_err = rc;
                 snprintf(first_detail, sizeof first_detail, "%s", im_detail());
+                im_fail_quiet(1); /* only the first reason is reported */
             }
             continue;
         }
@@ -498,6 +499,7 @@ static int instruction(asmctx *c, const char *s)
             k->ops[f->cond_op] = im_cond((unsigned)cond);
         nc++;
     }
+    im_fail_quiet(0);
     /* symbols first named here by a row that did not match are no use of the name */
     for (size_t i = nsyms0; i < c->nsyms; i++) {
         bool used = false;

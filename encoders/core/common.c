@@ -93,6 +93,12 @@ const char *im_strerror(int err)
 }
 
 static _Thread_local char detail_buf[512];
+static _Thread_local int fail_quiet;
+
+void im_fail_quiet(int on)
+{
+    fail_quiet = on;
+}
 
 const char *im_detail(void)
 {
@@ -101,6 +107,8 @@ const char *im_detail(void)
 
 int im_fail(int err, const char *fmt, ...)
 {
+    if (fail_quiet)
+        return err;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail_buf, sizeof detail_buf, fmt, ap);

@@ -9,6 +9,9 @@ int im_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 /* Record a detail message for the calling thread and return err. */
 int im_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* While on, im_fail returns its error without formatting the detail (the assembler, once
+ * it holds the first row's reason, lets the other rows fail cheaply). */
+void im_fail_quiet(int on);
 void im_clear_detail(void);
 
 static inline void im_put16(uint8_t *p, uint16_t v)

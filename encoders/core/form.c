@@ -59,6 +59,24 @@ void im_appendf(char *buf, size_t n, const char *fmt, ...)
     size_t len = strnlen(buf, n);
     if (len + 1 >= n)
         return;
+    if (fmt[0] == '%' && (fmt[1] == 's' || fmt[1] == 'c') && !fmt[2]) {
+        /* the printers' most common calls, without vsnprintf */
+        va_list aq;
+        va_start(aq, fmt);
+        char ch[2] = {0, 0};
+        const char *str = ch;
+        if (fmt[1] == 's')
+            str = va_arg(aq, const char *);
+        else
+            ch[0] = (char)va_arg(aq, int);
+        va_end(aq);
+        size_t sl = strlen(str);
+        if (sl > n - len - 1)
+            sl = n - len - 1;
+        memcpy(buf + len, str, sl);
+        buf[len + sl] = '\0';
+        return;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + len, n - len, fmt, ap);

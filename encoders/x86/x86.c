@@ -93,11 +93,35 @@ static bool reg_exists(im_target t, unsigned kind, unsigned r)
     return r < (is64(t) ? 16u : (names == r8_names ? 4u : 8u));
 }
 
+/* The word at s (letters and digits, as a register name or size keyword is), lower-cased
+ * into w; its length, or 0 when it is no such word or too long to be one. A '.' or '_'
+ * after it makes it part of a longer symbol (as im_match_word decides). */
+static size_t name_word(const char *s, char w[8])
+{
+    size_t n = 0;
+    while (isalnum((unsigned char)s[n])) {
+        if (n == 7)
+            return 0;
+        w[n] = (char)tolower((unsigned char)s[n]);
+        n++;
+    }
+    if (s[n] == '_' || s[n] == '.')
+        return 0;
+    w[n] = '\0';
+    return n;
+}
+
 static int parse_reg(const char **p, const char *const *names, unsigned n)
 {
+    char w[8];
+    size_t len = name_word(*p, w);
+    if (!len)
+        return -1;
     for (unsigned i = 0; i < n; i++)
-        if (im_match_word(p, names[i]))
+        if (!strcmp(w, names[i])) {
+            *p += len;
             return (int)i;
+        }
     return -1;
 }
 
@@ -227,11 +251,14 @@ static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
 
 static bool is_reg_name(const char *s)
 {
-    const char *q = s;
-    static const char *const words[] = {"BYTE", "WORD", "DWORD", "QWORD", "XMMWORD", "PTR"};
+    char w[8];
+    if (!name_word(s, w))
+        return false;
+    static const char *const words[] = {"byte", "word", "dword", "qword", "xmmword", "ptr"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (im_match_word(&q, words[i]))
+        if (!strcmp(w, words[i]))
             return true;
+    const char *q = s;
     return parse_reg(&q, r8_names, 20) >= 0 || parse_reg(&q, r16_names, 16) >= 0 ||
            parse_reg(&q, r32_names, 16) >= 0 || parse_reg(&q, r64_names, 16) >= 0 ||
            parse_reg(&q, xmm_names, 16) >= 0;
