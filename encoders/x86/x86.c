@@ -77,20 +77,50 @@ static const char *const *reg_file(unsigned kind, unsigned *n)
     }
 }
 
-/* Does register number r of this kind's file exist in t's mode? */
+/* The register numbers each register (or register-or-memory) kind takes: [x86_64?], bit
+ * r for register r (r8: 16..19 are ah..bh; r32x: not eax); only the fixed register for
+ * al, ax, eax, rax and cl. The encoder's fast check reads it directly; reg_exists and
+ * fixed_reg derive from it. */
+static const uint32_t x86_kind_regs[XK_COUNT][2] = {
+    [XK_r8] = {0xf000fu, 0xfffffu},
+    [XK_rm8] = {0xf000fu, 0xfffffu},
+    [XK_al] = {1, 1},
+    [XK_cl] = {2, 2},
+    [XK_r16] = {0xffu, 0xffffu},
+    [XK_rm16] = {0xffu, 0xffffu},
+    [XK_ax] = {1, 1},
+    [XK_r32] = {0xffu, 0xffffu},
+    [XK_rm32] = {0xffu, 0xffffu},
+    [XK_eax] = {1, 1},
+    [XK_r32x] = {0xfeu, 0xfffeu},
+    [XK_r64] = {0, 0xffffu},
+    [XK_rm64] = {0, 0xffffu},
+    [XK_rax] = {0, 1},
+    [XK_xmm] = {0xffu, 0xffffu},
+    [XK_xmm_m32] = {0xffu, 0xffffu},
+    [XK_xmm_m64] = {0xffu, 0xffffu},
+    [XK_xmm_m128] = {0xffu, 0xffffu},
+};
+
+/* The register the kind fixes (accumulator, cl), or -1: the one register its row takes. */
+static int fixed_reg(unsigned kind)
+{
+    uint32_t m = x86_kind_regs[kind][1];
+    return m && !(m & (m - 1)) ? __builtin_ctz(m) : -1;
+}
+
+/* Does register number r of this kind's file exist in t's mode? (For a kind that fixes
+ * its register, whether r exists at all: the fixed register is checked apart.) */
 static bool reg_exists(im_target t, unsigned kind, unsigned r)
 {
-    unsigned n;
-    const char *const *names = reg_file(kind, &n);
-    if (!names || r >= n)
-        return false;
-    if (kind == XK_rm64 || kind == XK_r64 || kind == XK_rax)
-        return is64(t);
-    if (kind == XK_r32x && r == 0)
-        return false;
-    if (names == r8_names && r >= IM_X86_AH)
-        return true;
-    return r < (is64(t) ? 16u : (names == r8_names ? 4u : 8u));
+    /* the general kind of the same register file, + 1 (0: the kind is general) */
+    static const uint8_t file_of_fixed[XK_COUNT] = {
+        [XK_al] = XK_r8 + 1,   [XK_cl] = XK_r8 + 1,   [XK_ax] = XK_r16 + 1,
+        [XK_eax] = XK_r32 + 1, [XK_rax] = XK_r64 + 1,
+    };
+    if (file_of_fixed[kind])
+        kind = file_of_fixed[kind] - 1u;
+    return r < 32 && (x86_kind_regs[kind][is64(t)] >> r & 1u);
 }
 
 /* The word at s (letters and digits, as a register name or size keyword is), lower-cased
@@ -287,19 +317,6 @@ static int parse_imm(const char **p, im_operand *op, const im_parse_ctx *ctx)
     return 0;
 }
 
-/* The register the kind fixes (accumulator, cl), or -1. */
-static int fixed_reg(unsigned kind)
-{
-    switch (kind) {
-    case XK_al:
-    case XK_ax:
-    case XK_eax:
-    case XK_rax: return 0;
-    case XK_cl: return 1;
-    default: return -1;
-    }
-}
-
 static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
                      const im_parse_ctx *ctx)
 {
@@ -465,30 +482,6 @@ static const uint16_t x86_kind_types[XK_COUNT] = {
 #undef XC_REL
 #undef XC_RM
 #undef XT
-/* The register numbers each register (or register-or-memory) kind takes: [x86_64?], bit
- * r for register r (r8: 16..19 are ah..bh; r32x: not eax); only the fixed register for
- * al, ax, eax, rax and cl. reg_exists and fixed_reg say the same for the parser and the
- * error messages. */
-static const uint32_t x86_kind_regs[XK_COUNT][2] = {
-    [XK_r8] = {0xf000fu, 0xfffffu},
-    [XK_rm8] = {0xf000fu, 0xfffffu},
-    [XK_al] = {1, 1},
-    [XK_cl] = {2, 2},
-    [XK_r16] = {0xffu, 0xffffu},
-    [XK_rm16] = {0xffu, 0xffffu},
-    [XK_ax] = {1, 1},
-    [XK_r32] = {0xffu, 0xffffu},
-    [XK_rm32] = {0xffu, 0xffffu},
-    [XK_eax] = {1, 1},
-    [XK_r32x] = {0xfeu, 0xfffeu},
-    [XK_r64] = {0, 0xffffu},
-    [XK_rm64] = {0, 0xffffu},
-    [XK_rax] = {0, 1},
-    [XK_xmm] = {0xffu, 0xffffu},
-    [XK_xmm_m32] = {0xffu, 0xffffu},
-    [XK_xmm_m64] = {0xffu, 0xffffu},
-    [XK_xmm_m128] = {0xffu, 0xffffu},
-};
 
 /* A register operand's number in the encoding (0..15) and what it asks of a REX prefix:
  * spl/bpl/sil/dil need one, ah/ch/dh/bh cannot have one. */
