@@ -61,8 +61,8 @@ TEST_SRC   := $(wildcard tests/*.c)
 TABLE_SRC  := $(wildcard $(TABLES)/x86/*.tbl $(TABLES)/a64/*.tbl $(TABLES)/a32/*.tbl)
 GEN_HDR    := $(BUILD)/gen/tables.h
 CAPDIS     := $(BUILD)/bin/imago-capdis
-HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h loader/*.h emu/*.h \
-                         tests/*.h)
+HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h encoders/*/*.def \
+                         loader/*.h emu/*.h tests/*.h)
 
 # Keep intermediate objects (tests, sanitizer builds) between runs.
 .SECONDARY:
@@ -89,7 +89,7 @@ deps:
 	@bash ci/install-deps.sh
 
 # ---- generated tables -------------------------------------------------------
-$(GEN_HDR): tools/gentables.py $(TABLE_SRC)
+$(GEN_HDR): tools/gentables.py $(TABLE_SRC) $(wildcard encoders/*/kinds*.def)
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/gentables.py --tables $(TABLES) -o $@
 

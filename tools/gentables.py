@@ -21,15 +21,32 @@ MAX_OPS = 5
 MAX_SLICES = 8
 
 
+# The row flags of the ARM tables (A32 and A64) and their bits in im_form.flags
+# (encoders/core/form.h; A64's own from bit 6 on: encoders/a64/a64.h).
+ARM_FLAGS = {
+    "pcalign": 1 << 2,
+    "pcimm": 1 << 3,
+    "wb": 1 << 4,
+    "ldpair": 1 << 5,
+}
+
+
 class RowError(Exception):
     pass
 
 
-def read_kinds(path):
-    kinds = {}
-    order = []
+def read_kinds(path, kinds=None, order=None):
+    """KIND(name, class, bits) lines of path, following its #include "file" lines (a
+    kinds.def made of one section per source file)."""
+    top = kinds is None
+    kinds = {} if top else kinds
+    order = [] if top else order
     with open(path) as f:
         for line in f:
+            inc = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+            if inc:
+                read_kinds(os.path.join(os.path.dirname(path), inc.group(1)), kinds, order)
+                continue
             m = re.match(r"\s*KIND\((\w+),\s*(\w+),\s*(\d+)\)", line)
             if m:
                 name, cls, bits = m.group(1), m.group(2), int(m.group(3))
@@ -37,7 +54,7 @@ def read_kinds(path):
                     raise RowError(f"{path}: kind {name} defined twice")
                 kinds[name] = (cls, bits)
                 order.append(name)
-    if not kinds:
+    if top and not kinds:
         raise RowError(f"{path}: no KIND(...) lines")
     return kinds, order
 
@@ -384,14 +401,8 @@ def load_row(s, where, kinds, family, ids):
                 fl |= 1
             elif family == "x86" and flag == "x32":
                 fl |= 2
-            elif family == "arm" and flag == "pcalign":
-                fl |= 4
-            elif family == "arm" and flag == "pcimm":
-                fl |= 8
-            elif family == "arm" and flag == "wb":
-                fl |= 16
-            elif family == "arm" and flag == "ldpair":
-                fl |= 32
+            elif family == "arm" and flag in ARM_FLAGS:
+                fl |= ARM_FLAGS[flag]
             else:
                 raise RowError(f"unknown flag '{flag}'")
         row = dict(id=rid, mnem=mnem, cond=cond, tpl=tpl, ops=ops, flags=fl, where=where)

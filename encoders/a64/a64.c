@@ -1,17 +1,9 @@
-/* AArch64: the operand kinds of encoders/a64/kinds.def. Each kind parses, prints, checks and
- * turns an operand into its field value; the row's slices place the fields (im_arm_place). */
+/* AArch64: the shared kinds (kinds_core.def: general, SIMD&FP and vector registers,
+ * conditions) and the architecture, which hands every other kind to its area (a64.h). */
 #include <string.h>
 #include <strings.h>
 
-#include "core.h"
-#include "form.h"
-
-enum {
-#define KIND(n, c, b) AK_##n,
-#include "kinds.def"
-#undef KIND
-    AK_COUNT
-};
+#include "a64.h"
 
 static const im_kind a64_kinds[] = {
 #define KIND(n, c, b) {#n, IM_KC_##c, b},
@@ -23,10 +15,29 @@ static const im_kind a64_kinds[] = {
 #include "a64_tbl.h"
 #undef K
 
-static const char *const shift_names[4] = {"lsl", "lsr", "asr", "ror"};
+static const a64_area *const areas[] = {&a64_area_int, &a64_area_mem, &a64_area_fp,
+                                        &a64_area_simd};
+#define NAREAS (sizeof areas / sizeof areas[0])
 
-/* w0..w30 plus wzr/wsp (31) for the w/wsp kinds; likewise x. */
-static int parse_greg(const char **p, char prefix, bool sp)
+/* ---- shared helpers ---- */
+
+int a64_range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi)
+{
+    if (v < lo || v > hi)
+        return im_fail(IM_ERR_RANGE, "%s: operand %u value %lld out of range [%lld, %lld]", f->id,
+                       i + 1, (long long)v, (long long)lo, (long long)hi);
+    return 0;
+}
+
+int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t scale)
+{
+    if (v % scale)
+        return im_fail(IM_ERR_ALIGN, "%s: operand %u value %lld is not a multiple of %lld", f->id,
+                       i + 1, (long long)v, (long long)scale);
+    return 0;
+}
+
+int a64_parse_greg(const char **p, char prefix, bool sp)
 {
     const char *s = *p;
     if (sp) {
@@ -59,7 +70,39 @@ static int parse_greg(const char **p, char prefix, bool sp)
     return (int)n;
 }
 
-static int parse_imm_value(const char **p, im_operand *op)
+/* b0..b31 and the like (prefix one of bhsdqv); -1 if none. For 'v' the arrangement that
+ * follows is the caller's. */
+static int parse_vreg(const char **p, char prefix)
+{
+    const char *s = *p;
+    if ((*s | 0x20) != prefix)
+        return -1;
+    s++;
+    uint64_t n;
+    const char *q = s;
+    if (im_parse_number(&q, &n) < 0 || n > 31 || (q - s > 1 && *s == '0'))
+        return -1;
+    if (prefix != 'v' && (*q == '_' || ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
+        return -1;
+    *p = q;
+    return (int)n;
+}
+
+bool a64_is_reg_name(const char *p)
+{
+    const char *q = p;
+    for (int sp = 0; sp < 2; sp++)
+        if (a64_parse_greg(&q, 'w', sp) >= 0 || a64_parse_greg(&q, 'x', sp) >= 0)
+            return true;
+    for (const char *c = "bhsdqv"; *c; c++) {
+        q = p;
+        if (parse_vreg(&q, *c) >= 0)
+            return true;
+    }
+    return false;
+}
+
+int a64_parse_imm(const char **p, im_operand *op)
 {
     im_skip_ws(p);
     const char *s = *p;
@@ -68,176 +111,206 @@ static int parse_imm_value(const char **p, im_operand *op)
     int rc = im_parse_expr(&s, op, NULL);
     if (rc < 0)
         return rc;
+    if (op->type != IM_OP_IMM)
+        return im_fail(IM_ERR_NO_ENCODING, "expected a number");
     *p = s;
     return 0;
 }
 
-static int a64_parse(im_target t, unsigned kind, const char **p, im_operand *op,
-                     const im_parse_ctx *ctx)
+int a64_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx)
 {
-    (void)t;
+    if (a64_is_reg_name(*p))
+        return im_fail(IM_ERR_NO_ENCODING, "expected a target, not a register");
+    return im_parse_target(p, op, ctx);
+}
+
+/* ---- the shared kinds ---- */
+
+static const char *const varr[] = {"8b", "16b", "4h", "8h", "2s", "4s", "1d", "2d"};
+static const char fpreg_prefix[] = "bhsdq";
+
+static int core_parse(unsigned kind, const char **p, im_operand *op)
+{
     int r;
     switch (kind) {
     case AK_w:
     case AK_wsp:
     case AK_x:
     case AK_xsp:
-        r = parse_greg(p, (kind == AK_w || kind == AK_wsp) ? 'w' : 'x',
-                       kind == AK_wsp || kind == AK_xsp);
+        r = a64_parse_greg(p, (kind == AK_w || kind == AK_wsp) ? 'w' : 'x',
+                           kind == AK_wsp || kind == AK_xsp);
         if (r < 0)
             return im_fail(IM_ERR_NO_ENCODING, "expected a%s register",
                            (kind == AK_w || kind == AK_wsp) ? " w" : "n x");
         *op = im_reg((unsigned)r);
         return 0;
-    case AK_shift:
-        for (unsigned i = 0; i < 4; i++)
-            if (im_match_word(p, shift_names[i])) {
-                *op = im_imm(i);
-                return 0;
-            }
-        return im_fail(IM_ERR_NO_ENCODING, "expected a shift");
-    case AK_rel26:
-    case AK_rel19: {
-        const char *q = *p;
-        if (parse_greg(&q, 'w', false) >= 0 || parse_greg(&q, 'x', false) >= 0 ||
-            parse_greg(&q, 'w', true) >= 0 || parse_greg(&q, 'x', true) >= 0)
-            return im_fail(IM_ERR_NO_ENCODING, "expected a target, not a register");
-        return im_parse_target(p, op, ctx);
-    }
-    default: {
-        int rc = parse_imm_value(p, op);
-        if (rc < 0)
-            return rc;
-        if (op->type != IM_OP_IMM)
-            return im_fail(IM_ERR_NO_ENCODING, "expected a number");
+    case AK_b:
+    case AK_h:
+    case AK_s:
+    case AK_d:
+    case AK_q: {
+        char c = fpreg_prefix[kind - AK_b];
+        r = parse_vreg(p, c);
+        if (r < 0)
+            return im_fail(IM_ERR_NO_ENCODING, "expected a %c register", c);
+        *op = im_reg((unsigned)r);
         return 0;
     }
+    case AK_v8b:
+    case AK_v16b:
+    case AK_v4h:
+    case AK_v8h:
+    case AK_v2s:
+    case AK_v4s:
+    case AK_v1d:
+    case AK_v2d: {
+        const char *s = *p, *arr = varr[kind - AK_v8b];
+        size_t an = strlen(arr);
+        r = parse_vreg(&s, 'v');
+        if (r < 0 || *s != '.' || strncasecmp(s + 1, arr, an) ||
+            ((s[1 + an] | 0x20) >= 'a' && (s[1 + an] | 0x20) <= 'z') ||
+            (s[1 + an] >= '0' && s[1 + an] <= '9'))
+            return im_fail(IM_ERR_NO_ENCODING, "expected a vector register v0.%s..v31.%s", arr,
+                           arr);
+        *p = s + 1 + an;
+        *op = im_reg((unsigned)r);
+        return 0;
+    }
+    case AK_cond:
+    case AK_bcond:
+        for (int i = 0; i < 16; i++)
+            if (im_match_word(p, im_arm_cond_names[i])) {
+                *op = kind == AK_cond ? im_imm(i) : im_cond((unsigned)i);
+                return 0;
+            }
+        if (im_match_word(p, "hs")) {
+            *op = kind == AK_cond ? im_imm(2) : im_cond(2);
+            return 0;
+        }
+        if (im_match_word(p, "lo")) {
+            *op = kind == AK_cond ? im_imm(3) : im_cond(3);
+            return 0;
+        }
+        return im_fail(IM_ERR_NO_ENCODING, "expected a condition");
+    default: return A64_NOT_MINE;
     }
 }
 
-static void a64_print(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n)
+static bool core_print(unsigned kind, const im_operand *op, char *buf, size_t n)
 {
-    (void)t;
     switch (kind) {
-    case AK_w: im_appendf(buf, n, op->reg == 31 ? "wzr" : "w%u", op->reg); return;
-    case AK_wsp: im_appendf(buf, n, op->reg == 31 ? "wsp" : "w%u", op->reg); return;
-    case AK_x: im_appendf(buf, n, op->reg == 31 ? "xzr" : "x%u", op->reg); return;
-    case AK_xsp: im_appendf(buf, n, op->reg == 31 ? "sp" : "x%u", op->reg); return;
-    case AK_shift: im_appendf(buf, n, "%s", shift_names[op->imm & 3]); return;
-    case AK_rel26:
-    case AK_rel19: im_print_target(op, false, buf, n); return;
-    case AK_u16:
-    case AK_movz32:
-    case AK_movz64:
-    case AK_u12:
-    case AK_u12lsl12: im_print_hex(buf, n, op->imm); return;
-    default: im_appendf(buf, n, "%lld", (long long)op->imm); return;
+    case AK_w: im_appendf(buf, n, op->reg == 31 ? "wzr" : "w%u", op->reg); return true;
+    case AK_wsp: im_appendf(buf, n, op->reg == 31 ? "wsp" : "w%u", op->reg); return true;
+    case AK_x: im_appendf(buf, n, op->reg == 31 ? "xzr" : "x%u", op->reg); return true;
+    case AK_xsp: im_appendf(buf, n, op->reg == 31 ? "sp" : "x%u", op->reg); return true;
+    case AK_b:
+    case AK_h:
+    case AK_s:
+    case AK_d:
+    case AK_q: im_appendf(buf, n, "%c%u", fpreg_prefix[kind - AK_b], op->reg); return true;
+    case AK_v8b:
+    case AK_v16b:
+    case AK_v4h:
+    case AK_v8h:
+    case AK_v2s:
+    case AK_v4s:
+    case AK_v1d:
+    case AK_v2d: im_appendf(buf, n, "v%u.%s", op->reg, varr[kind - AK_v8b]); return true;
+    case AK_cond:
+    case AK_bcond: im_appendf(buf, n, "%s", im_arm_cond_names[op->imm & 15]); return true;
+    default: return false;
     }
 }
 
-static int range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi)
-{
-    if (v < lo || v > hi)
-        return im_fail(IM_ERR_RANGE, "%s: operand %u value %lld out of range [%lld, %lld]", f->id,
-                       i + 1, (long long)v, (long long)lo, (long long)hi);
-    return 0;
-}
-
-static int aligned(const im_form *f, unsigned i, int64_t v, int64_t scale)
-{
-    if (v % scale)
-        return im_fail(IM_ERR_ALIGN, "%s: operand %u value %lld is not a multiple of %lld", f->id,
-                       i + 1, (long long)v, (long long)scale);
-    return 0;
-}
-
-/* A value one movz makes: imm16 << (16 * hw); returns hw:imm16 or -1. */
-static int64_t movz_field(uint64_t v, unsigned nhw)
-{
-    for (unsigned hw = 0; hw < nhw; hw++)
-        if ((v & ~(0xffffull << (16 * hw))) == 0)
-            return (int64_t)(hw << 16 | ((v >> (16 * hw)) & 0xffff));
-    return -1;
-}
-
-static int field_value(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+static int core_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
-    int64_t v = o->imm;
-    int rc = 0;
     switch (kind) {
     case AK_w:
     case AK_x:
     case AK_wsp:
     case AK_xsp:
+    case AK_b:
+    case AK_h:
+    case AK_s:
+    case AK_d:
+    case AK_q:
+    case AK_v8b:
+    case AK_v16b:
+    case AK_v4h:
+    case AK_v8h:
+    case AK_v2s:
+    case AK_v4s:
+    case AK_v1d:
+    case AK_v2d:
         if (o->type != IM_OP_REG || o->reg > 31)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id, i + 1);
         *out = o->reg;
         return 0;
-    case AK_rel26:
-    case AK_rel19: {
-        if (o->type == IM_OP_LABEL) { /* unresolved: the buffer patches it later */
-            *out = 0;
-            return 0;
-        }
-        if (o->type != IM_OP_REL)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a target", f->id, i + 1);
-        int64_t lim = kind == AK_rel26 ? (1ll << 27) : (1ll << 20);
-        if ((rc = aligned(f, i, v, 4)) < 0 || (rc = range(f, i, v, -lim, lim - 4)) < 0)
-            return rc;
-        *out = (uint32_t)((uint64_t)v >> 2);
+    case AK_cond:
+        if (o->type != IM_OP_IMM || o->imm < 0 || o->imm > 15)
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a condition", f->id, i + 1);
+        *out = (uint32_t)o->imm;
         return 0;
+    case AK_bcond:
+        if (o->type != IM_OP_COND || o->imm < 0 || o->imm > 15)
+            return im_fail(IM_ERR_NO_ENCODING, "%s: bad condition", f->id);
+        *out = (uint32_t)o->imm;
+        return 0;
+    default: return A64_NOT_MINE;
     }
-    default: break;
-    }
-    if (o->type != IM_OP_IMM)
-        return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
+}
+
+static size_t core_samples(unsigned kind, im_operand *out, size_t max)
+{
+    size_t k = 0;
     switch (kind) {
-    case AK_u16: rc = range(f, i, v, 0, 0xffff); *out = (uint32_t)v; break;
-    case AK_hw32:
-    case AK_hw64:
-        if ((rc = range(f, i, v, 0, kind == AK_hw32 ? 16 : 48)) < 0 || (rc = aligned(f, i, v, 16)) < 0)
-            return rc;
-        *out = (uint32_t)(v / 16);
-        break;
-    case AK_movz32:
-    case AK_movz64: {
-        if (kind == AK_movz32 && (rc = range(f, i, v, 0, 0xffffffffll)) < 0)
-            return rc;
-        int64_t fv = movz_field((uint64_t)v, kind == AK_movz32 ? 2 : 4);
-        if (fv < 0)
-            return im_fail(IM_ERR_NO_ENCODING, "%s: 0x%llx is not a 16-bit value shifted by a multiple of 16",
-                           f->id, (unsigned long long)v);
-        *out = (uint32_t)fv;
-        break;
+    case AK_cond:
+    case AK_bcond:
+        for (unsigned c = 0; c < 16 && k < max; c++)
+            out[k++] = kind == AK_cond ? im_imm(c) : im_cond(c);
+        return k;
+    default:
+        if (kind > AK_v2d)
+            return A64_NONE;
+        for (unsigned r = 0; r < 32 && k < max; r++)
+            out[k++] = im_reg(r);
+        return k;
     }
-    case AK_u12: rc = range(f, i, v, 0, 4095); *out = (uint32_t)v; break;
-    case AK_u12lsl12:
-        if ((rc = aligned(f, i, v, 4096)) < 0 || (rc = range(f, i, v, 4096, 4095ll << 12)) < 0)
-            return rc;
-        *out = (uint32_t)(v >> 12);
-        break;
-    case AK_shift: rc = range(f, i, v, 0, 2); *out = (uint32_t)v; break;
-    case AK_u5: rc = range(f, i, v, 0, 31); *out = (uint32_t)v; break;
-    case AK_u6: rc = range(f, i, v, 0, 63); *out = (uint32_t)v; break;
-    case AK_u12s4:
-    case AK_u12s8: {
-        int64_t sc = kind == AK_u12s4 ? 4 : 8;
-        if ((rc = aligned(f, i, v, sc)) < 0 || (rc = range(f, i, v, 0, 4095 * sc)) < 0)
-            return rc;
-        *out = (uint32_t)(v / sc);
-        break;
-    }
-    case AK_s7s4:
-    case AK_s7s8: {
-        int64_t sc = kind == AK_s7s4 ? 4 : 8;
-        if ((rc = aligned(f, i, v, sc)) < 0 || (rc = range(f, i, v, -64 * sc, 63 * sc)) < 0)
-            return rc;
-        *out = (uint32_t)((uint64_t)(v / sc) & 0x7f);
-        break;
-    }
-    default: return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, kind);
-    }
+}
+
+/* ---- the architecture ---- */
+
+static int a64_parse(im_target t, unsigned kind, const char **p, im_operand *op,
+                     const im_parse_ctx *ctx)
+{
+    (void)t;
+    int rc = core_parse(kind, p, op);
+    for (size_t i = 0; rc == A64_NOT_MINE && i < NAREAS; i++)
+        rc = areas[i]->parse(kind, p, op, ctx);
+    if (rc == A64_NOT_MINE)
+        return im_fail(IM_ERR_INVAL, "aarch64: no area parses kind %u", kind);
+    return rc;
+}
+
+static void a64_print(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n)
+{
+    (void)t;
+    if (core_print(kind, op, buf, n))
+        return;
+    for (size_t i = 0; i < NAREAS; i++)
+        if (areas[i]->print(kind, op, buf, n))
+            return;
+    im_appendf(buf, n, "%lld", (long long)op->imm);
+}
+
+static int field_value(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+{
+    int rc = core_field(f, i, o, out);
+    for (size_t a = 0; rc == A64_NOT_MINE && a < NAREAS; a++)
+        rc = areas[a]->field(f, i, o, out);
+    if (rc == A64_NOT_MINE)
+        return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, f->kinds[i]);
     return rc;
 }
 
@@ -249,11 +322,9 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     int rc = im_arm_fields(a64_kinds, f, ops, field_value, vals, fix);
     if (rc < 0)
         return rc;
-    if ((f->flags & IM_FF_WB) && ops[2].reg != 31 && (ops[2].reg == ops[0].reg || ops[2].reg == ops[1].reg))
-        return im_fail(IM_ERR_NO_ENCODING, "%s: writeback to a base that is also transferred is UNPREDICTABLE",
-                       f->id);
-    if ((f->flags & IM_FF_LDPAIR) && ops[0].reg == ops[1].reg)
-        return im_fail(IM_ERR_NO_ENCODING, "%s: loading one register twice is UNPREDICTABLE", f->id);
+    for (size_t a = 0; a < NAREAS; a++)
+        if (areas[a]->check && (rc = areas[a]->check(f, ops, vals)) < 0)
+            return rc;
     im_put32(out, im_arm_place(f, vals));
     *len = 4;
     return 0;
@@ -262,92 +333,21 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
 static size_t a64_samples(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max)
 {
     (void)t;
-    size_t k = 0;
-#define ADD(v)                                                                                     \
-    do {                                                                                           \
-        if (k < max)                                                                               \
-            out[k++] = im_imm(v);                                                                  \
-    } while (0)
-#define ADDREL(v)                                                                                  \
-    do {                                                                                           \
-        if (k < max)                                                                               \
-            out[k++] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (v)};                 \
-    } while (0)
-    switch (kind) {
-    case AK_w:
-    case AK_x:
-    case AK_wsp:
-    case AK_xsp:
-        for (unsigned r = 0; r < 32 && k < max; r++)
-            out[k++] = im_reg(r);
-        return k;
-    case AK_u16:
-        ADD(0); ADD(1); ADD(0x7fff); ADD(0x8000); ADD(0xffff);
-        for (int i = 0; i < 16; i++)
-            ADD((int64_t)(im_rng_next(rng) & 0xffff));
-        return k;
-    case AK_hw32: ADD(0); ADD(16); return k;
-    case AK_hw64: ADD(0); ADD(16); ADD(32); ADD(48); return k;
-    case AK_movz32:
-    case AK_movz64: {
-        unsigned nhw = kind == AK_movz32 ? 2 : 4;
-        for (unsigned hw = 0; hw < nhw; hw++) {
-            static const uint64_t e[] = {1, 0x7fff, 0x8000, 0xffff};
-            for (unsigned j = 0; j < 4; j++)
-                ADD((int64_t)(e[j] << (16 * hw)));
-            for (int i = 0; i < 6; i++)
-                ADD((int64_t)((im_rng_next(rng) & 0xffff) << (16 * hw)));
-        }
-        ADD(0);
-        return k;
-    }
-    case AK_u12:
-        ADD(0); ADD(1); ADD(4095);
-        for (int i = 0; i < 12; i++)
-            ADD((int64_t)(im_rng_next(rng) % 4096));
-        return k;
-    case AK_u12lsl12:
-        ADD(4096); ADD(4095ll << 12);
-        for (int i = 0; i < 12; i++)
-            ADD((int64_t)(1 + im_rng_next(rng) % 4095) << 12);
-        return k;
-    case AK_shift: ADD(0); ADD(1); ADD(2); return k;
-    case AK_u5:
-        for (int v = 0; v < 32; v++)
-            ADD(v);
-        return k;
-    case AK_u6:
-        for (int v = 0; v < 64; v++)
-            ADD(v);
-        return k;
-    case AK_u12s4:
-    case AK_u12s8: {
-        int64_t sc = kind == AK_u12s4 ? 4 : 8;
-        ADD(0); ADD(sc); ADD(4095 * sc); ADD(2048 * sc);
-        for (int i = 0; i < 12; i++)
-            ADD((int64_t)(im_rng_next(rng) % 4096) * sc);
-        return k;
-    }
-    case AK_s7s4:
-    case AK_s7s8: {
-        int64_t sc = kind == AK_s7s4 ? 4 : 8;
-        ADD(0); ADD(sc); ADD(-sc); ADD(-64 * sc); ADD(63 * sc);
-        for (int i = 0; i < 12; i++)
-            ADD(((int64_t)(im_rng_next(rng) % 128) - 64) * sc);
-        return k;
-    }
-    case AK_rel26:
-    case AK_rel19: {
-        int64_t lim = kind == AK_rel26 ? (1ll << 27) : (1ll << 20);
-        ADDREL(0); ADDREL(4); ADDREL(-4); ADDREL(lim - 4); ADDREL(-lim);
-        for (int i = 0; i < 16; i++)
-            ADDREL((int64_t)(im_rng_next(rng) % (uint64_t)(lim / 2)) * 4 - lim);
-        return k;
-    }
-    default: return 0;
-    }
-#undef ADD
-#undef ADDREL
+    size_t k = core_samples(kind, out, max);
+    for (size_t i = 0; k == A64_NONE && i < NAREAS; i++)
+        k = areas[i]->samples(kind, rng, out, max);
+    return k == A64_NONE ? 0 : k;
+}
+
+static size_t a64_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out,
+                              size_t max)
+{
+    (void)t;
+    size_t k = A64_NONE;
+    for (size_t i = 0; k == A64_NONE && i < NAREAS; i++)
+        if (areas[i]->bad_samples)
+            k = areas[i]->bad_samples(kind, rng, out, max);
+    return k == A64_NONE ? 0 : k;
 }
 
 static bool a64_form_ok(im_target t, const im_form *f)
@@ -371,4 +371,5 @@ const im_arch im_arch_a64 = {
     .encode = a64_encode,
     .samples = a64_samples,
     .form_ok = a64_form_ok,
+    .bad_samples = a64_bad_samples,
 };

@@ -82,6 +82,7 @@ const char *im_strerror(int err)
     case IM_ERR_NOSECTION: return "no section for target";
     case IM_ERR_RELOC: return "invalid relocation";
     case IM_ERR_RELOC_RANGE: return "relocation out of range";
+    case IM_ERR_UNPREDICTABLE: return "UNPREDICTABLE operands";
     case IM_ERR_SYS: return "system call failed";
     case IM_ERR_ENGINE: return "engine failure";
     case IM_ERR_IO: return "input/output error";

@@ -32,6 +32,8 @@ enum {
     IM_FF_WB = 1u << 4,
     /* A64 load pair: the two destinations must differ (UNPREDICTABLE otherwise). */
     IM_FF_LDPAIR = 1u << 5,
+    /* Bits 6..15: per-architecture row flags (A64: encoders/a64/a64.h), named in
+     * tools/gentables.py (ARM_FLAGS). */
 };
 
 /* x86 operand roles. */
@@ -65,7 +67,7 @@ typedef struct im_form {
     const char *tpl;  /* operand template */
     uint8_t nops;
     uint8_t cond_op; /* operand index of a condition suffix of the mnemonic, or 0xff */
-    uint8_t flags;
+    uint16_t flags;
     uint8_t kinds[IM_MAX_OPS];
     int8_t defs[IM_MAX_OPS]; /* value of an operand left out of an optional group */
     /* ARM (A32/A64): fixed bits and the slices that place operand fields. */
@@ -103,7 +105,7 @@ typedef struct im_rng {
 } im_rng;
 uint64_t im_rng_next(im_rng *r);
 
-#define IM_MAX_SAMPLES 4096
+#define IM_MAX_SAMPLES 8192
 
 /* An operand text that no valid sample of its kind produces (imago vectors' negative
  * candidates): what the architecture knows is never encodable (x86: rsp as an index, a
@@ -136,7 +138,7 @@ typedef struct im_arch {
     bool (*form_ok)(im_target t, const im_form *f); /* mode filter */
     /* The row flags form_ok looks at: a row with none of them exists on every target of
      * the architecture, and im_encode and im_buf_emit do not call form_ok for it. */
-    uint8_t mode_flags;
+    uint16_t mode_flags;
     /* The mnemonic index (generated), names sorted. */
     const im_mnem *mnems;
     size_t nmnems;

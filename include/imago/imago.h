@@ -54,6 +54,8 @@ enum {
     IM_ERR_SYNTAX = -21,     /* assembler syntax error */
     IM_ERR_UNKNOWN_MNEMONIC = -22,
     IM_ERR_SYMBOL = -23,     /* duplicate or invalid symbol */
+    /* operands the architecture calls UNPREDICTABLE (GNU as may only warn) */
+    IM_ERR_UNPREDICTABLE = -24,
 };
 
 const char *im_strerror(int err);

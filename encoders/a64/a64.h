@@ -1,0 +1,62 @@
+/* Internal to encoders/a64/: the AArch64 kinds and the areas that implement them.
+ *
+ * encoders/a64/kinds.def is one section per source file: a64.c holds the registers and
+ * conditions every area uses, each other a64_<area>.c the kinds of its section. a64.c asks
+ * each area in turn; an area answers A64_NOT_MINE (or false / A64_NONE) for a kind that is
+ * not its own. New rows go in the area's .tbl file (every .tbl here is one table, read in
+ * name order), new kinds in its kinds_<area>.def and a64_<area>.c. */
+#ifndef IMAGO_A64_H
+#define IMAGO_A64_H
+
+#include <stdint.h>
+
+#include "core.h"
+#include "form.h"
+
+enum {
+#define KIND(n, c, b) AK_##n,
+#include "kinds.def"
+#undef KIND
+    AK_COUNT
+};
+
+/* A64 row flags (im_form.flags bits 6..15; named in tools/gentables.py ARM_FLAGS). */
+enum {
+    A64_FF_FIRST = 1u << 6, /* the first area-owned flag bit */
+};
+
+#define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */
+#define A64_NONE ((size_t)-1) /* samples/bad_samples: the kind is another area's */
+
+typedef struct a64_area {
+    const char *name;
+    /* Parse one operand of kind at *p (advance *p): 0, a negative error, or A64_NOT_MINE. */
+    int (*parse)(unsigned kind, const char **p, im_operand *op, const im_parse_ctx *ctx);
+    /* Append the operand's text; false when the kind is not the area's. */
+    bool (*print)(unsigned kind, const im_operand *op, char *buf, size_t n);
+    /* Operand i's field value: 0, a negative error (im_fail), or A64_NOT_MINE. */
+    int (*field)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+    /* Samples for vectors: the count, or A64_NONE. */
+    size_t (*samples)(unsigned kind, im_rng *rng, im_operand *out, size_t max);
+    /* Bad operand texts (im_bad_sample): the count, or A64_NONE. May be NULL. */
+    size_t (*bad_samples)(unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
+    /* Whole-row checks after every field is valid (UNPREDICTABLE combinations and the
+     * like): 0 or a negative error. May be NULL. Called for every row. */
+    int (*check)(const im_form *f, const im_operand *ops, const uint32_t *vals);
+} a64_area;
+
+extern const a64_area a64_area_int, a64_area_mem, a64_area_fp, a64_area_simd;
+
+/* Shared helpers (a64.c). */
+int a64_range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi);
+int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t scale);
+/* w0..w30 / x0..x30 and 31 as wzr/xzr (sp false) or wsp/sp (sp true); -1 if none. */
+int a64_parse_greg(const char **p, char prefix, bool sp);
+/* True when *p starts with the name of any register (general, SIMD&FP, vector). */
+bool a64_is_reg_name(const char *p);
+/* An immediate with an optional '#'. */
+int a64_parse_imm(const char **p, im_operand *op);
+/* A branch or literal target (a label, or '.'-relative), refusing register names. */
+int a64_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx);
+
+#endif
