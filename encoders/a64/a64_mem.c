@@ -276,6 +276,12 @@ static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
         if ((rc = a64_aligned(f, i, v, sc)) < 0 || (rc = a64_range(f, i, v, 0, 4095 * sc)) < 0)
             return rc;
         *out = (uint32_t)(v / sc);
+    } else if (is_s9n(kind) && (v < -256 || v > 255)) {
+        /* the text's last chance, after the scaled row */
+        return im_fail(IM_ERR_RANGE,
+                       "%s: operand %u offset %lld is neither a multiple of %lld in [0, %lld] "
+                       "nor an unscaled offset in [-256, 255]",
+                       f->id, i + 1, (long long)v, (long long)sc, (long long)(4095 * sc));
     } else if (is_s9n(kind) || kind == AK_s9) {
         if ((rc = a64_range(f, i, v, -256, 255)) < 0)
             return rc;
