@@ -414,6 +414,12 @@ static size_t mem_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
     case AK_sysreg:
         for (size_t i = 0; i < NSYSREGS; i++)
             ADD(sysregs[i].v);
+        /* the generic spelling, in the IMPLEMENTATION DEFINED space op0=3, CRn=15 (op1 7
+         * left out: capstone names s3_7_c15_c2_0), which objdump prints back as is */
+        for (int i = 0; i < 12; i++) {
+            uint64_t r = im_rng_next(rng);
+            ADD(SYSREG(3, (unsigned)(r % 7), 15, (unsigned)(r >> 8 & 15), (unsigned)(r >> 16 & 7)));
+        }
         return k;
     default: return A64_NONE;
     }
