@@ -396,11 +396,62 @@ _ARM_COND = "eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al"
 # Condition spellings: hs is cs and lo is cc (capstone prints hs/lo, objdump cs/cc).
 _ARM_COND_ALIAS = {"hs": "cs", "lo": "cc"}
 _A32_BRANCH_RE = re.compile(r"^(?:b|bl|blx)(?:%s)?$" % _ARM_COND)
-_A64_BRANCH_RE = re.compile(r"^(?:b|bl|b\.(?:%s)|cbn?z|tbn?z|adrp?)$" % _ARM_COND)
+_A64_BRANCH_RE = re.compile(r"^(?:b|bl|b\.(?:%s|nv)|cbn?z|tbn?z|adrp?)$" % _ARM_COND)
 _A64_LITERAL_RE = re.compile(r"^(?:ldr|ldrsw|prfm)$")
 # AArch64 FP scalar: an FP constant (digits with a point or an exponent).
 _A64_FP_RE = re.compile(r"#([-+]?[0-9]+(?:\.[0-9]*(?:e[-+]?[0-9]+)?|e[-+]?[0-9]+))(?![0-9a-z.])")
 _ARM_NUM_RE = re.compile(r"#([-+]?)(0x[0-9a-f]+|[0-9]+)\b")
+
+
+# ---- AArch64 loads/stores, branches, system: normaliser rules (begin) -------------------
+
+# The unscaled mnemonic of each scaled load/store (and prfm), and the transfer size of
+# those whose size the mnemonic tells.
+_A64_UNSCALED = {"ldr": "ldur", "str": "stur", "ldrb": "ldurb", "strb": "sturb",
+                 "ldrh": "ldurh", "strh": "sturh", "ldrsb": "ldursb", "ldrsh": "ldursh",
+                 "ldrsw": "ldursw", "prfm": "prfum"}
+_A64_MNEM_SIZE = {"ldrb": 1, "strb": 1, "ldrsb": 1, "ldrh": 2, "strh": 2, "ldrsh": 2,
+                  "ldrsw": 4, "prfm": 8}
+_A64_REG_SIZE = {"w": 4, "x": 8, "b": 1, "h": 2, "s": 4, "d": 8, "q": 16}
+
+
+def _a64_mem_normalise(mnem, out):
+    """AArch64 rules of the load/store, branch and system forms (see the table in
+    docs/second-opinions.md): returns (mnem, out)."""
+    # `ldr x0, [x1, #4]` and `ldr x0, [x1, #-8]`: an offset the scaled form cannot
+    # hold (negative or not a multiple of the size) is the unscaled form, which GNU as
+    # assembles and the decoders print as ldur (prfm: prfum).
+    if mnem in _A64_UNSCALED and len(out) == 2:
+        m = re.match(r"^\[([a-z0-9]+),#(-?0x[0-9a-f]+)\]$", out[1])
+        size = _A64_MNEM_SIZE.get(mnem) or _A64_REG_SIZE.get(out[0][:1])
+        if m and size:
+            off = _num(m.group(2))
+            if off < 0 or off % size:
+                mnem = _A64_UNSCALED[mnem]
+    # A post-index offset is a signed 9- or 7-bit value: capstone prints a negative
+    # one as its 64-bit two's complement (`[x4], #0xffffffffffffffff`).
+    for i in range(1, len(out)):
+        if out[i - 1].endswith("]") and re.match(r"^#0x[0-9a-f]+$", out[i]):
+            out[i] = "#" + _hex(_signed(_num(out[i][1:]), 64))
+    # tbz/tbnz of an x register test bits 32..63; a lower bit is the w register's test
+    # (b5 = 0), which objdump prints with the w register.
+    if (mnem in ("tbz", "tbnz") and len(out) == 3 and out[0][:1] == "x"
+            and _num(out[1].lstrip("#")) < 32):
+        out[0] = "w" + out[0][1:]
+    # DSB #0 and #4 are the speculation barriers SSBB and PSSBB (objdump's names).
+    if mnem in ("ssbb", "pssbb") and not out:
+        mnem, out = "dsb", ["#0x0" if mnem == "ssbb" else "#0x4"]
+    return mnem, out
+
+
+def _llvm_a64_prfm_unscaled(target, text, hexstr, llvm_hex, err):
+    # `prfm op, [xn, #imm]` with an offset the scaled form cannot hold: GNU as
+    # assembles prfum (as it does ldr -> ldur); llvm-mc 14 rejects the text.
+    return (target == "aarch64" and llvm_hex is None and err is not None
+            and "index must be a multiple of 8 in range [0, 32760]" in err
+            and re.match(r"^prfm\s", text.strip().lower()) is not None)
+
+# ---- AArch64 loads/stores, branches, system: normaliser rules (end) ---------------------
 
 
 def _split_arm_operands(s):
@@ -498,6 +549,7 @@ def normalise_arm(text, target, addr=None):
             mnem = ("push" if m.group(1).startswith("st") else "pop") + (m.group(2) or "")
             out = out[1:]
     else:
+        mnem, out = _a64_mem_normalise(mnem, out)  # AArch64 loads/stores, branches
         # An immediate with `lsl #s` (add/sub #imm12, lsl #12; movz #imm16, lsl #16k)
         # is the value imm << s, which GNU as also reads written as one number.
         if len(out) >= 2 and out[-2].startswith("#") and re.match(r"^lsl#0x[0-9a-f]+$",
@@ -845,6 +897,16 @@ LLVM_CLASSES = [
           "which the ARM ARM makes UNPREDICTABLE for sp; GNU as (and imago) emit STMDB "
           "sp!, {sp}.", _llvm_a32_push_sp),
 ]
+
+
+# AArch64 loads/stores, branches, system: llvm-mc classes (begin)
+LLVM_CLASSES.append(
+    Known("llvm-a64-prfm-unscaled", "llvm-mc",
+          "`prfm op, [xn, #imm]` with an offset the scaled form cannot hold (negative or "
+          "not a multiple of 8): GNU as assembles prfum, as it reads ldr as ldur; "
+          "llvm-mc 14 rejects the text (`index must be a multiple of 8 in range [0, "
+          "32760]`).", _llvm_a64_prfm_unscaled))
+# AArch64 loads/stores, branches, system: llvm-mc classes (end)
 
 
 def classify(classes, *args):

@@ -206,7 +206,7 @@ static void test_asm(void)
         {X64, ".intel_syntax noprefix\nmov eax, rbx\n", IM_ERR_NO_ENCODING, 2, "mov"},
         {X64, "mov eax, 1\n", IM_ERR_SYNTAX, 1, "intel_syntax"},
         {A64, "b nowhere\n", IM_ERR_UNDEF_LABEL, 1, "nowhere"},
-        {A64, "ldr x0, [x1, #3]\n", IM_ERR_ALIGN, 1, "multiple"},
+        {A64, "ldr x0, [x1, #259]\n", IM_ERR_RANGE, 1, "multiple of 8"},
         {A32, "b far\n.space 0x2000004\nfar: bx lr\n", IM_ERR_RANGE, 1, "range"},
         {A32, "x: bx lr\nx: bx lr\n", IM_ERR_SYMBOL, 2, "already"},
         {A32, ".data\n", IM_ERR_SYNTAX, 1, ".data"},

@@ -142,6 +142,15 @@ SAME = [
     ("aarch64", "fmov s1, #31.0", "fmov s1, #31.00000000", 0),
     ("aarch64", "fcmp d0, #0.0", "fcmp d0, #0.0e0", 0),
     ("aarch64", "fccmp s3, s19, #1, cc", "fccmp s3, s19, #1, lo", 0),
+    # AArch64 loads/stores, branches, system (begin)
+    ("aarch64", "ldr x0, [x1, #4]", "ldur\tx0, [x1, #4]", 0),
+    ("aarch64", "ldrb w2, [sp, #-1]", "ldurb w2, [sp, #-1]", 0),
+    ("aarch64", "prfm pldl1keep, [x1, #-8]", "prfum pldl1keep, [x1, #-8]", 0),
+    ("aarch64", "strb w0, [x4], #-1", "strb w0, [x4], #0xffffffffffffffff", 0),
+    ("aarch64", "tbz x0, #5, .+8", "tbz\tw0, #5, 10 <__iv_2>", 8),
+    ("aarch64", "dsb #0", "ssbb", 0),
+    ("aarch64", "b.nv .+0", "b.nv\tf4 <__iv_61>", 0xf4),
+    # AArch64 loads/stores, branches, system (end)
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -175,6 +184,14 @@ DIFFERENT = [
     ("aarch64", "fmov s1, #31.0", "fmov s1, #3.100000000000000000e+00", 0),
     ("aarch64", "fmov s1, #1.0", "fmov s1, #0x1", 0),
     ("aarch64", "fccmp s3, s19, #1, cc", "fccmp s3, s19, #1, hs", 0),
+    # AArch64 loads/stores, branches, system (begin)
+    ("aarch64", "ldr x0, [x1, #8]", "ldur x0, [x1, #8]", 0),
+    ("aarch64", "ldr w0, [x1, #8]", "ldur w0, [x1, #8]", 0),
+    ("aarch64", "strb w0, [x4], #-1", "strb w0, [x4], #0xff", 0),
+    ("aarch64", "tbz x0, #37, .+8", "tbz w0, #37, 10 <__iv_2>", 8),
+    ("aarch64", "dsb #4", "ssbb", 0),
+    ("aarch64", "b.nv .+4", "b.nv\tf4 <__iv_61>", 0xf4),
+    # AArch64 loads/stores, branches, system (end)
 ]
 
 
