@@ -34,7 +34,8 @@ static int elem_size(unsigned kind)
 {
     switch (kind) {
     case AK_eb: return 0;
-    case AK_eh: return 1;
+    case AK_eh:
+    case AK_ehlo: return 1;
     case AK_es: return 2;
     case AK_ed: return 3;
     default: return -1;
@@ -288,6 +289,13 @@ static int simd_field(const im_form *f, unsigned i, const im_operand *o, uint32_
         if (o->imm < 0 || o->imm > top)
             return im_fail(IM_ERR_RANGE, "%s: element index %lld of v%u.%c out of range [0, %lld]",
                            f->id, (long long)o->imm, o->reg, elem_names[es], (long long)top);
+        if (kind == AK_ehlo) {
+            if (o->reg > 15)
+                return im_fail(IM_ERR_NO_ENCODING, "%s: a 16-bit element of v0..v15 only, not v%u",
+                               f->id, o->reg);
+            *out = (uint32_t)o->imm << 4 | o->reg;
+            return 0;
+        }
         *out = (uint32_t)o->imm << 5 | o->reg;
         return 0;
     }
@@ -369,7 +377,7 @@ static size_t simd_samples(unsigned kind, im_rng *rng, im_operand *out, size_t m
     int es = elem_size(kind);
     if (es >= 0) {
         for (unsigned ix = 0; ix < (16u >> es); ix++)
-            for (unsigned r = 0; r < 32 && k < max; r++) {
+            for (unsigned r = 0; r < (kind == AK_ehlo ? 16u : 32u) && k < max; r++) {
                 out[k] = im_reg(r);
                 out[k++].imm = ix;
             }
@@ -496,6 +504,9 @@ static size_t simd_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, s
             BAD("v%u.%c[%u]", (unsigned)(im_rng_next(rng) % 32), elem_names[es], ix);
         }
         BAD("v%u.%c[-1]", (unsigned)(im_rng_next(rng) % 32), elem_names[es]);
+        if (kind == AK_ehlo) /* registers above v15 */
+            for (unsigned r = 16; r < 32; r += 5)
+                BAD("v%u.h[%u]", r, (unsigned)(im_rng_next(rng) % 8));
         return k;
     }
     int64_t fv = fixed_value(kind);
