@@ -137,6 +137,15 @@ SAME = [
     ("aarch64", "b .+4", "b\ta8 <__iv_42>", 0xa4),
     ("aarch64", "ldr w0, .+0", "ldr w0, #0", 0),
     ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3988]", 0),
+    # ---- AArch64 Advanced SIMD ----
+    ("aarch64", "ld1 {v0.4s, v1.4s, v2.4s}, [x0]", "ld1\t{v0.4s-v2.4s}, [x0]", 0),
+    ("aarch64", "dup v0.16b, v7.b[13]", "dup v0.16b, v7.b[0xd]", 0),
+    ("aarch64", "ins v0.s[1], w2", "mov\tv0.s[1], w2", 0),
+    ("aarch64", "mov v0.s[1], v3.s[0]", "ins v0.s[1], v3.s[0]", 0),
+    ("aarch64", "not v0.16b, v1.16b", "mvn\tv0.16b, v1.16b", 0),
+    ("aarch64", "dup b0, v1.b[3]", "mov\tb0, v1.b[3]", 0),
+    ("aarch64", "umov w0, v1.s[1]", "mov\tw0, v1.s[1]", 0),
+    ("aarch64", "orr v0.8b, v1.8b, v1.8b", "mov\tv0.8b, v1.8b", 0),
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -166,6 +175,14 @@ DIFFERENT = [
     ("aarch64", "sub w4, wzr, w2, lsr #7", "neg w4, w2, lsl #7", 0),
     ("aarch64", "ldr w0, .+0", "ldr w0, #4", 0),
     ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3980]", 0),
+    # ---- AArch64 Advanced SIMD ----
+    ("aarch64", "ld1 {v0.4s, v1.4s, v2.4s}, [x0]", "ld1 {v0.4s-v3.4s}, [x0]", 0),
+    ("aarch64", "ld1 {v30.4s, v31.4s, v0.4s}, [x0]", "ld1 {v0.4s-v2.4s}, [x0]", 0),
+    ("aarch64", "dup v0.16b, v7.b[13]", "dup v0.16b, v7.b[0xc]", 0),
+    ("aarch64", "umov w0, v1.b[1]", "mov w0, v1.s[1]", 0),
+    ("aarch64", "umov w0, v1.h[1]", "mov w0, v1.h[1]", 0),
+    ("aarch64", "orr v0.8b, v1.8b, v2.8b", "mov v0.8b, v1.8b", 0),
+    ("aarch64", "dup v0.4s, v1.s[1]", "mov v0.4s, v1.s[1]", 0),
 ]
 
 
