@@ -175,15 +175,17 @@ static int parse_elem(unsigned kind, const char **p, im_operand *op)
     if (*s != '[')
         return im_fail(IM_ERR_NO_ENCODING, "expected '[' and an element index");
     s++;
-    im_operand ix;
-    int rc = a64_parse_imm(&s, &ix);
-    if (rc < 0)
-        return rc;
+    im_skip_ws(&s);
+    uint64_t ix;
+    if (im_parse_number(&s, &ix) < 0)
+        return im_fail(IM_ERR_NO_ENCODING, "expected an element index");
+    if (ix > 255)
+        ix = 255; /* out of range whatever the size: the field says so */
     im_skip_ws(&s);
     if (*s != ']')
         return im_fail(IM_ERR_NO_ENCODING, "expected ']' after the element index");
     *op = im_reg((unsigned)r);
-    op->imm = ix.imm;
+    op->imm = (int64_t)ix;
     *p = s + 1;
     return 0;
 }
