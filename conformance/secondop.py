@@ -471,6 +471,47 @@ def _split_arm_operands(s):
     return out
 
 
+# ---- AArch64 Advanced SIMD (normalise_arm) ----
+_A64_RANGE_RE = re.compile(r"^\{v(\d+)\.(\w+)-v(\d+)\.(\w+)\}$")
+_A64_ELEM_RE = re.compile(r"^v\d+\.[bhsd]\[(\d+|0x[0-9a-f]+)\]$")
+
+
+def _a64_simd(mnem, out):
+    """AArch64 Advanced SIMD spellings of one encoding. A register list written as a
+    range `{v0.4s-v2.4s}` (objdump prints lists of 3 and 4 that way) is the list
+    `{v0.4s,v1.4s,v2.4s}`; an element index is decimal (capstone prints `v1.b[0xd]`);
+    the ARM ARM's preferred names, which GNU as reads as well as the instruction's own:
+    ins (element or general) is mov, not is mvn, scalar dup of an element is mov, umov
+    to w from an s element or to x from a d element is mov, orr of one register twice
+    (8b/16b) is mov."""
+    res = []
+    for op in out:
+        m = _A64_RANGE_RE.match(op)
+        if m and m.group(2) == m.group(4) and int(m.group(3)) >= int(m.group(1)):
+            op = "{%s}" % ",".join("v%d.%s" % (r, m.group(2))
+                                   for r in range(int(m.group(1)), int(m.group(3)) + 1))
+        m = _A64_ELEM_RE.match(op)
+        if m:
+            op = op[:op.index("[")] + "[%d]" % _num(m.group(1))
+        res.append(op)
+    out = res
+    elem = [bool(_A64_ELEM_RE.match(o)) for o in out]
+    if len(out) == 2 and elem[0] and mnem == "ins":
+        mnem = "mov"
+    elif len(out) == 2 and mnem == "not" and re.match(r"^v\d+\.(8b|16b)$", out[0]):
+        mnem = "mvn"
+    elif len(out) == 2 and mnem == "dup" and re.match(r"^[bhsd]\d+$", out[0]) and elem[1]:
+        mnem = "mov"
+    elif len(out) == 2 and mnem == "umov" and (
+            re.match(r"^w(\d+|zr)$", out[0]) and re.match(r"^v\d+\.s\[", out[1])
+            or re.match(r"^x(\d+|zr)$", out[0]) and re.match(r"^v\d+\.d\[", out[1])):
+        mnem = "mov"
+    elif (len(out) == 3 and mnem == "orr" and out[1] == out[2]
+          and re.match(r"^v\d+\.(8b|16b)$", out[1])):
+        mnem, out = "mov", out[:2]
+    return mnem, out
+
+
 def normalise_arm(text, target, addr=None):
     """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
     as objdump / capstone print it (see normalise_x86 for `addr`)."""
@@ -573,6 +614,8 @@ def normalise_arm(text, target, addr=None):
         # print mov x4, sp for add x4, sp, #0).
         if mnem == "mov" and len(out) == 2 and {"sp", "wsp"} & set(out):
             mnem, out = "add", out + ["#0x0"]
+        # ---- AArch64 Advanced SIMD ----
+        mnem, out = _a64_simd(mnem, out)
     return mnem + (" " + ",".join(out) if out else "")
 
 

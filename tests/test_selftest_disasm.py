@@ -151,6 +151,15 @@ SAME = [
     ("aarch64", "dsb #0", "ssbb", 0),
     ("aarch64", "b.nv .+0", "b.nv\tf4 <__iv_61>", 0xf4),
     # AArch64 loads/stores, branches, system (end)
+    # ---- AArch64 Advanced SIMD ----
+    ("aarch64", "ld1 {v0.4s, v1.4s, v2.4s}, [x0]", "ld1\t{v0.4s-v2.4s}, [x0]", 0),
+    ("aarch64", "dup v0.16b, v7.b[13]", "dup v0.16b, v7.b[0xd]", 0),
+    ("aarch64", "ins v0.s[1], w2", "mov\tv0.s[1], w2", 0),
+    ("aarch64", "mov v0.s[1], v3.s[0]", "ins v0.s[1], v3.s[0]", 0),
+    ("aarch64", "not v0.16b, v1.16b", "mvn\tv0.16b, v1.16b", 0),
+    ("aarch64", "dup b0, v1.b[3]", "mov\tb0, v1.b[3]", 0),
+    ("aarch64", "umov w0, v1.s[1]", "mov\tw0, v1.s[1]", 0),
+    ("aarch64", "orr v0.8b, v1.8b, v1.8b", "mov\tv0.8b, v1.8b", 0),
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -192,6 +201,14 @@ DIFFERENT = [
     ("aarch64", "dsb #4", "ssbb", 0),
     ("aarch64", "b.nv .+4", "b.nv\tf4 <__iv_61>", 0xf4),
     # AArch64 loads/stores, branches, system (end)
+    # ---- AArch64 Advanced SIMD ----
+    ("aarch64", "ld1 {v0.4s, v1.4s, v2.4s}, [x0]", "ld1 {v0.4s-v3.4s}, [x0]", 0),
+    ("aarch64", "ld1 {v30.4s, v31.4s, v0.4s}, [x0]", "ld1 {v0.4s-v2.4s}, [x0]", 0),
+    ("aarch64", "dup v0.16b, v7.b[13]", "dup v0.16b, v7.b[0xc]", 0),
+    ("aarch64", "umov w0, v1.b[1]", "mov w0, v1.s[1]", 0),
+    ("aarch64", "umov w0, v1.h[1]", "mov w0, v1.h[1]", 0),
+    ("aarch64", "orr v0.8b, v1.8b, v2.8b", "mov v0.8b, v1.8b", 0),
+    ("aarch64", "dup v0.4s, v1.s[1]", "mov v0.4s, v1.s[1]", 0),
 ]
 
 

@@ -78,9 +78,12 @@ static int parse_vreg(const char **p, char prefix)
     if ((*s | 0x20) != prefix)
         return -1;
     s++;
-    uint64_t n;
+    /* digits by hand: im_parse_number refuses the '.' of v0.8b as part of a number */
+    uint64_t n = 0;
     const char *q = s;
-    if (im_parse_number(&q, &n) < 0 || n > 31 || (q - s > 1 && *s == '0'))
+    while (*q >= '0' && *q <= '9' && q - s < 3)
+        n = n * 10 + (uint64_t)(*q++ - '0');
+    if (q == s || n > 31 || (q - s > 1 && *s == '0') || (*q >= '0' && *q <= '9'))
         return -1;
     if (prefix != 'v' && (*q == '_' || ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
         return -1;
