@@ -606,6 +606,19 @@ static size_t int_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, si
 #undef BAD
 }
 
+/* Rows flagged spext: lsl names the extended form only next to sp. */
+static int int_check(const im_form *f, const im_operand *ops, const uint32_t *vals)
+{
+    (void)vals;
+    if (!(f->flags & A64_FF_SPEXT))
+        return 0;
+    for (unsigned i = 0; i < f->nops; i++)
+        if ((f->kinds[i] == AK_wsp || f->kinds[i] == AK_xsp) && ops[i].reg == 31)
+            return 0;
+    return im_fail(IM_ERR_NO_ENCODING, "%s: lsl names an extended register only with sp as Rd or Rn",
+                   f->id);
+}
+
 const a64_area a64_area_int = {
     .name = "int",
     .parse = int_parse,
@@ -613,4 +626,5 @@ const a64_area a64_area_int = {
     .field = int_field,
     .samples = int_samples,
     .bad_samples = int_bad_samples,
+    .check = int_check,
 };
