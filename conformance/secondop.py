@@ -512,6 +512,108 @@ def _a64_simd(mnem, out):
     return mnem, out
 
 
+# ---- AArch64 data processing: aliases to their base instruction -------------------------
+# (one block: the data-processing area's rules.) The A64 aliases (ARM ARM, "alias
+# conditions") are other names for one encoding; GNU as reads both the alias and the base
+# text, objdump and capstone print the preferred one, and not always the same one (capstone
+# prints hs/lo, orr for some mov, movn for others). Both sides are rewritten to the base
+# instruction with every implicit operand written out, so a text and a decoding agree
+# exactly when they name the same instruction.
+
+_A64_INV_COND = {"eq": "ne", "ne": "eq", "cs": "cc", "cc": "cs", "mi": "pl", "pl": "mi",
+                 "vs": "vc", "vc": "vs", "hi": "ls", "ls": "hi", "ge": "lt", "lt": "ge",
+                 "gt": "le", "le": "gt"}
+_A64_EXT_RE = re.compile(r"^(uxt[bhwx]|sxt[bhwx]|lsl)(?: #(0x[0-9a-f]+))?$")
+
+
+def _a64_imm(op):
+    return _num(op[1:]) if op.startswith("#") else None
+
+
+def _a64_base(mnem, out):
+    """(mnem, operands) of the base instruction of an A64 data-processing alias."""
+    if not out or not re.match(r"^(w|x)(\d+|zr|sp)$|^sp$|^wsp$", out[0]):
+        return mnem, out
+    # operands: capstone prints the conditions hs/lo, objdump cs/cc
+    out = [_ARM_COND_ALIAS.get(o, o) for o in out]
+    w = out[0].startswith("w")
+    rbits = 32 if w else 64
+    zr = "wzr" if w else "xzr"
+    wide = lambda r: "x" + r[1:] if r.startswith("w") and r != "wsp" else r  # noqa: E731
+    narrow = lambda r: "w" + r[1:] if r.startswith("x") else r  # noqa: E731
+    imm = _a64_imm(out[-1])
+    n = len(out)
+    if mnem in ("cmp", "cmn", "tst") and n >= 2:
+        mnem, out = {"cmp": "subs", "cmn": "adds", "tst": "ands"}[mnem], [zr] + out
+    elif mnem == "mvn" and n >= 2:
+        mnem, out = "orn", [out[0], zr] + out[1:]
+    elif mnem in ("ngc", "ngcs") and n == 2:
+        mnem, out = "sbc" + mnem[3:], [out[0], zr, out[1]]
+    elif mnem in ("mul", "mneg") and n == 3:
+        mnem, out = "madd" if mnem == "mul" else "msub", out + [zr]
+    elif mnem in ("smull", "umull", "smnegl", "umnegl") and n == 3:
+        mnem, out = mnem[:2] + ("addl" if mnem.endswith("ull") else "subl"), out + ["xzr"]
+    elif mnem in ("cset", "csetm") and n == 2 and out[1] in _A64_INV_COND:
+        mnem = "csinc" if mnem == "cset" else "csinv"
+        out = [out[0], zr, zr, _A64_INV_COND[out[1]]]
+    elif mnem in ("cinc", "cinv", "cneg") and n == 3 and out[2] in _A64_INV_COND:
+        mnem = {"cinc": "csinc", "cinv": "csinv", "cneg": "csneg"}[mnem]
+        out = [out[0], out[1], out[1], _A64_INV_COND[out[2]]]
+    elif mnem in ("lsl", "lsr", "asr", "ror") and n == 3 and imm is None:
+        mnem += "v"
+    elif mnem in ("lsl", "lsr", "asr") and n == 3:
+        if mnem == "lsl":
+            out = out[:2] + ["#" + _hex(-imm % rbits), "#" + _hex(rbits - 1 - imm)]
+        else:
+            out = out[:2] + ["#" + _hex(imm), "#" + _hex(rbits - 1)]
+        mnem = "sbfm" if mnem == "asr" else "ubfm"
+    elif mnem == "ror" and n == 3:
+        mnem, out = "extr", [out[0], out[1], out[1], out[2]]
+    elif mnem in ("sxtb", "sxth", "sxtw", "uxtb", "uxth") and n == 2:
+        top = {"b": 7, "h": 15, "w": 31}[mnem[-1]]
+        if mnem[0] == "u":  # 32-bit only: GNU as reads an x destination as the w one
+            out = [narrow(out[0]), narrow(out[1])]
+        else:
+            out = [out[0], wide(out[1]) if not w else out[1]]
+        mnem, out = ("sbfm" if mnem[0] == "s" else "ubfm"), out + ["#0x0", "#" + _hex(top)]
+    elif mnem in ("sbfx", "ubfx", "bfxil", "sbfiz", "ubfiz", "bfi") and n == 4:
+        lsb, width = _a64_imm(out[2]), _a64_imm(out[3])
+        if lsb is not None and width is not None:
+            base = {"s": "sbfm", "u": "ubfm", "b": "bfm"}[mnem[0]]
+            if mnem.endswith("x") or mnem == "bfxil":
+                out = out[:2] + ["#" + _hex(lsb), "#" + _hex(lsb + width - 1)]
+            else:
+                out = out[:2] + ["#" + _hex(-lsb % rbits), "#" + _hex(width - 1)]
+            mnem = base
+    elif mnem == "bfc" and n == 3:  # objdump's name (ARMv8.2) of bfm from zr
+        lsb, width = _a64_imm(out[1]), _a64_imm(out[2])
+        if lsb is not None and width is not None:
+            mnem, out = "bfm", [out[0], zr, "#" + _hex(-lsb % rbits), "#" + _hex(width - 1)]
+    elif mnem == "movn" and n == 2 and imm is not None:
+        mnem, out = "mov", [out[0], "#" + _hex(~imm & ((1 << rbits) - 1))]
+    elif mnem == "orr" and n == 3 and out[1] == zr and imm is not None:
+        mnem, out = "mov", [out[0], "#" + _hex(imm & ((1 << rbits) - 1))]
+    if mnem in ("add", "sub", "adds", "subs") and len(out) == 3:
+        v = _a64_imm(out[2])
+        if v is not None and v < 0:  # GNU as reads add #-n as sub #n and back
+            mnem = {"add": "sub", "sub": "add", "adds": "subs", "subs": "adds"}[mnem]
+            out = out[:2] + ["#" + _hex(-v)]
+    if mnem in ("add", "sub", "adds", "subs") and len(out) in (3, 4) and \
+            _a64_imm(out[2]) is None:
+        # extended register: an extend named, or sp as Rd/Rn (then no extend or lsl is
+        # uxtx / uxtw); Rm's width is the extend's (GNU as takes either), #0 left out
+        m = _A64_EXT_RE.match(out[3]) if len(out) == 4 else None
+        sp = bool({"sp", "wsp"} & set(out[:2]))
+        if (m and m.group(1) != "lsl") or (sp and (len(out) == 3 or m)):
+            ext = m.group(1) if m else "lsl"
+            amt = _num(m.group(2)) if m and m.group(2) else 0
+            if ext == "lsl":
+                ext = "uxtx" if not w and out[2].startswith("x") else "uxtw"
+            rm = wide(out[2]) if not w and ext[-1] == "x" else narrow(out[2])
+            out = out[:2] + [rm, ext + (" #" + _hex(amt) if amt else "")]
+    return mnem, out
+
+
 def normalise_arm(text, target, addr=None):
     """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
     as objdump / capstone print it (see normalise_x86 for `addr`)."""
@@ -601,6 +703,7 @@ def normalise_arm(text, target, addr=None):
         # capstone movz, GNU as reads both.
         if mnem == "movz":
             mnem = "mov"
+        mnem, out = _a64_base(mnem, out)  # AArch64 data processing (the block above)
         rbits = 32 if out and out[0].startswith("w") else 64
         if mnem == "mov" and len(out) == 2 and out[1].startswith("#"):
             # A wide immediate is a value of the register's width: `#-0x1` or
@@ -612,7 +715,8 @@ def normalise_arm(text, target, addr=None):
             out = out[:1] + ["wzr" if rbits == 32 else "xzr"] + out[1:]
         # MOV to or from sp is the preferred name of ADD #0 (objdump and capstone
         # print mov x4, sp for add x4, sp, #0).
-        if mnem == "mov" and len(out) == 2 and {"sp", "wsp"} & set(out):
+        if mnem == "mov" and len(out) == 2 and {"sp", "wsp"} & set(out) and \
+                not out[1].startswith("#"):
             mnem, out = "add", out + ["#0x0"]
         # ---- AArch64 Advanced SIMD ----
         mnem, out = _a64_simd(mnem, out)
@@ -753,6 +857,27 @@ def _capstone_6690(target, text, hexstr, dec):
             and normalise_x86(text, target) in ("xchg ax,ax", "nop"))
 
 
+# (AArch64 data processing)
+def _capstone_a64_cond_alias_alnv(target, text, hexstr, dec):
+    # capstone prints csinc/csinv/csneg with Rn = Rm (or zr) and condition al or nv as
+    # cinc/cinv/cneg/cset/csetm with the inverted condition (nv for al, al for nv),
+    # which the ARM ARM's alias conditions exclude (and GNU as rejects). Matched when
+    # the decoding with al <-> nv read as the inversion is the vector's instruction.
+    if target != "aarch64" or len(dec) != 1:
+        return False
+    m = re.match(r"^\s*(cinc|cinv|cneg|cset|csetm)\s+(.*),\s*(al|nv)\s*$", dec[0][1].lower())
+    if not m:
+        return False
+    ops = [o.strip() for o in m.group(2).split(",")]
+    zr = "wzr" if ops[0].startswith("w") else "xzr"
+    base = {"cinc": "csinc", "cinv": "csinv", "cneg": "csneg", "cset": "csinc",
+            "csetm": "csinv"}[m.group(1)]
+    rn = ops[1] if len(ops) == 2 else zr
+    inv = "nv" if m.group(3) == "al" else "al"
+    want = "%s %s,%s,%s,%s" % (base, ops[0], rn, rn, inv)
+    return normalise_arm(text, target) == want
+
+
 DECODER_CLASSES = [
     Known("capstone4-nop-reg", "capstone",
           "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
@@ -787,6 +912,14 @@ DECODER_CLASSES = [
           "objdump prints E1A00000 (`mov r0, r0`, the A32 no-op before ARMv6K's NOP "
           "hint) as `nop`; the NOP hint itself is E320F000, so the name cannot be "
           "normalised away without hiding a wrong encoding.", _objdump_a32_nop),
+    Known("capstone-a64-cond-alias-al-nv", "capstone",
+          "AArch64 csinc/csinv/csneg whose two source registers are the same (or zr) "
+          "with condition al or nv: capstone prints the alias cinc/cinv/cneg/cset/csetm "
+          "with the inverted condition (`cinc x1, x2, nv` for `csinc x1, x2, x2, al`), "
+          "which the ARM ARM's alias conditions exclude and GNU as rejects; objdump "
+          "prints the base instruction. Matched when the decoding read with al and nv "
+          "as each other's inversion is the vector's instruction.",
+          _capstone_a64_cond_alias_alnv),
 ]
 
 
@@ -901,6 +1034,33 @@ def _llvm_i386_rel32_wrap(target, text, hexstr, llvm_hex, err):
             and re.match(r"^(j[a-z]+|call) \.[-+]", text.strip().lower()) is not None)
 
 
+# (AArch64 data processing)
+def _llvm_a64_ext_rm_size(target, text, hexstr, llvm_hex, err):
+    # 64-bit add/sub (extended register): GNU as takes an x Rm with uxtb..sxtw, a w Rm
+    # with uxtx/sxtx, and a w Rm with lsl (or nothing) next to sp (read as uxtw); the
+    # encoding has no Rm size. llvm-mc wants the ARM ARM's sizes and rejects these.
+    if target != "aarch64" or llvm_hex is not None or err is None:
+        return False
+    if not re.search(r"expected '\[su\]xt\[bhw\]'|expected 'sxtx' 'uxtx' or 'lsl'|"
+                     r"too few operands for instruction", err):
+        return False
+    t = re.sub(r"\s+", " ", text.strip().lower())
+    m = re.match(r"^(add|adds|sub|subs|cmp|cmn) (.*)$", t)
+    if not m:
+        return False
+    ops = [o.strip() for o in m.group(2).split(",")]
+    if m.group(1) in ("cmp", "cmn"):
+        ops = ["xzr"] + ops
+    if len(ops) < 3 or not re.match(r"^(x(\d+|zr)|sp)$", ops[0]) or \
+            not re.match(r"^(x\d+|sp)$", ops[1]):
+        return False  # a 64-bit form only
+    rm = ops[2]
+    ext = re.match(r"^([su]xt[bhwx])\b", ops[3]) if len(ops) > 3 else None
+    if ext:
+        return (ext.group(1)[-1] == "x") != rm.startswith("x")
+    return rm.startswith("w")  # lsl or no extend: the x form, read as uxtw
+
+
 LLVM_CLASSES = [
     Known("llvm-ds-override", "llvm-mc",
           "an explicit `ds:` segment override: llvm-mc emits the 3E prefix, GNU as "
@@ -939,6 +1099,12 @@ LLVM_CLASSES = [
           "`push {sp}`: llvm-mc emits PUSH's one-register encoding STR sp, [sp, #-4]!, "
           "which the ARM ARM makes UNPREDICTABLE for sp; GNU as (and imago) emit STMDB "
           "sp!, {sp}.", _llvm_a32_push_sp),
+    Known("llvm-a64-ext-rm-size", "llvm-mc",
+          "AArch64 64-bit add/adds/sub/subs/cmp/cmn (extended register): GNU as takes "
+          "an x Rm with uxtb..sxtw, a w Rm with uxtx/sxtx, and a w Rm with lsl (or no "
+          "extend) next to sp, read as uxtw; the encoding holds no Rm size. llvm-mc "
+          "accepts only the ARM ARM's sizes. Matched by those texts and llvm-mc's "
+          "extend or operand-count error.", _llvm_a64_ext_rm_size),
 ]
 
 

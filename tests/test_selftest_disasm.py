@@ -160,6 +160,34 @@ SAME = [
     ("aarch64", "dup b0, v1.b[3]", "mov\tb0, v1.b[3]", 0),
     ("aarch64", "umov w0, v1.s[1]", "mov\tw0, v1.s[1]", 0),
     ("aarch64", "orr v0.8b, v1.8b, v1.8b", "mov\tv0.8b, v1.8b", 0),
+    # -- AArch64 data processing: aliases read as their base instruction --
+    ("aarch64", "subs xzr, x3, x4, lsl #2", "cmp x3, x4, lsl #2", 0),
+    ("aarch64", "ands wzr, w1, #0xff", "tst w1, #0xff", 0),
+    ("aarch64", "orn x1, xzr, x2, ror #3", "mvn x1, x2, ror #3", 0),
+    ("aarch64", "ubfm w1, w2, #29, #28", "lsl w1, w2, #3", 0),
+    ("aarch64", "lsl x1, x2, #0", "lsr x1, x2, #0", 0),
+    ("aarch64", "ubfiz x1, x2, #4, #8", "ubfm x1, x2, #60, #7", 0),
+    ("aarch64", "sbfx w1, w2, #4, #8", "sbfm w1, w2, #4, #11", 0),
+    ("aarch64", "bfm w4, wzr, #22, #0", "bfc w4, #10, #1", 0),
+    ("aarch64", "sxtb x1, w2", "sbfm x1, x2, #0, #7", 0),
+    ("aarch64", "uxtb x1, w2", "uxtb w1, w2", 0),
+    ("aarch64", "extr w1, w2, w2, #5", "ror w1, w2, #5", 0),
+    ("aarch64", "csinc x1, xzr, xzr, ne", "cset x1, eq", 0),
+    ("aarch64", "csneg w1, w2, w2, cc", "cneg w1, w2, hs", 0),
+    ("aarch64", "madd x1, x2, x3, xzr", "mul x1, x2, x3", 0),
+    ("aarch64", "umsubl x1, w2, w3, xzr", "umnegl x1, w2, w3", 0),
+    ("aarch64", "sbcs w1, wzr, w2", "ngcs w1, w2", 0),
+    ("aarch64", "lslv x1, x2, x3", "lsl x1, x2, x3", 0),
+    ("aarch64", "mov w1, #0xffff0001", "movn w1, #0xfffe", 0),
+    ("aarch64", "mov x1, #0x5555555555555555", "orr x1, xzr, #0x5555555555555555", 0),
+    ("aarch64", "add x1, x2, #-0x10", "sub x1, x2, #0x10", 0),
+    ("aarch64", "cmp w1, #-0x1, lsl #12", "cmn w1, #0x1, lsl #12", 0),
+    ("aarch64", "add sp, x1, x2, lsl #2", "add sp, x1, x2, uxtx #2", 0),
+    ("aarch64", "add x0, sp, w1", "add x0, sp, w1, uxtw", 0),
+    ("aarch64", "add x0, x1, x2, uxtw #0", "add x0, x1, w2, uxtw", 0),
+    ("aarch64", "add x0, x1, w2, sxtx #3", "add x0, x1, x2, sxtx #3", 0),
+    ("aarch64", "ccmp x1, #0x3, #0x2, cs", "ccmp x1, #3, #2, hs", 0),
+    # -- end AArch64 data processing --
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -209,6 +237,21 @@ DIFFERENT = [
     ("aarch64", "umov w0, v1.h[1]", "mov w0, v1.h[1]", 0),
     ("aarch64", "orr v0.8b, v1.8b, v2.8b", "mov v0.8b, v1.8b", 0),
     ("aarch64", "dup v0.4s, v1.s[1]", "mov v0.4s, v1.s[1]", 0),
+    # -- AArch64 data processing: aliases read as their base instruction --
+    ("aarch64", "subs xzr, x3, x4, lsl #2", "cmn x3, x4, lsl #2", 0),
+    ("aarch64", "ubfm w1, w2, #29, #28", "lsl w1, w2, #4", 0),
+    ("aarch64", "ubfm w1, w2, #29, #28", "lsr w1, w2, #3", 0),
+    ("aarch64", "ubfiz x1, x2, #4, #8", "ubfx x1, x2, #4, #8", 0),
+    ("aarch64", "sxtb x1, w2", "sxth x1, w2", 0),
+    ("aarch64", "csinc x1, xzr, xzr, ne", "cset x1, ne", 0),
+    ("aarch64", "csinc x1, x2, x2, ne", "cinc x1, x3, eq", 0),
+    ("aarch64", "madd x1, x2, x3, xzr", "mneg x1, x2, x3", 0),
+    ("aarch64", "mov w1, #0xffff0001", "movn w1, #0xfffe, lsl #16", 0),
+    ("aarch64", "add x1, x2, #-0x10", "add x1, x2, #0x10", 0),
+    ("aarch64", "add x1, x2, x3, lsl #2", "add x1, x2, x3, uxtx #2", 0),
+    ("aarch64", "add x0, sp, w1", "add x0, sp, w1, sxtw", 0),
+    ("aarch64", "add x0, x1, w2, uxtw #1", "add x0, x1, w2, uxtw #2", 0),
+    # -- end AArch64 data processing --
 ]
 
 

@@ -28,6 +28,7 @@ ARM_FLAGS = {
     "pcimm": 1 << 3,
     "wb": 1 << 4,
     "ldpair": 1 << 5,
+    "spext": 1 << 6,  # A64: A64_FF_SPEXT (encoders/a64/a64.h)
 }
 
 

@@ -23,6 +23,9 @@ enum {
 /* A64 row flags (im_form.flags bits 6..15; named in tools/gentables.py ARM_FLAGS). */
 enum {
     A64_FF_FIRST = 1u << 6, /* the first area-owned flag bit */
+    /* Data processing (a64_int.c): an extended-register row spelled with lsl, which GNU as
+     * takes only when an operand of kind wsp/xsp is sp (else lsl is the shifted form). */
+    A64_FF_SPEXT = 1u << 6,
 };
 
 #define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */

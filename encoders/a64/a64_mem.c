@@ -133,7 +133,7 @@ static int mem_parse(unsigned kind, const char **p, im_operand *op, const im_par
     case AK_rel26:
     case AK_rel19:
     case AK_rel14: return a64_parse_target(p, op, ctx);
-    case AK_extw:
+    case AK_idxw:
         im_skip_ws(p);
         if (im_match_word(p, "uxtw")) {
             *op = im_imm(2);
@@ -206,7 +206,7 @@ static bool mem_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     case AK_rel26:
     case AK_rel19:
     case AK_rel14: im_print_target(op, false, buf, n); return true;
-    case AK_extw: im_appendf(buf, n, "%s", op->imm == 6 ? "sxtw" : "uxtw"); return true;
+    case AK_idxw: im_appendf(buf, n, "%s", op->imm == 6 ? "sxtw" : "uxtw"); return true;
     case AK_prfop:
         if (op->imm >= 0 && op->imm < 32 && prfop_name(v, name, sizeof name))
             im_appendf(buf, n, "%s", name);
@@ -266,7 +266,7 @@ static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
     default: break;
     }
     if (!(is_u12(kind) || is_s9n(kind) || is_s7(kind) || is_amt(kind) || kind == AK_s9 ||
-          kind == AK_zero || kind == AK_tbw || kind == AK_tbx || kind == AK_extw ||
+          kind == AK_zero || kind == AK_tbw || kind == AK_tbx || kind == AK_idxw ||
           kind == AK_prfop || kind == AK_barrier || kind == AK_isbopt || kind == AK_crm ||
           kind == AK_imm16 || kind == AK_sysreg))
         return A64_NOT_MINE;
@@ -306,7 +306,7 @@ static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u: the offset must be #0", f->id,
                            i + 1);
         *out = 0;
-    } else if (kind == AK_extw) {
+    } else if (kind == AK_idxw) {
         if (v != 2 && v != 6)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be uxtw or sxtw", f->id,
                            i + 1);
@@ -389,7 +389,7 @@ static size_t mem_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
             ADDREL((int64_t)(im_rng_next(rng) % (uint64_t)(lim / 2)) * 4 - lim);
         return k;
     }
-    case AK_extw: ADD(2); ADD(6); return k;
+    case AK_idxw: ADD(2); ADD(6); return k;
     case AK_zero: ADD(0); return k;
     case AK_tbw:
     case AK_prfop:
@@ -483,7 +483,7 @@ static size_t mem_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, si
         return k;
     }
     switch (kind) {
-    case AK_extw: BAD("uxtx"); BAD("uxtb"); BAD("uxth"); BAD("sxtb"); BAD("sxth"); BAD("lsr");
+    case AK_idxw: BAD("uxtx"); BAD("uxtb"); BAD("uxth"); BAD("sxtb"); BAD("sxth"); BAD("lsr");
         return k;
     case AK_zero: BAD("#8"); BAD("#1"); BAD("#-8"); BAD("#4"); return k;
     case AK_tbw: BAD("#32"); BAD("#-1"); BAD("#40"); return k;
