@@ -1070,6 +1070,10 @@ int cmd_state(int argc, char **argv)
     int scaffold = 0;
     const char *only[64];
     size_t nonly = 0;
+    for (int i = 1; i + 1 < argc; i++) /* AArch64 has its own check (cmd_state_a64.c) */
+        if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--target")) &&
+            im_target_from_name(argv[i + 1]) == IM_TARGET_AARCH64)
+            return cmd_state_a64(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1118,7 +1122,7 @@ int cmd_state(int argc, char **argv)
         return bad_usage("-a TARGET is required%s", "");
     im_target t = im_target_from_name(tname);
     if (t != IM_TARGET_X86_64 && t != IM_TARGET_I386) {
-        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64 and i386)", tname);
+        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64, i386 and aarch64)", tname);
         return 1;
     }
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");

@@ -100,4 +100,7 @@ int st_read_skips(const char *cmd, const char *path, struct st_skips *out);
 /* The reason a form is not run, or NULL. */
 const char *st_skip_reason(const struct st_skips *s, const im_form *f);
 
+/* imago state -a aarch64 (tools/cmd_state_a64.c); cmd_state hands the target over. */
+int cmd_state_a64(int argc, char **argv);
+
 #endif
