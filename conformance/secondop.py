@@ -398,6 +398,8 @@ _ARM_COND_ALIAS = {"hs": "cs", "lo": "cc"}
 _A32_BRANCH_RE = re.compile(r"^(?:b|bl|blx)(?:%s)?$" % _ARM_COND)
 _A64_BRANCH_RE = re.compile(r"^(?:b|bl|b\.(?:%s)|cbn?z|tbn?z|adrp?)$" % _ARM_COND)
 _A64_LITERAL_RE = re.compile(r"^(?:ldr|ldrsw|prfm)$")
+# AArch64 FP scalar: an FP constant (digits with a point or an exponent).
+_A64_FP_RE = re.compile(r"#([-+]?[0-9]+(?:\.[0-9]*(?:e[-+]?[0-9]+)?|e[-+]?[0-9]+))(?![0-9a-z.])")
 _ARM_NUM_RE = re.compile(r"#([-+]?)(0x[0-9a-f]+|[0-9]+)\b")
 
 
@@ -432,6 +434,17 @@ def normalise_arm(text, target, addr=None):
     words = s.split(" ", 1)
     mnem = words[0]
     rest = re.sub(r"\s*([,\[\]{}!])\s*", r"\1", words[1]) if len(words) > 1 else ""
+    # ---- AArch64 FP scalar: FP constants ----
+    # An FP constant (fmov's 8-bit immediate, fcmp's #0.0) is one value however written:
+    # imago #1.0, objdump #1.000000000000000000e+00, capstone #1.00000000. Compared as the
+    # value, marked #f so that the integer rule below leaves it alone.
+    if not a32:
+        rest = _A64_FP_RE.sub(lambda m: "#f" + repr(float(m.group(1))), rest)
+    # A condition operand (fccmp, fcsel; csel and ccmp alike): capstone prints hs/lo
+    # for cs/cc, which GNU as reads as the same condition.
+    if not a32:
+        rest = re.sub(r"(?<=,)(hs|lo)$", lambda m: _ARM_COND_ALIAS[m.group(1)], rest)
+    # ---- end AArch64 FP scalar ----
     # Numbers: decimal or hex (#41, #0x29): one notation, sign kept.
     rest = _ARM_NUM_RE.sub(lambda m: "#" + _hex(_num(m.group(1) + m.group(2))), rest)
     if a32:

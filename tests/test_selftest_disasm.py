@@ -137,6 +137,11 @@ SAME = [
     ("aarch64", "b .+4", "b\ta8 <__iv_42>", 0xa4),
     ("aarch64", "ldr w0, .+0", "ldr w0, #0", 0),
     ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3988]", 0),
+    # AArch64 FP scalar: FP constants as values, condition operands hs/lo
+    ("aarch64", "fmov d3, #-0.40625", "fmov\td3, #-4.062500000000000000e-01", 0),
+    ("aarch64", "fmov s1, #31.0", "fmov s1, #31.00000000", 0),
+    ("aarch64", "fcmp d0, #0.0", "fcmp d0, #0.0e0", 0),
+    ("aarch64", "fccmp s3, s19, #1, cc", "fccmp s3, s19, #1, lo", 0),
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -166,6 +171,10 @@ DIFFERENT = [
     ("aarch64", "sub w4, wzr, w2, lsr #7", "neg w4, w2, lsl #7", 0),
     ("aarch64", "ldr w0, .+0", "ldr w0, #4", 0),
     ("aarch64", "ldr w1, [x16, #14728]", "ldr w1, [x16, #0x3980]", 0),
+    ("aarch64", "fmov d3, #-0.40625", "fmov d3, #4.062500000000000000e-01", 0),
+    ("aarch64", "fmov s1, #31.0", "fmov s1, #3.100000000000000000e+00", 0),
+    ("aarch64", "fmov s1, #1.0", "fmov s1, #0x1", 0),
+    ("aarch64", "fccmp s3, s19, #1, cc", "fccmp s3, s19, #1, hs", 0),
 ]
 
 
