@@ -10,6 +10,14 @@ implicit operands (rsi, rdi, rcx, DF of the string operations; the target of jmp
 through r/m and of ret) into the scratch block and the code. The native cell runs native
 alone: every case must run or fault, and its counts go to the report.
 
+aarch64 has no ground truth on a machine that is not aarch64: its engines are compared
+with a reference (`--reference`: native on an aarch64 machine, else qemu). The reference
+cell runs the reference alone; the other cells compare an engine with it. Rules:
+state/a64-notrun.tsv (forms and texts not run: brk, svc, store-exclusives, system registers
+other than nzcv/fpcr/fpsr/tpidr_el0), state/a64-implicit.tsv (br/blr/ret: the register
+holds the taken marker's address), state/a64-undefined.tsv (what a form leaves UNKNOWN),
+state/a64-known-divergences.tsv (TARGET, ENGINE, REFERENCE, FORM, WHAT, EVIDENCE).
+
 test_state_scaffold checks the fixed code around each instruction (`imago state
 --scaffold`: its bytes and assembler text) byte for byte against GNU as.
 
@@ -31,18 +39,31 @@ NOTRUN = os.path.join(STATE_DIR, "x86-notrun.tsv")
 IMPLICIT = os.path.join(STATE_DIR, "x86-implicit.tsv")
 KNOWN = os.environ.get("IMAGO_STATE_KNOWN") or os.path.join(STATE_DIR, "known-divergences.tsv")
 STATE_TARGETS = ("x86_64", "i386")
+A64 = "aarch64"
+A64_NOTRUN = os.path.join(STATE_DIR, "a64-notrun.tsv")
+A64_IMPLICIT = os.path.join(STATE_DIR, "a64-implicit.tsv")
+A64_UNDEFINED = os.path.join(STATE_DIR, "a64-undefined.tsv")
+A64_KNOWN = os.environ.get("IMAGO_STATE_A64_KNOWN") or os.path.join(STATE_DIR,
+                                                                    "a64-known-divergences.tsv")
 DEFAULT_CASES = 16
 CASES = int(os.environ.get("IMAGO_STATE_CASES") or DEFAULT_CASES)
 SEED = os.environ.get("IMAGO_STATE_SEED") or "1"
 SHARDS = int(os.environ.get("IMAGO_STATE_SHARDS") or 2)
 
 
+def reference(target):
+    """The engine a target's engines are compared with: native where the machine runs the
+    target, else (aarch64 on another machine) qemu."""
+    return "native" if "native" in harness.engines_for(target) else "qemu"
+
+
 def _cells():
     out = []
-    for t in STATE_TARGETS:
+    for t in STATE_TARGETS + (A64,):
         engines = harness.engines_for(t)
-        if "native" not in engines:
+        if "native" not in engines and t != A64:
             continue  # no ground truth on this machine
+        # aarch64 elsewhere: native is not offered, qemu is the reference
         for e in engines:
             for s in range(1, SHARDS + 1):
                 out.append(pytest.param(t, e, s, id="%s-%s-%d" % (t, e, s)))
@@ -50,7 +71,9 @@ def _cells():
 
 
 def load_known(path=KNOWN):
-    """{(target, engine, form, what): evidence} from the known-divergence file."""
+    """{(target, engine, reference, form, what): evidence} from a known-divergence file:
+    the x86 one (TARGET ENGINE FORM WHAT EVIDENCE, against native) or the aarch64 one
+    (TARGET ENGINE REFERENCE FORM WHAT EVIDENCE)."""
     known = {}
     if not os.path.exists(path):
         return known
@@ -59,21 +82,25 @@ def load_known(path=KNOWN):
             line = line.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            parts = line.split("\t")
-            if len(parts) != 5 or not all(p.strip() for p in parts):
-                raise ValueError("%s:%d: expected TARGET<TAB>ENGINE<TAB>FORM<TAB>WHAT<TAB>"
-                                 "EVIDENCE" % (harness.rel(path), n))
-            known[tuple(p.strip() for p in parts[:4])] = parts[4].strip()
+            parts = [p.strip() for p in line.split("\t")]
+            if len(parts) == 5 and all(parts):
+                parts.insert(2, "native")
+            if len(parts) != 6 or not all(parts):
+                raise ValueError("%s:%d: expected TARGET<TAB>ENGINE<TAB>[REFERENCE<TAB>]FORM"
+                                 "<TAB>WHAT<TAB>EVIDENCE" % (harness.rel(path), n))
+            known[tuple(parts[:5])] = parts[5]
     return known
 
 
 def parse(out):
     """imago state's lines: {"notrun": {form: reason}, "forms": {engine: {form: (cases,
     faulted)}}, "diverge": [(engine, form, what, case, detail)], "summary": {engine: {}}}."""
-    res = {"notrun": {}, "forms": {}, "diverge": [], "summary": {}}
+    res = {"notrun": {}, "forms": {}, "diverge": [], "summary": {}, "reference": None}
     for line in out.splitlines():
         f = line.split("\t")
-        if f[0] == "notrun" and len(f) == 3:
+        if f[0] == "reference" and len(f) == 3:
+            res["reference"] = (f[1], f[2])
+        elif f[0] == "notrun" and len(f) == 3:
             res["notrun"][f[1]] = f[2]
         elif f[0] == "form" and len(f) == 5:
             kv = dict(x.split("=", 1) for x in f[3:])
@@ -87,10 +114,16 @@ def parse(out):
     return res
 
 
+def rule_args(target):
+    if target == A64:
+        return ["--reference", reference(target), "--undefined", A64_UNDEFINED, "--notrun",
+                A64_NOTRUN, "--implicit", A64_IMPLICIT]
+    return ["--undefined", UNDEFINED, "--notrun", NOTRUN, "--implicit", IMPLICIT]
+
+
 def run_state(target, engine, shard, shards=SHARDS, cases=CASES, seed=SEED):
     argv = ["state", "-a", target, "--engine", engine, "--cases", str(cases), "--seed", seed,
-            "--shard", "%d/%d" % (shard, shards), "--undefined", UNDEFINED, "--notrun", NOTRUN,
-            "--implicit", IMPLICIT]
+            "--shard", "%d/%d" % (shard, shards)] + rule_args(target)
     p = harness.imago(*argv, timeout=1200)
     cmd = harness.shjoin([harness.rel(harness.IMAGO)] + [harness.rel(a) for a in argv])
     return p, cmd
@@ -109,23 +142,28 @@ def test_state(target, engine, shard, stats, imago_bin):
         res = parse(p.stdout)
     except (ValueError, KeyError) as e:
         pytest.fail("`%s`: %s" % (cmd, e), pytrace=False)
-    if engine not in res["summary"] or "native" not in res["summary"]:
+    ref = reference(target)
+    if engine not in res["summary"] or ref not in res["summary"]:
         pytest.fail("`%s` printed no summary for %s:\n%s" % (cmd, engine, p.stdout[-2000:]),
                     pytrace=False)
+    if ref != "native" and (not res["reference"] or res["reference"][0] != ref):
+        pytest.fail("`%s` did not say that %s is compared with %s, not native" % (
+            cmd, target, ref), pytrace=False)
     forms = res["forms"].get(engine, {})
     run_forms = sorted(f for f, (c, _x) in forms.items() if c > 0)
-    known = load_known()
+    known_path = A64_KNOWN if target == A64 else KNOWN
+    known = load_known(known_path)
     unexpected, seen = [], set()
     for d in res["diverge"]:
-        key = (target, d[0], d[1], d[2])
+        key = (target, d[0], ref, d[1], d[2])
         if key in known:
             seen.add(key)
         else:
             unexpected.append(d)
     # A listed divergence of a form this shard ran must still show (with the default
     # number of cases or more: fewer cases may miss it).
-    stale = sorted(k for k in known if k[0] == target and k[1] == engine and k[2] in forms
-                   and k not in seen)
+    stale = sorted(k for k in known if k[0] == target and k[1] == engine and k[2] == ref
+                   and k[3] in forms and k not in seen)
     summ = res["summary"][engine]
     stats(target, **{
         "state_%s_forms" % engine: run_forms,
@@ -135,21 +173,31 @@ def test_state(target, engine, shard, stats, imago_bin):
         "state_%s_known" % engine: len({(d[1], d[2]) for d in res["diverge"]} - {
             (d[1], d[2]) for d in unexpected}),
         "state_not_run": ["%s: %s" % kv for kv in sorted(res["notrun"].items())],
+        "state_reference": ref,
     })
     msgs = []
     if unexpected:
         byform = {}
         for d in unexpected:
             byform.setdefault((d[1], d[2]), []).append(d)
-        msgs.append("%d divergences of %s from native on %s in %d (form, what) pairs, not in "
-                    "%s:" % (len(unexpected), engine, target, len(byform), harness.rel(KNOWN)))
+        msgs.append("%d divergences of %s from %s on %s in %d (form, what) pairs, not in "
+                    "%s:" % (len(unexpected), engine, ref, target, len(byform),
+                             harness.rel(known_path)))
         for (form, what), ds in sorted(byform.items())[:40]:
             msgs.append("  %s %s (%d cases), e.g. case %d: %s" % (form, what, len(ds), ds[0][3],
                                                                 ds[0][4]))
         msgs.append("  reproduce: %s --form FORM" % cmd)
+    if target == A64 and engine == ref:
+        # aarch64's operands are aimed from the table alone (memory bases at the scratch
+        # block, branch registers at the marker): a case that faults on the reference was
+        # aimed wrong, or its form belongs in a64-notrun.tsv
+        bad = sorted("%s (%d of %d cases)" % (f, x, c + x) for f, (c, x) in forms.items() if x)
+        if bad:
+            msgs.append("forms with cases that fault on %s (`%s --form FORM`): %s" % (
+                ref, cmd, ", ".join(bad)))
     if stale and CASES >= DEFAULT_CASES:
         msgs.append("listed in %s but not reproduced (remove them, or say why they are "
-                    "gone):" % harness.rel(KNOWN))
+                    "gone):" % harness.rel(known_path))
         msgs += ["  %s" % "\t".join(k) for k in stale]
     if msgs:
         pytest.fail("\n".join(msgs), pytrace=False)
@@ -219,11 +267,13 @@ def _assemble(target, text, tmpdir, name):
 
 
 @pytest.mark.kind("state")
-@pytest.mark.parametrize("target", STATE_TARGETS)
+@pytest.mark.parametrize("target", STATE_TARGETS + (A64,))
 def test_state_scaffold(target, tmp_path, imago_bin):
-    """Every piece of fixed code imago state puts around an instruction (loads and stores
-    of the GPRs, xmm registers and MXCSR, popf/pushf, the branch marker, prologue and
-    epilogue) must be what GNU as makes of its assembler text."""
+    """Every piece of fixed code imago state puts around an instruction (x86: loads and
+    stores of the GPRs, xmm registers and MXCSR, popf/pushf; aarch64: ldp/stp of the x and
+    q registers, msr/mrs of nzcv, fpcr, fpsr and tpidr_el0, mov to and from sp, movz/movk
+    of the record's address; the branch marker, prologue and epilogue) must be what GNU as
+    makes of its assembler text."""
     missing = harness.missing_tools(target, which=("as", "objcopy"))
     if missing:
         pytest.skip("not installed: %s" % ", ".join(missing))

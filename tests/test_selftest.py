@@ -260,16 +260,38 @@ def test_state_check_sees_a_wrong_result(imago_bin, tmp_path):
     assert rc0 == 0, "control: the state check fails without the fault:\n" + out0[-4000:]
 
 
+def test_state_check_sees_a_wrong_result_aarch64(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_DROP=unicorn on aarch64: the low byte of a case's out x0 in
+    unicorn's copy-back is lost; the aarch64 unicorn cells (compared with qemu, or native on
+    an aarch64 machine) must fail and name reg:x0, and the qemu cells pass."""
+    sel = ["conformance/test_state.py", "-k", "aarch64 and (unicorn or qemu) and not scaffold"]
+    env = {"IMAGO_FAULT_STATE_DROP": "unicorn", "IMAGO_STATE_CASES": "4"}
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="statedrop64")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_DROP=unicorn" in out, out[-4000:]
+    uc = {t: o for t, o in outcomes.items() if "unicorn" in t}
+    q = {t: o for t, o in outcomes.items() if "qemu" in t}
+    assert rc == 1 and uc and all(o == "failed" for o in uc.values()), \
+        "the aarch64 state check passed with a byte of unicorn's results dropped: %s\n%s" % (
+            outcomes, out[-4000:])
+    assert "reg:x0" in out and "divergences of unicorn from" in out, out[-4000:]
+    assert q and all(o in ("passed", "skipped") for o in q.values()), \
+        "qemu failed though only unicorn's results were damaged: %s\n%s" % (q, out[-4000:])
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
+                                   name="stateclean64")
+    assert rc0 == 0, "control: the aarch64 state check fails without the fault:\n" + out0[-4000:]
+
+
 def test_state_scaffold_check_sees_a_wrong_byte(imago_bin, tmp_path):
     """IMAGO_FAULT_STATE_SCAFFOLD=1: imago state's xmm store gets a load's opcode (0F 6F for
-    0F 7F); the scaffold check must fail on both targets and name movdqu."""
+    0F 7F), its aarch64 stp of q registers an ldp's word; the scaffold check must fail on
+    every target and name movdqu and stp q."""
     sel = ["conformance/test_state.py", "-k", "scaffold"]
     rc, out, outcomes = run_conformance(str(tmp_path), sel, {"IMAGO_FAULT_STATE_SCAFFOLD": "1"},
                                         name="scaffold")
     assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_SCAFFOLD" in out, out[-4000:]
-    assert rc == 1 and len(outcomes) == 2 and all(o == "failed" for o in outcomes.values()), \
+    assert rc == 1 and len(outcomes) == 3 and all(o == "failed" for o in outcomes.values()), \
         "the scaffold check passed with a wrong opcode: %s\n%s" % (outcomes, out[-4000:])
-    assert "movdqu XMMWORD PTR" in out, out[-4000:]
+    assert "movdqu XMMWORD PTR" in out and "stp q" in out, out[-4000:]
     rc0, out0, _ = run_conformance(str(tmp_path), sel, name="scaffoldclean")
     assert rc0 == 0, "control: the scaffold check fails without the fault:\n" + out0[-4000:]
 

@@ -29,20 +29,14 @@
 #include "form.h"
 #include "imago/emu.h"
 #include "imago/enc.h"
+#include "state.h"
 
-/* The data block: case i's record (one page) is at DATA + HDR + i * REC in every run, so
- * its addresses do not depend on which cases run with it; a run of cases s..s+m maps the
- * block at DATA + s * REC, whose first page holds the caller's stack pointer. */
-#define DATA ((uint64_t)IM_EMU_DATA_ADDR)
-#define CODE_BASE 0x10000000u
-/* The code: case i's code at CODE_BASE + CODE_PRO + i * CODE_STRIDE in every run (the image
- * of a batch is loaded at the page below its first case), so a code address the case puts
- * in its state (a call's return address, a jmp target) is the same on every engine however
- * the batches were split. */
-#define CODE_PRO 64u
-#define CODE_STRIDE 1024u
-#define HDR 4096u
-#define REC 4096u
+/* The data block, the code addresses and the batches: tools/state.h. */
+#define DATA ST_DATA
+#define CODE_BASE ST_CODE_BASE
+#define CODE_STRIDE ST_CODE_STRIDE
+#define HDR ST_HDR
+#define REC ST_REC
 #define IN_OFF 0u     /* regs[16] (8 bytes each), flags */
 #define OUT_OFF 256u  /* regs[16], flags, taken */
 #define SCR_OFF 1024u /* the scratch block */
@@ -54,9 +48,7 @@
 #define MXCSR 0x1f80u /* round to nearest, every exception masked, no DAZ/FTZ */
 #define WIN_LO 256u   /* pointers and memory operands land in [WIN_LO, WIN_HI) of the scratch */
 #define WIN_HI 768u
-#define CHUNK 1024u /* cases per call */
-/* Records must end below unicorn's stack (0x7fe00000) and 2 GiB (absolute addressing). */
-#define MAX_CASES 60000u
+#define MAX_CASES ST_MAX_CASES
 
 #define F_CF 0x1u
 #define F_PF 0x4u
@@ -82,11 +74,6 @@ struct undef_rule {
     enum cond cond;
 };
 
-struct skip_rule {
-    char key[64];
-    char reason[256];
-};
-
 /* x86-implicit.tsv: the implicit operands of a form (KEY a glob on the form id). */
 struct impl_rule {
     char key[64];
@@ -106,8 +93,7 @@ static struct impl_rule *impls;
 static size_t nimpls;
 static struct undef_rule *undefs;
 static size_t nundefs;
-static struct skip_rule *skips;
-static size_t nskips;
+static struct st_skips skips;
 
 static unsigned flag_bit(const char *name)
 {
@@ -132,164 +118,127 @@ static void flag_names(unsigned f, char *buf, size_t n)
             im_appendf(buf, n, "%s%s", buf[0] ? "," : "", names[i]);
 }
 
-/* Lines "KEY<TAB>FLAGS[<TAB>CONDITION]" (undefined flags) or "KEY<TAB>REASON" (not run);
- * '#' starts a comment. Returns 0, or 1 after printing what is wrong and where. */
-static int read_rules(const char *path, int undef)
+/* Lines "KEY<TAB>FLAGS[<TAB>CONDITION]" (undefined flags) or "KEY<TAB>OPERANDS" (implicit
+ * operands); '#' starts a comment (st_read_rules). Returns 0, or 1 after printing what is
+ * wrong and where. */
+static int rule_line(void *ctx, char **fields, int nf, const char *path, int ln)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        tool_error(CMD, "%s: %s", path, strerror(errno));
+    int undef = *(const int *)ctx;
+    if (nf < 2 || strlen(fields[0]) >= 64) {
+        tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln,
+                   undef == 2   ? "OPERANDS"
+                   : undef == 1 ? "FLAGS[<TAB>CONDITION]"
+                                : "REASON");
         return 1;
     }
-    char line[512];
-    int ln = 0;
-    while (fgets(line, sizeof line, f)) {
-        ln++;
-        line[strcspn(line, "\r\n")] = '\0';
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *fields[3] = {0};
-        int nf = 0;
-        for (char *s = strtok(line, "\t"); s && nf < 3; s = strtok(NULL, "\t")) {
-            while (*s == ' ')
-                s++;
-            size_t l = strlen(s);
-            while (l && s[l - 1] == ' ')
-                s[--l] = '\0';
-            if (*s)
-                fields[nf++] = s;
+    if (undef == 2) {
+        struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        snprintf(r.key, sizeof r.key, "%s", fields[0]);
+        for (char *s = fields[1]; *s;) {
+            size_t l = strcspn(s, " ,");
+            char tok[16] = "";
+            unsigned sz = 0;
+            if (l < sizeof tok)
+                memcpy(tok, s, l);
+            int ok = l < sizeof tok;
+            if (ok && (!strncmp(tok, "si:", 3) || !strncmp(tok, "di:", 3))) {
+                sz = (unsigned)atoi(tok + 3);
+                ok = sz == 1 || sz == 2 || sz == 4 || sz == 8;
+                *(tok[0] == 's' ? &r.si : &r.di) = sz;
+            } else if (ok && !strcmp(tok, "cx"))
+                r.cx = 1;
+            else if (ok && !strcmp(tok, "df"))
+                r.df = 1;
+            else if (ok && !strcmp(tok, "target"))
+                r.target = 1;
+            else if (ok && !strcmp(tok, "ret"))
+                r.ret = 1;
+            else if (ok && !strcmp(tok, "bp"))
+                r.bp = 1;
+            else if (ok && !strcmp(tok, "stack"))
+                r.stack = 1;
+            else if (ok && !strcmp(tok, "eq"))
+                r.eq = 1;
+            else
+                ok = 0;
+            if (!ok) {
+                tool_error(CMD,
+                           "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
+                           "4 or 8; cx, df, target, ret, bp, stack, eq)",
+                           path, ln, (int)l, s);
+                return 1;
+            }
+            s += l;
+            s += strspn(s, " ,");
         }
-        if (nf == 0)
-            continue;
-        if (nf < 2 || strlen(fields[0]) >= 64) {
-            tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln,
-                       undef == 2   ? "OPERANDS"
-                       : undef == 1 ? "FLAGS[<TAB>CONDITION]"
-                                    : "REASON");
-            fclose(f);
+        struct impl_rule *nr = realloc(impls, (nimpls + 1) * sizeof *nr);
+        if (!nr)
+            abort();
+        impls = nr;
+        impls[nimpls++] = r;
+    } else if (undef) {
+        struct undef_rule r = {{0}, 0, C_ALWAYS};
+        snprintf(r.key, sizeof r.key, "%s", fields[0]);
+        for (char *s = fields[1]; *s;) {
+            char name[8] = "";
+            size_t l = strcspn(s, " ,");
+            if (l < sizeof name)
+                memcpy(name, s, l);
+            if (l >= sizeof name || !flag_bit(name)) {
+                tool_error(CMD,
+                           "%s:%d: unknown flag in '%s' (flags: CF PF AF ZF SF OF DF, or case)",
+                           path, ln, fields[1]);
+                return 1;
+            }
+            r.flags |= flag_bit(name);
+            s += l;
+            s += strspn(s, " ,");
+        }
+        if (fields[2]) {
+            if (!strcmp(fields[2], "count!=0"))
+                r.cond = C_COUNT_NZ;
+            else if (!strcmp(fields[2], "count>1"))
+                r.cond = C_COUNT_GT1;
+            else if (!strcmp(fields[2], "count>=size"))
+                r.cond = C_COUNT_GE_SIZE;
+            else if (!strcmp(fields[2], "count>size"))
+                r.cond = C_COUNT_GT_SIZE;
+            else if (!strcmp(fields[2], "bitoffset>scratch"))
+                r.cond = C_BITOFF;
+            else {
+                tool_error(CMD,
+                           "%s:%d: unknown condition '%s' (count!=0, count>1, count>=size, "
+                           "count>size, bitoffset>scratch)",
+                           path, ln, fields[2]);
+                return 1;
+            }
+        }
+        if ((r.flags & F_CASE) && r.flags != F_CASE) {
+            tool_error(CMD, "%s:%d: 'case' stands alone (the whole case is out)", path, ln);
             return 1;
         }
-        if (undef == 2) {
-            struct impl_rule r = {{0}, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-            snprintf(r.key, sizeof r.key, "%s", fields[0]);
-            for (char *s = fields[1]; *s;) {
-                size_t l = strcspn(s, " ,");
-                char tok[16] = "";
-                unsigned sz = 0;
-                if (l < sizeof tok)
-                    memcpy(tok, s, l);
-                int ok = l < sizeof tok;
-                if (ok && (!strncmp(tok, "si:", 3) || !strncmp(tok, "di:", 3))) {
-                    sz = (unsigned)atoi(tok + 3);
-                    ok = sz == 1 || sz == 2 || sz == 4 || sz == 8;
-                    *(tok[0] == 's' ? &r.si : &r.di) = sz;
-                } else if (ok && !strcmp(tok, "cx"))
-                    r.cx = 1;
-                else if (ok && !strcmp(tok, "df"))
-                    r.df = 1;
-                else if (ok && !strcmp(tok, "target"))
-                    r.target = 1;
-                else if (ok && !strcmp(tok, "ret"))
-                    r.ret = 1;
-                else if (ok && !strcmp(tok, "bp"))
-                    r.bp = 1;
-                else if (ok && !strcmp(tok, "stack"))
-                    r.stack = 1;
-                else if (ok && !strcmp(tok, "eq"))
-                    r.eq = 1;
-                else
-                    ok = 0;
-                if (!ok) {
-                    tool_error(CMD,
-                               "%s:%d: unknown implicit operand '%.*s' (si:N, di:N with N 1, 2, "
-                               "4 or 8; cx, df, target, ret, bp, stack, eq)",
-                               path, ln, (int)l, s);
-                    fclose(f);
-                    return 1;
-                }
-                s += l;
-                s += strspn(s, " ,");
-            }
-            struct impl_rule *nr = realloc(impls, (nimpls + 1) * sizeof *nr);
-            if (!nr)
-                abort();
-            impls = nr;
-            impls[nimpls++] = r;
-        } else if (undef) {
-            struct undef_rule r = {{0}, 0, C_ALWAYS};
-            snprintf(r.key, sizeof r.key, "%s", fields[0]);
-            for (char *s = fields[1]; *s;) {
-                char name[8] = "";
-                size_t l = strcspn(s, " ,");
-                if (l < sizeof name)
-                    memcpy(name, s, l);
-                if (l >= sizeof name || !flag_bit(name)) {
-                    tool_error(CMD,
-                               "%s:%d: unknown flag in '%s' (flags: CF PF AF ZF SF OF DF, or case)",
-                               path, ln, fields[1]);
-                    fclose(f);
-                    return 1;
-                }
-                r.flags |= flag_bit(name);
-                s += l;
-                s += strspn(s, " ,");
-            }
-            if (fields[2]) {
-                if (!strcmp(fields[2], "count!=0"))
-                    r.cond = C_COUNT_NZ;
-                else if (!strcmp(fields[2], "count>1"))
-                    r.cond = C_COUNT_GT1;
-                else if (!strcmp(fields[2], "count>=size"))
-                    r.cond = C_COUNT_GE_SIZE;
-                else if (!strcmp(fields[2], "count>size"))
-                    r.cond = C_COUNT_GT_SIZE;
-                else if (!strcmp(fields[2], "bitoffset>scratch"))
-                    r.cond = C_BITOFF;
-                else {
-                    tool_error(CMD,
-                               "%s:%d: unknown condition '%s' (count!=0, count>1, count>=size, "
-                               "count>size, bitoffset>scratch)",
-                               path, ln, fields[2]);
-                    fclose(f);
-                    return 1;
-                }
-            }
-            if ((r.flags & F_CASE) && r.flags != F_CASE) {
-                tool_error(CMD, "%s:%d: 'case' stands alone (the whole case is out)", path, ln);
-                fclose(f);
-                return 1;
-            }
-            if (r.cond == C_BITOFF && r.flags != F_CASE) {
-                tool_error(CMD, "%s:%d: bitoffset>scratch goes with 'case'", path, ln);
-                fclose(f);
-                return 1;
-            }
-            struct undef_rule *nr = realloc(undefs, (nundefs + 1) * sizeof *nr);
-            if (!nr)
-                abort();
-            undefs = nr;
-            undefs[nundefs++] = r;
-        } else {
-            struct skip_rule r;
-            snprintf(r.key, sizeof r.key, "%s", fields[0]);
-            snprintf(r.reason, sizeof r.reason, "%s", fields[1]);
-            struct skip_rule *nr = realloc(skips, (nskips + 1) * sizeof *nr);
-            if (!nr)
-                abort();
-            skips = nr;
-            skips[nskips++] = r;
+        if (r.cond == C_BITOFF && r.flags != F_CASE) {
+            tool_error(CMD, "%s:%d: bitoffset>scratch goes with 'case'", path, ln);
+            return 1;
         }
+        struct undef_rule *nr = realloc(undefs, (nundefs + 1) * sizeof *nr);
+        if (!nr)
+            abort();
+        undefs = nr;
+        undefs[nundefs++] = r;
     }
-    fclose(f);
     return 0;
+}
+
+static int read_rules(const char *path, int undef)
+{
+    return st_read_rules(CMD, path, rule_line, &undef);
 }
 
 /* ---- cases ---- */
 
 struct xcase {
-    int form;
-    unsigned idx, slot;
+    struct st_case h; /* form, idx, slot, text */
     im_operand ops[IM_MAX_OPS];
     uint64_t regs[16];
     uint64_t flags;
@@ -300,7 +249,6 @@ struct xcase {
     int tgt; /* the taken label's address goes to: 0 nowhere, 1 reg tgt_reg, 2 the
               * memory operand, 3 the top of the stack (set when the code is built) */
     unsigned tgt_reg;
-    char text[160];
 };
 
 struct tgt {
@@ -310,47 +258,9 @@ struct tgt {
     uint64_t mask;
 };
 
-static uint64_t code_addr(unsigned slot)
-{
-    return CODE_BASE + CODE_PRO + (uint64_t)slot * CODE_STRIDE;
-}
-
-static uint64_t code_base(unsigned slot) /* the load address of a batch from slot */
-{
-    return CODE_BASE + (((uint64_t)slot * CODE_STRIDE) & ~(uint64_t)4095);
-}
-
-static uint64_t rec_addr(unsigned slot)
-{
-    return DATA + HDR + (uint64_t)slot * REC;
-}
-
-static uint64_t rnd_value(im_rng *r, int mode)
-{
-    static const uint64_t edges[] = {0,
-                                     1,
-                                     2,
-                                     0x7f,
-                                     0x80,
-                                     0xff,
-                                     0x7fff,
-                                     0x8000,
-                                     0xffff,
-                                     0x7fffffff,
-                                     0x80000000u,
-                                     0xffffffffu,
-                                     0x100000000ull,
-                                     0x7fffffffffffffffull,
-                                     0x8000000000000000ull,
-                                     ~0ull,
-                                     ~0ull - 1};
-    uint64_t x = im_rng_next(r);
-    switch (mode) {
-    case 0: return x % 17;                                      /* small */
-    case 1: return edges[x % (sizeof edges / sizeof edges[0])]; /* edges */
-    default: return im_rng_next(r);
-    }
-}
+#define code_addr st_code_addr
+#define rec_addr st_rec_addr
+#define rnd_value st_rnd_value
 
 /* A random value for a register; ptr: an address in the case's scratch window. */
 static uint64_t reg_value(im_rng *r, int casemode, uint64_t scr)
@@ -440,26 +350,8 @@ static im_operand mem_operand(const struct tgt *g, struct xcase *c, im_rng *r, u
     return im_mem(base, index, index == IM_NOREG ? 1 : scale, disp);
 }
 
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Does a rule's KEY name form f: its id, its mnemonic, or, for a prefixed form (lock bts,
- * rep movsb: mnemonic "lock", text "bts ..."), the instruction's own mnemonic. */
-static int key_names(const char *key, const im_form *f)
-{
-    if (!strcmp(key, f->id) || !strcmp(key, f->mnem))
-        return 1;
-    const char *t = f->tpl;
-    if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
-        return 0;
-    size_t l = strcspn(t, " ");
-    return strlen(key) == l && !strncmp(key, t, l);
-}
+#define fnv st_fnv
+#define key_names st_key_names
 
 /* Fault injection for the self-test: IMAGO_FAULT_STATE_IMPLICIT=1 reads the implicit-operand
  * rules but applies none (string operations and jmp/call/ret get random implicit operands). */
@@ -479,7 +371,7 @@ static const struct impl_rule *implicit_for(const im_form *f)
 /* The rules (x86-undefined-flags.tsv) that apply to case c: the union of their flags. */
 static unsigned rules_for(const struct tgt *g, const struct xcase *c)
 {
-    const im_form *f = &g->a->forms[c->form];
+    const im_form *f = &g->a->forms[c->h.form];
     unsigned size = f->nops ? kind_size(g->a->kinds[f->kinds[0]].name) : 0;
     int64_t count = -1;
     const im_operand *last = f->nops >= 2 ? &c->ops[f->nops - 1] : NULL;
@@ -513,7 +405,7 @@ static unsigned rules_for(const struct tgt *g, const struct xcase *c)
                               : size == 32 ? (int64_t)(int32_t)v
                                            : (int64_t)(int16_t)v;
                 int64_t bytes = (off >> (size == 64 ? 6 : size == 32 ? 5 : 4)) * (size / 8);
-                uint64_t lo = rec_addr(c->slot) + SCR_OFF;
+                uint64_t lo = rec_addr(c->h.slot) + SCR_OFF;
                 uint64_t at = c->ea + (uint64_t)bytes;
                 on = at < lo || at + size / 8 > lo + SCR_LEN;
             }
@@ -537,9 +429,9 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
     static im_operand samples[IM_MAX_SAMPLES];
     for (int attempt = 0; attempt < 32; attempt++) {
         memset(c, 0, sizeof *c);
-        c->form = fi;
-        c->idx = idx;
-        c->slot = slot;
+        c->h.form = fi;
+        c->h.idx = idx;
+        c->h.slot = slot;
         uint64_t scr = rec_addr(slot) + SCR_OFF;
         int mode = (int)(im_rng_next(&r) % 4);
         mode = mode == 3 ? 0 : mode;
@@ -656,7 +548,7 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
                 if (test[i].type == IM_OP_LABEL)
                     test[i] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 16};
             if (im_encode(g->t, fi, test, tmp, sizeof tmp) > 0 && !(rules_for(g, c) & F_CASE)) {
-                im_print(g->t, fi, test, c->text, sizeof c->text);
+                im_print(g->t, fi, test, c->h.text, sizeof c->h.text);
                 return 0;
             }
         }
@@ -872,7 +764,7 @@ static void epilogue(im_buf *b, const struct tgt *g)
 /* One case at slot: load, the instruction, store. Returns 0 or the encoder's error. */
 static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t base)
 {
-    uint64_t rec = rec_addr(c->slot);
+    uint64_t rec = rec_addr(c->h.slot);
     im_operand ops[IM_MAX_OPS];
     memcpy(ops, c->ops, sizeof ops);
     mov_esp_imm(b, rec + IN_OFF + 128);
@@ -883,7 +775,7 @@ static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t b
     for (unsigned i = 0; i < g->nregs; i++)
         mov_abs(b, g, i, rec + IN_OFF + 8 * i, 1);
     int taken = c->tgt ? im_buf_label(b) : -1;
-    const im_form *f = &g->a->forms[c->form];
+    const im_form *f = &g->a->forms[c->h.form];
     for (unsigned i = 0; i < f->nops; i++)
         if (ops[i].type == IM_OP_LABEL) {
             if (taken < 0)
@@ -900,12 +792,12 @@ static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t b
             for (unsigned j = 0; j < f->nops; j++)
                 if (t2[j].type == IM_OP_LABEL)
                     t2[j] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 16};
-            int len = im_encode(g->t, c->form, t2, tmp, sizeof tmp);
+            int len = im_encode(g->t, c->h.form, t2, tmp, sizeof tmp);
             if (len < 0)
                 return len;
             ops[i].imm -= (int64_t)(base + im_buf_offset(b) + (size_t)len);
         }
-    int err = im_buf_emit(b, c->form, ops);
+    int err = im_buf_emit(b, c->h.form, ops);
     if (err)
         return err;
     if (c->tgt) {
@@ -913,7 +805,7 @@ static int emit_case(im_buf *b, const struct tgt *g, struct xcase *c, uint64_t b
          * in-state (register, memory operand or stack top), which put_case writes after the
          * code is built: the same code address on every engine (same batches, same base) */
         uint64_t at = (base + im_buf_offset(b) + 2) & g->mask;
-        uint64_t scr = rec_addr(c->slot) + SCR_OFF;
+        uint64_t scr = rec_addr(c->h.slot) + SCR_OFF;
         uint64_t where = c->tgt == 2 ? c->ea : c->regs[4];
         if (c->tgt == 1)
             c->regs[c->tgt_reg] = at;
@@ -973,11 +865,11 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
     prologue(b, g);
     mov_abs(b, g, 4, saved, 0);
     for (size_t i = 0; i < n; i++) {
-        jmp_to(b, (size_t)(code_addr(cs[i]->slot) - base));
+        jmp_to(b, (size_t)(code_addr(cs[i]->h.slot) - base));
         int err = emit_case(b, g, cs[i], base);
-        if (!err && im_buf_offset(b) > code_addr(cs[i]->slot + 1) - base - 5) {
+        if (!err && im_buf_offset(b) > code_addr(cs[i]->h.slot + 1) - base - 5) {
             tool_error(CMD, "%s: the code of a case of %s is longer than %u bytes",
-                       im_target_name(g->t), g->a->forms[cs[i]->form].id, CODE_STRIDE - 5);
+                       im_target_name(g->t), g->a->forms[cs[i]->h.form].id, CODE_STRIDE - 5);
             err = IM_ERR_RANGE;
         }
         if (err) {
@@ -985,7 +877,7 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
             return err;
         }
     }
-    jmp_to(b, (size_t)(code_addr(cs[n - 1]->slot + 1) - base));
+    jmp_to(b, (size_t)(code_addr(cs[n - 1]->h.slot + 1) - base));
     mov_abs(b, g, 4, saved, 1);
     epilogue(b, g);
     im_buf_export(b, "run", entry, IM_SYM_FUNC);
@@ -1004,128 +896,21 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
     return 0;
 }
 
-/* ---- running ---- */
+/* ---- running (tools/state.c) ---- */
 
-struct outcome {
-    int faulted;      /* the call failed with an engine error */
-    char detail[200]; /* its message */
-    uint8_t rec[REC]; /* the record after the call */
-};
-
-/* Fault injection for the self-test: IMAGO_FAULT_STATE_DROP=ENGINE makes that engine's
- * copy-back lose one byte per call (the low byte of the first case's out rax keeps its
- * value from before the call). */
-static const char *fault_drop;
-
-/* Run cases cs[0..n) on emu; results into res[]. 0, or 1 when the batch faulted. */
-static int run_batch(im_emu *emu, im_engine e, const struct tgt *g, struct xcase *const *cs,
-                     size_t n, struct outcome *res, int *infra)
+static int build_cases(const struct st_ops *o, struct st_case *const *cs, size_t n, uint64_t saved,
+                       uint64_t base, im_image **out)
 {
-    im_image *img;
-    uint64_t addr = DATA + (uint64_t)cs[0]->slot * REC; /* the header page, then the records */
-    uint64_t base = code_base(cs[0]->slot);
-    int err = build_image(g, cs, n, addr, base, &img);
-    if (err) {
-        tool_error(CMD, "%s: building the cases of %s: %s: %s", im_target_name(g->t),
-                   g->a->forms[cs[0]->form].id, im_strerror(err), im_detail());
-        *infra = 1;
-        return 1;
-    }
-    err = im_emu_load(emu, img, base);
-    im_img_free(img);
-    if (err) {
-        tool_error(CMD, "%s: loading on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
-                   im_strerror(err), im_detail());
-        *infra = 1;
-        return 1;
-    }
-    size_t len = HDR + n * REC;
-    uint8_t *block = calloc(1, len);
-    if (!block)
-        abort();
-    for (size_t i = 0; i < n; i++)
-        put_case(g, cs[i], block + HDR + i * REC);
-    int64_t result;
-    err = im_emu_call_data(emu, "run", block, len, addr, NULL, 0, &result);
-    if (err && err != IM_ERR_ENGINE) {
-        tool_error(CMD, "%s on %s: %s: %s", im_target_name(g->t), im_engine_name(e),
-                   im_strerror(err), im_detail());
-        *infra = 1;
-        free(block);
-        return 1;
-    }
-    if (err) {
-        const char *d = im_detail();
-        const char *cmd = strstr(d, " (command:"); /* the message without the command line */
-        int dl = cmd ? (int)(cmd - d) : (int)strlen(d);
-        for (size_t i = 0; i < n; i++) {
-            res[i].faulted = 1;
-            snprintf(res[i].detail, sizeof res[i].detail, "%.*s", dl, d);
-        }
-        free(block);
-        return 1;
-    }
-    if (fault_drop && !strcmp(fault_drop, im_engine_name(e)))
-        block[HDR + OUT_OFF] = 0;
-    for (size_t i = 0; i < n; i++) {
-        res[i].faulted = 0;
-        res[i].detail[0] = '\0';
-        memcpy(res[i].rec, block + HDR + i * REC, REC);
-    }
-    free(block);
-    return 0;
+    struct tgt g = {o->t, o->a, o->t == IM_TARGET_X86_64 ? 16u : 8u,
+                    o->t == IM_TARGET_X86_64 ? 8u : 4u,
+                    o->t == IM_TARGET_X86_64 ? ~0ull : 0xffffffffull};
+    return build_image(&g, (struct xcase *const *)cs, n, saved, base, out);
 }
 
-/* Run cases s..s+m as one batch; when it faults, split it by form, then run each case of a
- * faulting form alone. bat[i] receives the first case of the batch case i finally ran in
- * (its length in blen[i]), so another engine can run the same batches: the same code at the
- * same addresses (a call's return address is a code address). */
-static void run_range(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t s,
-                      size_t m, struct outcome *res, size_t *bat, size_t *blen, int *infra)
+static void put_rec(const struct st_ops *o, const struct st_case *c, uint8_t *rec)
 {
-    if (!run_batch(emu, e, g, cs + s, m, res + s, infra) || *infra || m == 1) {
-        for (size_t i = s; i < s + m; i++) {
-            bat[i] = s;
-            blen[i] = m;
-        }
-        return;
-    }
-    int one_form = cs[s]->form == cs[s + m - 1]->form;
-    for (size_t i = s; i < s + m && !*infra;) {
-        size_t k = i + 1;
-        if (!one_form)
-            while (k < s + m && cs[k]->form == cs[i]->form)
-                k++;
-        run_range(emu, e, g, cs, i, k - i, res, bat, blen, infra);
-        i = k;
-    }
-}
-
-/* Every case, in batches of at most CHUNK; returns 1 on an error other than a fault. */
-static int run_all(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t n,
-                   struct outcome *res, size_t *bat, size_t *blen)
-{
-    int infra = 0;
-    for (size_t start = 0; start < n && !infra; start += CHUNK)
-        run_range(emu, e, g, cs, start, n - start < CHUNK ? n - start : CHUNK, res, bat, blen,
-                  &infra);
-    return infra;
-}
-
-/* Another engine: native's batches (bat, blen), each split as run_range splits. */
-static int run_like(im_emu *emu, im_engine e, const struct tgt *g, struct xcase **cs, size_t n,
-                    const size_t *bat, const size_t *blen, struct outcome *res)
-{
-    int infra = 0;
-    size_t *b2 = calloc(n ? n : 1, sizeof *b2), *l2 = calloc(n ? n : 1, sizeof *l2);
-    for (size_t i = 0; i < n && !infra; i += blen[i]) {
-        if (bat[i] != i || !blen[i])
-            abort(); /* batches are contiguous runs that start where the previous ended */
-        run_range(emu, e, g, cs, i, blen[i], res, b2, l2, &infra);
-    }
-    free(b2);
-    free(l2);
-    return infra;
+    struct tgt g = {o->t, o->a, o->t == IM_TARGET_X86_64 ? 16u : 8u, 0, 0};
+    put_case(&g, (const struct xcase *)c, rec);
 }
 
 /* ---- comparing ---- */
@@ -1162,12 +947,12 @@ static void diverge(const char *engine, const struct tgt *g, const struct xcase 
     va_end(ap);
     in_state(g, c, st, sizeof st);
     printf("diverge\t%s\t%s\t%s\t%u\t%s; insn '%s'; in: %s (scratch at 0x%" PRIx64 ")\n", engine,
-           g->a->forms[c->form].id, what, c->idx, msg, c->text, st, rec_addr(c->slot) + SCR_OFF);
+           g->a->forms[c->h.form].id, what, c->h.idx, msg, c->h.text, st, rec_addr(c->h.slot) + SCR_OFF);
 }
 
 /* Compare one case; returns the number of differences reported. */
 static unsigned compare(const char *engine, const struct tgt *g, const struct xcase *c,
-                        const struct outcome *nat, const struct outcome *eng)
+                        const struct st_outcome *nat, const struct st_outcome *eng)
 {
     unsigned d = 0;
     if (nat->faulted || eng->faulted) {
@@ -1285,6 +1070,10 @@ int cmd_state(int argc, char **argv)
     int scaffold = 0;
     const char *only[64];
     size_t nonly = 0;
+    for (int i = 1; i + 1 < argc; i++) /* AArch64 has its own check (cmd_state_a64.c) */
+        if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--target")) &&
+            im_target_from_name(argv[i + 1]) == IM_TARGET_AARCH64)
+            return cmd_state_a64(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1333,7 +1122,7 @@ int cmd_state(int argc, char **argv)
         return bad_usage("-a TARGET is required%s", "");
     im_target t = im_target_from_name(tname);
     if (t != IM_TARGET_X86_64 && t != IM_TARGET_I386) {
-        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64 and i386)", tname);
+        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64, i386 and aarch64)", tname);
         return 1;
     }
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
@@ -1348,13 +1137,10 @@ int cmd_state(int argc, char **argv)
         tool_error(CMD, "unknown engine '%s' (native, qemu, unicorn)", ename);
         return 1;
     }
-    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && read_rules(skip_path, 0)) ||
+    if ((undef_path && read_rules(undef_path, 1)) || (skip_path && st_read_skips(CMD, skip_path, &skips)) ||
         (impl_path && read_rules(impl_path, 2)))
         return 1;
     fault_implicit = getenv("IMAGO_FAULT_STATE_IMPLICIT") && *getenv("IMAGO_FAULT_STATE_IMPLICIT");
-    fault_drop = getenv("IMAGO_FAULT_STATE_DROP");
-    if (fault_drop && !*fault_drop)
-        fault_drop = NULL;
     /* A faulting case kills a runner: no core files. */
     struct rlimit nocore = {0, 0};
     setrlimit(RLIMIT_CORE, &nocore);
@@ -1385,10 +1171,7 @@ int cmd_state(int argc, char **argv)
         } else if (ordinal++ % shard_n != shard_i - 1) {
             continue;
         }
-        const char *reason = NULL;
-        for (size_t i = 0; i < nskips && !reason; i++)
-            if (key_names(skips[i].key, f))
-                reason = skips[i].reason;
+        const char *reason = st_skip_reason(&skips, f);
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
             continue;
@@ -1420,8 +1203,8 @@ int cmd_state(int argc, char **argv)
     }
 
     int status = 0;
-    struct outcome *nat = calloc(n ? n : 1, sizeof *nat);
-    struct outcome *eng = e == IM_ENGINE_NATIVE ? NULL : calloc(n ? n : 1, sizeof *eng);
+    struct st_outcome *nat = calloc(n ? n : 1, sizeof *nat);
+    struct st_outcome *eng = e == IM_ENGINE_NATIVE ? NULL : calloc(n ? n : 1, sizeof *eng);
     im_emu *ne = NULL, *ee = NULL;
     size_t *bat = NULL, *blen = NULL;
     int err = im_emu_open_ex(IM_ENGINE_NATIVE, t, IM_EMU_ISOLATED, &ne);
@@ -1440,8 +1223,10 @@ int cmd_state(int argc, char **argv)
     }
     bat = calloc(n ? n : 1, sizeof *bat);
     blen = calloc(n ? n : 1, sizeof *blen);
-    if (run_all(ne, IM_ENGINE_NATIVE, &g, cs, n, nat, bat, blen) ||
-        (ee && run_like(ee, e, &g, cs, n, bat, blen, eng))) {
+    struct st_ops ops = {t, g.a, build_cases, put_rec, OUT_OFF, CMD};
+    struct st_case **hs = (struct st_case **)cs;
+    if (st_run_all(ne, IM_ENGINE_NATIVE, &ops, hs, n, nat, bat, blen) ||
+        (ee && st_run_like(ee, e, &ops, hs, n, bat, blen, eng))) {
         status = 1;
         goto out;
     }
@@ -1449,7 +1234,7 @@ int cmd_state(int argc, char **argv)
     for (size_t i = 0; i < n;) {
         size_t k = i;
         unsigned nf = 0, ef = 0;
-        while (k < n && cs[k]->form == cs[i]->form) {
+        while (k < n && cs[k]->h.form == cs[i]->h.form) {
             nf += (unsigned)nat[k].faulted;
             if (ee) {
                 ef += (unsigned)eng[k].faulted;
@@ -1460,7 +1245,7 @@ int cmd_state(int argc, char **argv)
             k++;
         }
         unsigned total = (unsigned)(k - i);
-        const char *id = g.a->forms[cs[i]->form].id;
+        const char *id = g.a->forms[cs[i]->h.form].id;
         if (nf == total) {
             const char *why = strstr(nat[i].detail, "killed by signal"); /* not the path */
             printf("notrun\t%s\tevery case faults natively (%s); every engine must fault too\n", id,
@@ -1495,11 +1280,11 @@ out:
     free(nat);
     free(eng);
     free(undefs);
-    free(skips);
+    free(skips.v);
     free(impls);
     undefs = NULL;
-    skips = NULL;
+    skips.v = NULL;
     impls = NULL;
-    nundefs = nskips = nimpls = 0;
+    nundefs = skips.n = nimpls = 0;
     return fflush(stdout) == 0 ? status : 1;
 }

@@ -65,7 +65,7 @@ static const struct {
     {"run", cmd_run, "load an image and call a symbol on an engine"},
     {"dump", cmd_dump, "print an image's sections, symbols and relocations"},
     {"vectors", cmd_vectors, "print conformance vectors (form, text, hex) for a target"},
-    {"state", cmd_state, "per-instruction state checks: every x86 form on an engine vs native"},
+    {"state", cmd_state, "per-instruction state checks: every x86 form on an engine vs native, every A64 form on an engine vs a reference"},
 };
 
 static void usage(FILE *f)

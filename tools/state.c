@@ -1,0 +1,256 @@
+/* imago state: the parts every architecture's state check shares (tools/state.h). */
+#include "state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+uint64_t st_code_addr(unsigned slot)
+{
+    return ST_CODE_BASE + ST_CODE_PRO + (uint64_t)slot * ST_CODE_STRIDE;
+}
+
+uint64_t st_code_base(unsigned slot)
+{
+    return ST_CODE_BASE + (((uint64_t)slot * ST_CODE_STRIDE) & ~(uint64_t)4095);
+}
+
+uint64_t st_rec_addr(unsigned slot)
+{
+    return ST_DATA + ST_HDR + (uint64_t)slot * ST_REC;
+}
+
+uint64_t st_fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+uint64_t st_rnd_value(im_rng *r, int mode)
+{
+    static const uint64_t edges[] = {0,
+                                     1,
+                                     2,
+                                     0x7f,
+                                     0x80,
+                                     0xff,
+                                     0x7fff,
+                                     0x8000,
+                                     0xffff,
+                                     0x7fffffff,
+                                     0x80000000u,
+                                     0xffffffffu,
+                                     0x100000000ull,
+                                     0x7fffffffffffffffull,
+                                     0x8000000000000000ull,
+                                     ~0ull,
+                                     ~0ull - 1};
+    uint64_t x = im_rng_next(r);
+    switch (mode) {
+    case 0: return x % 17;                                      /* small */
+    case 1: return edges[x % (sizeof edges / sizeof edges[0])]; /* edges */
+    default: return im_rng_next(r);
+    }
+}
+
+int st_key_names(const char *key, const im_form *f)
+{
+    if (!strcmp(key, f->id) || !strcmp(key, f->mnem))
+        return 1;
+    const char *t = f->tpl;
+    if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
+        return 0;
+    size_t l = strcspn(t, " ");
+    return strlen(key) == l && !strncmp(key, t, l);
+}
+
+int st_read_rules(const char *cmd, const char *path,
+                  int (*line)(void *ctx, char **fields, int nf, const char *path, int ln),
+                  void *ctx)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tool_error(cmd, "%s: %s", path, strerror(errno));
+        return 1;
+    }
+    char buf[512];
+    int ln = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        ln++;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        char *hash = strchr(buf, '#');
+        if (hash)
+            *hash = '\0';
+        char *fields[3] = {0};
+        int nf = 0;
+        for (char *s = strtok(buf, "\t"); s && nf < 3; s = strtok(NULL, "\t")) {
+            while (*s == ' ')
+                s++;
+            size_t l = strlen(s);
+            while (l && s[l - 1] == ' ')
+                s[--l] = '\0';
+            if (*s)
+                fields[nf++] = s;
+        }
+        if (nf && line(ctx, fields, nf, path, ln)) {
+            fclose(f);
+            return 1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+struct skip_ctx {
+    const char *cmd;
+    struct st_skips *s;
+};
+
+static int skip_line(void *ctx, char **fields, int nf, const char *path, int ln)
+{
+    struct skip_ctx *k = ctx;
+    if (nf < 2 || strlen(fields[0]) >= sizeof k->s->v->key) {
+        tool_error(k->cmd, "%s:%d: expected KEY<TAB>REASON", path, ln);
+        return 1;
+    }
+    struct st_skip *nv = realloc(k->s->v, (k->s->n + 1) * sizeof *nv);
+    if (!nv)
+        abort();
+    k->s->v = nv;
+    struct st_skip *r = &nv[k->s->n++];
+    snprintf(r->key, sizeof r->key, "%s", fields[0]);
+    snprintf(r->reason, sizeof r->reason, "%s", fields[1]);
+    return 0;
+}
+
+int st_read_skips(const char *cmd, const char *path, struct st_skips *out)
+{
+    struct skip_ctx k = {cmd, out};
+    return st_read_rules(cmd, path, skip_line, &k);
+}
+
+const char *st_skip_reason(const struct st_skips *s, const im_form *f)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (st_key_names(s->v[i].key, f))
+            return s->v[i].reason;
+    return NULL;
+}
+
+/* ---- running ---- */
+
+/* Run cases cs[0..n) on emu; results into res[]. 0, or 1 when the batch faulted. */
+static int run_batch(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case *const *cs,
+                     size_t n, struct st_outcome *res, int *infra)
+{
+    im_image *img;
+    uint64_t addr = ST_DATA + (uint64_t)cs[0]->slot * ST_REC; /* the header, then the records */
+    uint64_t base = st_code_base(cs[0]->slot);
+    int err = o->build(o, cs, n, addr, base, &img);
+    if (err) {
+        tool_error(o->cmd, "%s: building the cases of %s: %s: %s", im_target_name(o->t),
+                   o->a->forms[cs[0]->form].id, im_strerror(err), im_detail());
+        *infra = 1;
+        return 1;
+    }
+    err = im_emu_load(emu, img, base);
+    im_img_free(img);
+    if (err) {
+        tool_error(o->cmd, "%s: loading on %s: %s: %s", im_target_name(o->t), im_engine_name(e),
+                   im_strerror(err), im_detail());
+        *infra = 1;
+        return 1;
+    }
+    size_t len = ST_HDR + n * ST_REC;
+    uint8_t *block = calloc(1, len);
+    if (!block)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        o->put(o, cs[i], block + ST_HDR + i * ST_REC);
+    int64_t result;
+    err = im_emu_call_data(emu, "run", block, len, addr, NULL, 0, &result);
+    if (err && err != IM_ERR_ENGINE) {
+        tool_error(o->cmd, "%s on %s: %s: %s", im_target_name(o->t), im_engine_name(e),
+                   im_strerror(err), im_detail());
+        *infra = 1;
+        free(block);
+        return 1;
+    }
+    if (err) {
+        const char *d = im_detail();
+        const char *cmd = strstr(d, " (command:"); /* the message without the command line */
+        int dl = cmd ? (int)(cmd - d) : (int)strlen(d);
+        for (size_t i = 0; i < n; i++) {
+            res[i].faulted = 1;
+            snprintf(res[i].detail, sizeof res[i].detail, "%.*s", dl, d);
+        }
+        free(block);
+        return 1;
+    }
+    const char *drop = getenv("IMAGO_FAULT_STATE_DROP");
+    if (drop && *drop && !strcmp(drop, im_engine_name(e)))
+        block[ST_HDR + o->drop_off] = 0;
+    for (size_t i = 0; i < n; i++) {
+        res[i].faulted = 0;
+        res[i].detail[0] = '\0';
+        memcpy(res[i].rec, block + ST_HDR + i * ST_REC, ST_REC);
+    }
+    free(block);
+    return 0;
+}
+
+/* Run cases s..s+m as one batch; when it faults, split it by form, then run each case of a
+ * faulting form alone. bat[i] receives the first case of the batch case i finally ran in
+ * (its length in blen[i]), so another engine can run the same batches: the same code at the
+ * same addresses (a call's return address is a code address). */
+static void run_range(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case **cs,
+                      size_t s, size_t m, struct st_outcome *res, size_t *bat, size_t *blen,
+                      int *infra)
+{
+    if (!run_batch(emu, e, o, cs + s, m, res + s, infra) || *infra || m == 1) {
+        for (size_t i = s; i < s + m; i++) {
+            bat[i] = s;
+            blen[i] = m;
+        }
+        return;
+    }
+    int one_form = cs[s]->form == cs[s + m - 1]->form;
+    for (size_t i = s; i < s + m && !*infra;) {
+        size_t k = i + 1;
+        if (!one_form)
+            while (k < s + m && cs[k]->form == cs[i]->form)
+                k++;
+        run_range(emu, e, o, cs, i, k - i, res, bat, blen, infra);
+        i = k;
+    }
+}
+
+int st_run_all(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case **cs, size_t n,
+               struct st_outcome *res, size_t *bat, size_t *blen)
+{
+    int infra = 0;
+    for (size_t start = 0; start < n && !infra; start += ST_CHUNK)
+        run_range(emu, e, o, cs, start, n - start < ST_CHUNK ? n - start : ST_CHUNK, res, bat,
+                  blen, &infra);
+    return infra;
+}
+
+int st_run_like(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case **cs, size_t n,
+                const size_t *bat, const size_t *blen, struct st_outcome *res)
+{
+    int infra = 0;
+    size_t *b2 = calloc(n ? n : 1, sizeof *b2), *l2 = calloc(n ? n : 1, sizeof *l2);
+    for (size_t i = 0; i < n && !infra; i += blen[i]) {
+        if (bat[i] != i || !blen[i])
+            abort(); /* batches are contiguous runs that start where the previous ended */
+        run_range(emu, e, o, cs, i, blen[i], res, b2, l2, &infra);
+    }
+    free(b2);
+    free(l2);
+    return infra;
+}

@@ -1,0 +1,106 @@
+/* imago state: what the per-instruction state checks of every architecture share
+ * (tools/cmd_state.c: x86, tools/cmd_state_a64.c: AArch64; docs/testing.md, "State checks").
+ *
+ * A check draws cases (struct st_case heads the architecture's own case struct), builds the
+ * code of a batch of cases (each case's code at a fixed address, its record at a fixed
+ * address in the data block), runs the batch through im_emu_call_data and keeps each
+ * case's record after the call. A batch that faults is split until the faulting cases run
+ * alone; a second engine runs the very same batches. */
+#ifndef IMAGO_TOOLS_STATE_H
+#define IMAGO_TOOLS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "form.h"
+#include "imago/emu.h"
+#include "imago/img.h"
+
+/* The data block: case i's record (one page) is at ST_DATA + ST_HDR + i * ST_REC in every
+ * run, so its addresses do not depend on which cases run with it; a run of cases s..s+m
+ * maps the block at ST_DATA + s * ST_REC, whose first page (the header) belongs to the
+ * scaffold (the caller's stack pointer and registers). */
+#define ST_DATA ((uint64_t)IM_EMU_DATA_ADDR)
+#define ST_HDR 4096u
+#define ST_REC 4096u
+/* The code: case i's code at ST_CODE_BASE + ST_CODE_PRO + i * ST_CODE_STRIDE in every run
+ * (the image of a batch is loaded at the page below its first case), so a code address a
+ * case puts in its state (a return address, a branch target) is the same on every engine
+ * however the batches were split. */
+#define ST_CODE_BASE 0x10000000u
+#define ST_CODE_PRO 64u
+#define ST_CODE_STRIDE 1024u
+#define ST_CHUNK 1024u /* cases per call */
+/* Records must end below unicorn's stack (0x7fe00000) and 2 GiB (absolute addressing). */
+#define ST_MAX_CASES 60000u
+
+struct st_case {
+    int form;
+    unsigned idx, slot;
+    char text[160];
+};
+
+struct st_outcome {
+    int faulted;         /* the call failed with an engine error */
+    char detail[200];    /* its message */
+    uint8_t rec[ST_REC]; /* the record after the call */
+};
+
+struct st_ops {
+    im_target t;
+    const im_arch *a;
+    /* The image of cases cs[0..n) (entry "run"); saved: the header page's address. */
+    int (*build)(const struct st_ops *o, struct st_case *const *cs, size_t n, uint64_t saved,
+                 uint64_t base, im_image **out);
+    /* Case c's record (ST_REC bytes) as the code reads it. */
+    void (*put)(const struct st_ops *o, const struct st_case *c, uint8_t *rec);
+    /* IMAGO_FAULT_STATE_DROP=ENGINE (the self-test): the byte of the first record that
+     * keeps its value from before the call on that engine. */
+    unsigned drop_off;
+    const char *cmd; /* for messages */
+};
+
+uint64_t st_code_addr(unsigned slot);
+uint64_t st_code_base(unsigned slot); /* the load address of a batch from slot */
+uint64_t st_rec_addr(unsigned slot);
+
+/* Every case, in batches of at most ST_CHUNK: res[i] is case i's outcome, bat[i]/blen[i]
+ * the batch it finally ran in. Returns 1 on an error other than a fault (reported). */
+int st_run_all(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case **cs, size_t n,
+               struct st_outcome *res, size_t *bat, size_t *blen);
+/* Another engine: the first engine's batches (bat, blen), each split as st_run_all splits. */
+int st_run_like(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case **cs, size_t n,
+                const size_t *bat, const size_t *blen, struct st_outcome *res);
+
+uint64_t st_fnv(const char *s);
+/* A random value: mode 0 small (0..16), 1 an edge (0, 1, 0x7f, 0x80, ..., ~0), else any. */
+uint64_t st_rnd_value(im_rng *r, int mode);
+/* Does a rule's KEY name form f: its id, its mnemonic, or, for a prefixed form (lock bts,
+ * rep movsb: mnemonic "lock", text "bts ..."), the instruction's own mnemonic. */
+int st_key_names(const char *key, const im_form *f);
+
+/* A rules file: lines of up to 3 tab-separated fields (trimmed), '#' starts a comment, empty
+ * lines skipped. line() gets the fields of each line (nf >= 1) and returns 0, or 1 after
+ * printing what is wrong (st_read_rules then stops and returns 1). */
+int st_read_rules(const char *cmd, const char *path,
+                  int (*line)(void *ctx, char **fields, int nf, const char *path, int ln),
+                  void *ctx);
+
+/* The not-run file of every architecture: KEY<TAB>REASON. */
+struct st_skip {
+    char key[64];
+    char reason[256];
+};
+struct st_skips {
+    struct st_skip *v;
+    size_t n;
+};
+int st_read_skips(const char *cmd, const char *path, struct st_skips *out);
+/* The reason a form is not run, or NULL. */
+const char *st_skip_reason(const struct st_skips *s, const im_form *f);
+
+/* imago state -a aarch64 (tools/cmd_state_a64.c); cmd_state hands the target over. */
+int cmd_state_a64(int argc, char **argv);
+
+#endif
