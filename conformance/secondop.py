@@ -547,6 +547,9 @@ def _a64_base(mnem, out):
         mnem, out = {"cmp": "subs", "cmn": "adds", "tst": "ands"}[mnem], [zr] + out
     elif mnem == "mvn" and n >= 2:
         mnem, out = "orn", [out[0], zr] + out[1:]
+    elif mnem == "mov" and n == 2 and re.match(r"^(w|x)(\d+|zr)$", out[1]) and \
+            "sp" not in out[0]:  # mov between general registers is orr from zr
+        mnem, out = "orr", [out[0], zr, out[1]]
     elif mnem in ("ngc", "ngcs") and n == 2:
         mnem, out = "sbc" + mnem[3:], [out[0], zr, out[1]]
     elif mnem in ("mul", "mneg") and n == 3:
