@@ -800,14 +800,6 @@ static void usage(FILE *f)
             "the check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
 }
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "imago state: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    usage(stderr);
-    return 2;
-}
 
 static int open_engine(im_engine e, im_emu **out)
 {
@@ -829,59 +821,17 @@ static int open_engine(im_engine e, im_emu **out)
 
 int cmd_state_a64(int argc, char **argv)
 {
-    const char *undef_path = NULL, *skip_path = NULL, *impl_path = NULL, *eopt = NULL,
-               *ropt = NULL;
-    unsigned cases = 16, shard_i = 1, shard_n = 1;
-    uint64_t seed = 1;
-    int scaffold = 0;
-    const char *only[64];
-    size_t nonly = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--scaffold")) {
-            scaffold = 1;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return bad_usage("%s needs a value", a);
-        const char *v = argv[++i];
-        char *end;
-        if (!strcmp(a, "-a") || !strcmp(a, "--target"))
-            continue;
-        else if (!strcmp(a, "--engine") || !strcmp(a, "-e"))
-            eopt = v;
-        else if (!strcmp(a, "--reference"))
-            ropt = v;
-        else if (!strcmp(a, "--undefined"))
-            undef_path = v;
-        else if (!strcmp(a, "--notrun"))
-            skip_path = v;
-        else if (!strcmp(a, "--implicit"))
-            impl_path = v;
-        else if (!strcmp(a, "--form")) {
-            if (nonly == 64)
-                return bad_usage("at most 64 --form options%s", "");
-            only[nonly++] = v;
-        } else if (!strcmp(a, "--cases")) {
-            unsigned long k = strtoul(v, &end, 10);
-            if (*end || k == 0 || k > 1000)
-                return bad_usage("bad --cases '%s' (1..1000)", v);
-            cases = (unsigned)k;
-        } else if (!strcmp(a, "--seed")) {
-            seed = strtoull(v, &end, 0);
-            if (*end || !*v)
-                return bad_usage("bad --seed '%s'", v);
-        } else if (!strcmp(a, "--shard")) {
-            if (sscanf(v, "%u/%u", &shard_i, &shard_n) != 2 || shard_n == 0 || shard_i == 0 ||
-                shard_i > shard_n)
-                return bad_usage("bad --shard '%s' (I/N, 1 <= I <= N)", v);
-        } else
-            return bad_usage("unknown option '%s'", a);
-    }
+    struct st_opts o;
+    int ostatus;
+    if (st_parse_opts(argc, argv, &o, usage, 1, &ostatus))
+        return ostatus;
+    const char *undef_path = o.undefined, *skip_path = o.notrun, *impl_path = o.implicit,
+               *eopt = o.engine, *ropt = o.reference;
+    unsigned cases = o.cases, shard_i = o.shard_i, shard_n = o.shard_n;
+    uint64_t seed = o.seed;
+    int scaffold = o.scaffold;
+    const char *const *only = o.only;
+    size_t nonly = o.nonly;
     arch = im_arch_for(IM_TARGET_AARCH64);
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
     if (scaffold)

@@ -254,3 +254,69 @@ int st_run_like(im_emu *emu, im_engine e, const struct st_ops *o, struct st_case
     free(l2);
     return infra;
 }
+
+static int opt_error(void (*usage)(FILE *f), const char *fmt, const char *arg)
+{
+    fprintf(stderr, "imago state: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    usage(stderr);
+    return 2;
+}
+
+int st_parse_opts(int argc, char **argv, struct st_opts *o, void (*usage)(FILE *f),
+                  int allow_reference, int *exit_status)
+{
+    memset(o, 0, sizeof *o);
+    o->cases = 16;
+    o->shard_i = o->shard_n = 1;
+    o->seed = 1;
+    *exit_status = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--scaffold")) {
+            o->scaffold = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return *exit_status = opt_error(usage, "%s needs a value", a);
+        const char *v = argv[++i];
+        char *end;
+        if (!strcmp(a, "-a") || !strcmp(a, "--target"))
+            o->target = v;
+        else if (!strcmp(a, "--engine") || !strcmp(a, "-e"))
+            o->engine = v;
+        else if (allow_reference && !strcmp(a, "--reference"))
+            o->reference = v;
+        else if (!strcmp(a, "--undefined"))
+            o->undefined = v;
+        else if (!strcmp(a, "--notrun"))
+            o->notrun = v;
+        else if (!strcmp(a, "--implicit"))
+            o->implicit = v;
+        else if (!strcmp(a, "--form")) {
+            if (o->nonly == sizeof o->only / sizeof o->only[0])
+                return *exit_status = opt_error(usage, "at most 64 --form options%s", "");
+            o->only[o->nonly++] = v;
+        } else if (!strcmp(a, "--cases")) {
+            unsigned long k = strtoul(v, &end, 10);
+            if (*end || k == 0 || k > 1000)
+                return *exit_status = opt_error(usage, "bad --cases '%s' (1..1000)", v);
+            o->cases = (unsigned)k;
+        } else if (!strcmp(a, "--seed")) {
+            o->seed = strtoull(v, &end, 0);
+            if (*end || !*v)
+                return *exit_status = opt_error(usage, "bad --seed '%s'", v);
+        } else if (!strcmp(a, "--shard")) {
+            if (sscanf(v, "%u/%u", &o->shard_i, &o->shard_n) != 2 || o->shard_n == 0 ||
+                o->shard_i == 0 || o->shard_i > o->shard_n)
+                return *exit_status = opt_error(usage, "bad --shard '%s' (I/N, 1 <= I <= N)", v);
+        } else
+            return *exit_status = opt_error(usage, "unknown option '%s'", a);
+    }
+    return 0;
+}

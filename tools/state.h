@@ -10,6 +10,7 @@
 #define IMAGO_TOOLS_STATE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core.h"
@@ -102,5 +103,21 @@ const char *st_skip_reason(const struct st_skips *s, const im_form *f);
 
 /* imago state -a aarch64 (tools/cmd_state_a64.c); cmd_state hands the target over. */
 int cmd_state_a64(int argc, char **argv);
+
+/* The options every state check takes (`imago state --help`). */
+struct st_opts {
+    const char *target, *engine, *reference; /* NULL when not given */
+    const char *undefined, *notrun, *implicit;
+    const char *only[64]; /* --form IDs */
+    size_t nonly;
+    unsigned cases, shard_i, shard_n;
+    uint64_t seed;
+    int scaffold;
+};
+/* Parse argv into o (defaults: 16 cases, seed 1, shard 1/1). Returns 0 to go on, or the
+ * exit status: 0 after --help (usage(stdout)), 2 after a bad option (a message, then
+ * usage(stderr)). `reference` is accepted only when allow_reference. */
+int st_parse_opts(int argc, char **argv, struct st_opts *o, void (*usage)(FILE *f),
+                  int allow_reference, int *exit_status);
 
 #endif
