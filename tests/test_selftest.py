@@ -123,7 +123,8 @@ def flip_a64_bit(enc, bit):
 def flip_x86(enc):
     """Flip bit 3 of the last plain opcode byte (e.g. add 01 -> or 09)."""
     toks = enc.split()
-    idx = [i for i, t in enumerate(toks) if re.fullmatch(r"[0-9A-Fa-f]{2}", t)]
+    idx = [i for i, t in enumerate(toks)
+           if re.fullmatch(r"[0-9A-Fa-f]{2}", t) and t not in ("cb", "cd")]  # not rel8/rel32
     if not idx:
         return None
     i = idx[-1]
