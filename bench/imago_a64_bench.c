@@ -39,11 +39,14 @@ static const char *const texts[BENCH_A64_LINES] = {BENCH_A64_MIX(TEXT_I, NO_L)};
 static int form[BENCH_A64_LINES]; /* the form of each line (valid where !skip) */
 static unsigned char skip[BENCH_A64_LINES];
 
-/* ---- probing: which lines imago encodes (a branch or literal target at offset 0) ---- */
+/* ---- probing: which lines imago encodes (a branch or literal target at offset 0) ----
+ * The operands are padded to IM_MAX_OPS with IM_OP_NONE, so a line that gives fewer
+ * operands than its row has is refused here (the row's kind wants another type) rather than
+ * read past its array in the timed loops, which only run the lines probed good. */
 #define LBL(k) rel_to(0, 0)
 #define PR_I(id, text, ops, call)                                                                  \
     {                                                                                              \
-        const im_operand ops_[] = {BENCH_A64_OPS ops};                                             \
+        const im_operand ops_[IM_MAX_OPS] = {BENCH_A64_OPS ops};                                   \
         probe_line(line_++, ops_, why);                                                            \
     }
 #define PR_L(k)
