@@ -439,6 +439,8 @@ def main():
                     help="time the harness on the first N vectors of each target only (0: all)")
     ap.add_argument("--no-harness", action="store_true")
     ap.add_argument("--no-a64", action="store_true", help="leave out the AArch64 mix")
+    ap.add_argument("--harness-targets", default=",".join(HARNESS_TARGETS),
+                    help="the targets whose harness is timed (default %(default)s)")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("--work", default=None,
                     help="where the peers' programs are built (default BUILD/bench)")
@@ -527,7 +529,7 @@ def main():
                 problems.append("aarch64: asmjit-a64, imago and GNU as disagree: %s" % d)
 
         if not args.no_harness:
-            for target in HARNESS_TARGETS:
+            for target in [t for t in args.harness_targets.split(",") if t]:
                 log("bench: timing the conformance harness on %s (%d runs each)..."
                     % (target, args.harness_reps))
                 h = harness_bench(build, os.path.join(build, "bin", "imago"), target,
