@@ -206,8 +206,12 @@ $(BUILD)/bench/imago_bench: bench/imago_bench.c bench/bench.h bench/mix.def $(BU
 	@mkdir -p $(dir $@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
 
+$(BUILD)/bench/imago_a64_bench: bench/imago_a64_bench.c bench/bench_a64.h bench/bench.h bench/mix_a64.def $(BUILD)/lib/libimago.a
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
+
 bench: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench $(BUILD)/bench/imago_a64_bench
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 format:

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""`make bench`: encoding throughput of imago against asmjit, xbyak and Zydis, and the
-conformance harness against GNU as + objdump alone. Writes build/reports/bench.json and
-prints the ratios. Nothing here is a pass/fail on speed; the run fails only when the
-libraries do not do the same work (the agreement check) or a program fails.
+"""`make bench`: encoding throughput of imago against asmjit, xbyak and Zydis (x86-64) and
+against asmjit's a64 assembler (AArch64), and the conformance harness against GNU as +
+objdump alone (x86_64 and aarch64). Writes build/reports/bench.json and prints the ratios.
+Nothing here is a pass/fail on speed; the run fails only when the libraries do not do the
+same work (the agreement checks) or a program fails.
 
 See docs/bench.md.
 """
@@ -29,6 +30,10 @@ PEERS = [
     ("zydis", "Zydis/Zydis.h", "zydis_bench.cpp", ["-lZydis"], "libzydis-dev"),
 ]
 OBJDUMP = "x86_64-linux-gnu-objdump"
+# The AArch64 peer: asmjit's a64::Assembler (the same Debian package).
+HARNESS_TARGETS = ["x86_64", "aarch64"]
+A64_PEER = ("asmjit", "asmjit/arm/a64assembler.h", "asmjit_a64_bench.cpp",
+            ["-lasmjit", "-lpthread", "-lrt"], "libasmjit-dev")
 
 
 def log(msg):
@@ -54,8 +59,9 @@ def build_peer(outdir, cxx, name, header, source, libs, package):
     if not header_present(cxx, header):
         return None, "<%s> not found (Debian package %s not installed)" % (header, package)
     src = os.path.join(BENCH, source)
-    exe = os.path.join(outdir, name + "_bench")
-    deps = [src, os.path.join(BENCH, "bench.h"), os.path.join(BENCH, "mix.def")]
+    exe = os.path.join(outdir, os.path.splitext(source)[0])
+    deps = [src] + [os.path.join(BENCH, h) for h in ("bench.h", "mix.def", "bench_a64.h",
+                                                     "mix_a64.def")]
     if os.path.exists(exe) and all(os.path.getmtime(exe) >= os.path.getmtime(d) for d in deps):
         return exe, None
     argv = [cxx, "-std=c++17", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", exe, src] + libs
@@ -70,8 +76,8 @@ def build_peer(outdir, cxx, name, header, source, libs, package):
 # ---- running them --------------------------------------------------------------------
 
 
-def run_program(exe, reps, copies, dump):
-    argv = [exe, "--reps", str(reps), "--copies", str(copies), "--dump", dump]
+def run_program(exe, reps, copies, dump, extra=()):
+    argv = [exe, "--reps", str(reps), "--copies", str(copies), "--dump", dump] + list(extra)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        universal_newlines=True, timeout=600)
     if p.returncode != 0:
@@ -155,6 +161,159 @@ def plant(insns, fault, name):
     insns = list(insns)
     insns[n] = (off, b[:-1] + bytes([b[-1] ^ 0x08]))
     return insns
+
+
+# ---- AArch64: imago against asmjit's a64 assembler -----------------------------------
+
+
+def mix_a64_lines():
+    """[(form id, GNU text) or ("L", k)] of bench/mix_a64.def, in order."""
+    with open(os.path.join(BENCH, "mix_a64.def")) as f:
+        body = f.read().split("#define BENCH_A64_MIX(I, L)", 1)[1]
+    out = []
+    for m in re.finditer(r'\bI\((\w+), "([^"]*)"|\bL\((\d+)\)', body):
+        out.append(("L", int(m.group(3))) if m.group(3) else (m.group(1), m.group(2)))
+    return out
+
+
+def a64_oracle(lines, skip, tmpdir):
+    """{mix line: bytes} from GNU as for the mix's texts (the lines not in skip, labels
+    .Lk), or (None, why) when the GNU tools are absent. A line whose bytes GNU as left to
+    a relocation is an error."""
+    sys.path.insert(0, os.path.join(ROOT, "conformance"))
+    import harness  # noqa: E402
+    import test_encodings  # noqa: E402
+
+    missing = harness.missing_tools("aarch64")
+    if missing:
+        return None, "GNU tools for aarch64 not installed: %s" % ", ".join(missing)
+    src = os.path.join(tmpdir, "mix_a64.s")
+    obj = src[:-2] + ".o"
+    with open(src, "w") as f:
+        f.write(harness.TOOLS["aarch64"]["header"])
+        i = 0
+        for a, b in lines:
+            if a == "L":
+                f.write(".L%d:\n" % b)
+                continue
+            if i not in skip:
+                f.write("__iv_%d: %s\n" % (i, b))
+            i += 1
+    p = test_encodings.assemble("aarch64", src, obj)
+    if p.returncode != 0:
+        raise RuntimeError("GNU as refused the AArch64 mix: %s" % p.stderr.strip())
+    data, marks, relocs = test_encodings.read_object("aarch64", obj)
+    if relocs:
+        raise RuntimeError("GNU as left relocations in the AArch64 mix at %s" % relocs)
+    return {i: data[off:off + 4] for i, off in marks.items()}, None
+
+
+def a64_agreement(ref, peer, oracle, name):
+    """Compare imago's and the peer's copies (by mix line) with each other and with GNU as:
+    every line both encode must be the same 4 bytes, and GNU as's."""
+    res = {"instructions": len(peer), "bytes": sum(len(b) for _l, b in peer),
+           "same_bytes": 0, "gnu_as_checked": 0, "disagree": []}
+    mine = dict(ref)
+    theirs = dict(peer)
+    if sorted(mine) != sorted(theirs):
+        res["disagree"].append("%s emitted mix lines %s, imago %s" % (
+            name, sorted(theirs), sorted(mine)))
+        return res
+    for line in sorted(mine):
+        rb, pb = mine[line], theirs[line]
+        gb = oracle.get(line) if oracle is not None else None
+        if gb is not None:
+            res["gnu_as_checked"] += 1
+        if rb == pb and (gb is None or gb == rb):
+            res["same_bytes"] += 1
+        else:
+            res["disagree"].append("mix line %d: imago %s, %s %s%s" % (
+                line, rb.hex(), name, pb.hex(), "" if gb is None else ", GNU as " + gb.hex()))
+    return res
+
+
+def a64_bench(build, outdir, cxx, reps, copies, fault, tmpdir):
+    """The AArch64 encoding records, the agreement, the lines imago cannot encode yet, and
+    the peer's absence (or None)."""
+    exe = os.path.join(build, "bench", "imago_a64_bench")
+    if not os.path.exists(exe):
+        raise RuntimeError("%s does not exist: run `make bench`" % exe)
+    lines = mix_a64_lines()
+    texts = [b for a, b in lines if a != "L"]
+    runs = {}
+    dump = os.path.join(tmpdir, "imago-a64.dump")
+    for r in run_program(exe, reps, copies, dump):
+        runs[r["name"]] = r
+    missing = runs.pop("imago-a64-missing")["lines"]
+    skip = sorted(m["line"] for m in missing)
+    for m in missing:
+        if texts[m["line"]] != m["text"]:
+            raise RuntimeError("bench/run.py misread mix_a64.def at line %d" % m["line"])
+    ref = [(line, b) for line, (_o, b) in zip(*read_a64_dump(dump))]
+    oracle, oracle_absent = a64_oracle(lines, set(skip), tmpdir)
+
+    name, header, source, libs, package = A64_PEER
+    exe, absent = build_peer(outdir, cxx, name, header, source, libs, package)
+    agree = None
+    if exe is None:
+        log("bench: %s (a64) absent: %s; carrying on without it" % (name, absent))
+    else:
+        dump = os.path.join(tmpdir, "asmjit-a64.dump")
+        extra = ["--skip", ",".join(map(str, skip)) or "-"]
+        for r in run_program(exe, reps, copies, dump, extra):
+            runs[r["name"]] = r
+        pl, pi = read_a64_dump(dump)
+        peer = [(line, b) for line, (_o, b) in zip(pl, plant(pi, fault, "asmjit-a64"))]
+        agree = a64_agreement(ref, peer, oracle, "asmjit-a64")
+    if oracle is not None:
+        # imago's bytes against GNU as on their own (also when asmjit is absent).
+        bad = [line for line, b in ref if oracle.get(line) != b]
+        if agree is None:
+            agree = {"disagree": ["mix line %d: imago %s, GNU as %s" % (
+                line, dict(ref)[line].hex(), oracle[line].hex()) for line in bad]}
+
+    mine = runs["imago-a64-l1"]
+    work = ("AArch64 JIT mix (bench/mix_a64.def) x %d copies: %d of its %d instructions "
+            "(%d not encodable by imago yet), %d bytes" % (
+                copies, mine["insns"] // copies, len(texts), len(missing), mine["bytes"]))
+    results = []
+    for layer in ("imago-a64-l1", "imago-a64-l2"):
+        mr = runs[layer]
+        mt = statistics.median(mr["times"])
+        for peer in ("asmjit", "memcpy"):
+            rec = {"name": "encode-a64-" + layer[-2:], "arch": "aarch64", "work": work,
+                   "imago": layer, "imago_s": mt, "imago_ns_per_insn": mt / mr["insns"] * 1e9,
+                   "imago_best_s": min(mr["times"]), "reps": len(mr["times"]), "peer": peer,
+                   "mix_lines": len(texts), "missing": missing}
+            pname = peer + "-a64"
+            if pname not in runs:
+                rec.update(peer_s=None, ratio=None, absent=absent)
+            else:
+                pr = runs[pname]
+                pt = statistics.median(pr["times"])
+                rec.update(peer_s=pt, ratio=mt / pt, peer_ns_per_insn=pt / pr["insns"] * 1e9,
+                           peer_best_s=min(pr["times"]), peer_insns=pr["insns"],
+                           peer_bytes=pr["bytes"])
+                if peer == "memcpy":
+                    rec["floor"] = True
+                else:
+                    rec["agreement"] = {k: (len(v) if k == "disagree" else v)
+                                        for k, v in agree.items()}
+            if oracle_absent:
+                rec["gnu_as_absent"] = oracle_absent
+            results.append(rec)
+    return results, agree, missing, absent, oracle_absent
+
+
+def read_a64_dump(path):
+    """([mix line], [(offset, bytes)]) of one copy of the AArch64 mix."""
+    lines, insns = [], []
+    with open(path) as f:
+        for text in f:
+            line, off, hexstr = text.rstrip("\n").split("\t")
+            lines.append(int(line))
+            insns.append((int(off), bytes.fromhex(hexstr)))
+    return lines, insns
 
 
 # ---- the conformance harness ---------------------------------------------------------
@@ -277,8 +436,11 @@ def main():
     ap.add_argument("--copies", type=int, default=200, help="copies of the mix per repetition")
     ap.add_argument("--harness-reps", type=int, default=5)
     ap.add_argument("--harness-vectors", type=int, default=0,
-                    help="time the harness on the first N x86_64 vectors only (0: all)")
+                    help="time the harness on the first N vectors of each target only (0: all)")
     ap.add_argument("--no-harness", action="store_true")
+    ap.add_argument("--no-a64", action="store_true", help="leave out the AArch64 mix")
+    ap.add_argument("--harness-targets", default=",".join(HARNESS_TARGETS),
+                    help="the targets whose harness is timed (default %(default)s)")
     ap.add_argument("-o", "--output", default=None)
     ap.add_argument("--work", default=None,
                     help="where the peers' programs are built (default BUILD/bench)")
@@ -356,27 +518,41 @@ def main():
                                             "disagree": len(a["disagree"])}
                 results.append(rec)
 
+        a64 = None
+        if not args.no_a64:
+            recs, a64_agree, missing, a64_absent, oracle_absent = a64_bench(
+                build, outdir, args.cxx, args.reps, args.copies, fault, tmpdir)
+            results.extend(recs)
+            a64 = {"agree": a64_agree, "missing": missing, "absent": a64_absent,
+                   "oracle_absent": oracle_absent}
+            for d in (a64_agree or {}).get("disagree", []):
+                problems.append("aarch64: asmjit-a64, imago and GNU as disagree: %s" % d)
+
         if not args.no_harness:
-            log("bench: timing the conformance harness on x86_64 (%d runs each)..."
-                % args.harness_reps)
-            h = harness_bench(build, os.path.join(build, "bin", "imago"), "x86_64",
-                              args.harness_reps, args.harness_vectors, tmpdir)
-            rec = {"name": "harness-x86_64", "peer": "as+objdump"}
-            if "absent" in h:
-                rec.update(work=None, imago_s=None, peer_s=None, ratio=None, absent=h["absent"])
-                log("bench: harness not timed: %s" % h["absent"])
-            else:
-                rec.update(work="x86_64 vectors: %d in %d batches, end to end vs GNU as + "
-                                "objdump alone" % (h["vectors"], h["batches"]),
-                           imago_s=h["e2e_s"], peer_s=h["tools_s"],
-                           ratio=h["e2e_s"] / h["tools_s"],
-                           overhead=(h["e2e_s"] - h["tools_s"]) / h["tools_s"],
-                           vectors=h["vectors"], vectors_per_s=h["vectors"] / h["e2e_s"],
-                           tools_vectors_per_s=h["vectors"] / h["tools_s"],
-                           reps=args.harness_reps, parts=h["parts"], mismatches=h["failures"])
-                if h["failures"]:
-                    problems.append("the harness found %d mismatches" % h["failures"])
-            results.append(rec)
+            for target in [t for t in args.harness_targets.split(",") if t]:
+                log("bench: timing the conformance harness on %s (%d runs each)..."
+                    % (target, args.harness_reps))
+                h = harness_bench(build, os.path.join(build, "bin", "imago"), target,
+                                  args.harness_reps, args.harness_vectors, tmpdir)
+                rec = {"name": "harness-" + target, "peer": "as+objdump"}
+                if "absent" in h:
+                    rec.update(work=None, imago_s=None, peer_s=None, ratio=None,
+                               absent=h["absent"])
+                    log("bench: harness not timed: %s" % h["absent"])
+                else:
+                    rec.update(work="%s vectors: %d in %d batches, end to end vs GNU as + "
+                                    "objdump alone" % (target, h["vectors"], h["batches"]),
+                               imago_s=h["e2e_s"], peer_s=h["tools_s"],
+                               ratio=h["e2e_s"] / h["tools_s"],
+                               overhead=(h["e2e_s"] - h["tools_s"]) / h["tools_s"],
+                               vectors=h["vectors"], vectors_per_s=h["vectors"] / h["e2e_s"],
+                               tools_vectors_per_s=h["vectors"] / h["tools_s"],
+                               reps=args.harness_reps, parts=h["parts"],
+                               mismatches=h["failures"])
+                    if h["failures"]:
+                        problems.append("the %s harness found %d mismatches" % (
+                            target, h["failures"]))
+                results.append(rec)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
@@ -386,23 +562,23 @@ def main():
         json.dump(results, f, indent=1, sort_keys=True)
         f.write("\n")
     os.replace(tmp, output)
-    report(results, agree, absent, problems, output)
+    report(results, agree, absent, a64, problems, output)
     return 1 if problems else 0
 
 
-def report(results, agree, absent, problems, output):
+def report(results, agree, absent, a64, problems, output):
     log("")
     log("encoding throughput (median of %d repetitions; ratio = imago time / peer time, "
         "below 1: imago faster)" % results[0]["reps"])
-    log("%-10s %-8s %12s %12s %8s" % ("imago", "peer", "imago ns/ins", "peer ns/ins", "ratio"))
+    log("%-13s %-8s %12s %12s %8s" % ("imago", "peer", "imago ns/ins", "peer ns/ins", "ratio"))
     for r in results:
         if not r["name"].startswith("encode-"):
             continue
         if r["ratio"] is None:
-            log("%-10s %-8s %12.2f %12s %8s  (absent: %s)" % (
+            log("%-13s %-8s %12.2f %12s %8s  (absent: %s)" % (
                 r["imago"], r["peer"], r["imago_ns_per_insn"], "-", "-", r["absent"]))
         else:
-            log("%-10s %-8s %12.2f %12.2f %8.2f%s" % (
+            log("%-13s %-8s %12.2f %12.2f %8.2f%s" % (
                 r["imago"], r["peer"], r["imago_ns_per_insn"], r["peer_ns_per_insn"], r["ratio"],
                 "  (floor)" if r.get("floor") else ""))
     log("")
@@ -414,13 +590,30 @@ def report(results, agree, absent, problems, output):
             log("  other encoding %s" % x)
     for name, why in absent.items():
         log("absent: %s (%s)" % (name, why))
+    if a64 is not None:
+        a = a64["agree"]
+        if a and "instructions" in a:
+            log("same work (aarch64): asmjit-a64 %d instructions / %d bytes: %d identical to "
+                "imago's%s, %d disagree" % (
+                    a["instructions"], a["bytes"], a["same_bytes"],
+                    " and GNU as's (%d checked)" % a["gnu_as_checked"]
+                    if a["gnu_as_checked"] else "", len(a["disagree"])))
+        if a64["absent"]:
+            log("absent: asmjit-a64 (%s)" % a64["absent"])
+        if a64["oracle_absent"]:
+            log("aarch64 mix not checked against GNU as: %s" % a64["oracle_absent"])
+        if a64["missing"]:
+            log("aarch64 mix lines imago cannot encode yet (left out of both sides' runs): %d"
+                % len(a64["missing"]))
+            for m in a64["missing"]:
+                log("  line %d %-28s %s" % (m["line"], m["text"], m["why"]))
     for r in results:
         if r["name"].startswith("harness") and r["ratio"] is not None:
             log("")
-            log("harness x86_64: %d vectors end to end %.2f s (%.0f vectors/s); GNU as + "
+            log("harness %s: %d vectors end to end %.2f s (%.0f vectors/s); GNU as + "
                 "objdump alone %.2f s (%.0f vectors/s); glue overhead %.2f (goal <= 0.5)" % (
-                    r["vectors"], r["imago_s"], r["vectors_per_s"], r["peer_s"],
-                    r["tools_vectors_per_s"], r["overhead"]))
+                    r["name"][len("harness-"):], r["vectors"], r["imago_s"], r["vectors_per_s"],
+                    r["peer_s"], r["tools_vectors_per_s"], r["overhead"]))
             log("  one run by step: " + ", ".join("%s %.2f s" % kv for kv in r["parts"].items()))
     for p in problems:
         log("PROBLEM: " + p)

@@ -1,9 +1,12 @@
 """`make bench`'s driver (bench/run.py), with no timing asserted: its JSON has the fields
-docs/bench.md lists, a disagreement planted in a peer's bytes is reported (and fails the
-run), and a run with no peer at all names them absent and still succeeds."""
+docs/bench.md lists (x86-64 and AArch64 mixes, both harness records), a disagreement
+planted in a peer's bytes is reported (and fails the run), the AArch64 mix lines imago
+cannot encode yet are listed, and a run with no peer at all names them absent and still
+succeeds."""
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -18,7 +21,8 @@ FIELDS = {"name", "work", "imago_s", "peer", "peer_s", "ratio"}
 @pytest.fixture(scope="module")
 def bench_exe():
     exe = os.path.join(harness.BUILD, "bench", "imago_bench")
-    p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe], cwd=harness.ROOT,
+    a64 = os.path.join(harness.BUILD, "bench", "imago_a64_bench")
+    p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe, a64], cwd=harness.ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     assert p.returncode == 0, p.stdout
@@ -58,12 +62,14 @@ def test_bench_json_and_planted_disagreement(bench_exe, tmp_path):
                 a = r["agreement"]
                 assert a["disagree"] == 0 and a["instructions"] > 40, a
                 assert a["same_bytes"] + a["other_encoding"] == a["instructions"]
-    h = [r for r in data if r["name"] == "harness-x86_64"]
-    assert len(h) == 1
-    if h[0]["ratio"] is not None:
-        assert h[0]["vectors"] == 300 and h[0]["mismatches"] == 0
-        assert h[0]["overhead"] == pytest.approx(h[0]["ratio"] - 1)
-        assert "glue overhead" in p.stdout
+    for target in ("x86_64", "aarch64"):
+        h = [r for r in data if r["name"] == "harness-" + target]
+        assert len(h) == 1
+        if h[0]["ratio"] is not None:
+            assert h[0]["vectors"] == 300 and h[0]["mismatches"] == 0
+            assert h[0]["overhead"] == pytest.approx(h[0]["ratio"] - 1)
+            assert "harness %s: 300 vectors" % target in p.stdout
+    check_a64(p, data)
 
     # The same programs (already built) with one byte of a peer's copy flipped.
     present = [r["peer"] for r in data if r["name"] == "encode-l1" and r["peer"] in PEERS
@@ -79,11 +85,55 @@ def test_bench_json_and_planted_disagreement(bench_exe, tmp_path):
     assert r["agreement"]["disagree"] == 1
 
 
+def check_a64(p, data):
+    """The AArch64 records: imago's two layers against asmjit's a64 assembler and memcpy,
+    on the mix lines imago encodes, every one the same bytes on both sides (and GNU as's);
+    the lines it cannot encode yet listed, in the JSON and in the output."""
+    enc = {(r["imago"], r["peer"]): r for r in data if r["name"].startswith("encode-a64-")}
+    assert set(enc) == {(l, q) for l in ("imago-a64-l1", "imago-a64-l2")
+                        for q in ("asmjit", "memcpy")}, sorted(enc)
+    for r in enc.values():
+        assert r["arch"] == "aarch64" and r["mix_lines"] >= 40
+        assert r["imago_s"] > 0 and r["imago_ns_per_insn"] > 0
+        for m in r["missing"]:
+            assert {"line", "id", "text", "why"} <= set(m) and m["why"], m
+            assert "line %d %s" % (m["line"], m["text"]) in re.sub(r" +", " ", p.stdout)
+        encoded = r["mix_lines"] - len(r["missing"])
+        if r["ratio"] is None:
+            assert r["peer"] == "asmjit" and r["absent"]
+            continue
+        assert r["ratio"] == pytest.approx(r["imago_s"] / r["peer_s"])
+        assert r["peer_insns"] == encoded * 2  # --copies 2: the peer skipped the same lines
+        if r["peer"] == "asmjit":
+            a = r["agreement"]
+            assert a["disagree"] == 0 and a["instructions"] == encoded, a
+            assert a["same_bytes"] == encoded, a
+            if "gnu_as_absent" not in r:
+                assert a["gnu_as_checked"] == encoded, a
+    if enc[("imago-a64-l1", "asmjit")]["missing"]:
+        assert "aarch64 mix lines imago cannot encode yet" in p.stdout
+
+
+def test_bench_a64_planted_disagreement(bench_exe, tmp_path):
+    """A bit flipped in asmjit's copy of the AArch64 mix fails the run, naming the line."""
+    p, data = run(tmp_path, "--no-harness", env={"IMAGO_BENCH_FAULT": "flip:asmjit-a64:0"})
+    r = [r for r in data if r["name"] == "encode-a64-l1" and r["peer"] == "asmjit"][0]
+    if r["ratio"] is None:
+        pytest.skip("asmjit's a64 assembler absent: %s" % r["absent"])
+    assert p.returncode == 1, p.stdout
+    line = min(set(range(r["mix_lines"])) - {m["line"] for m in r["missing"]})
+    assert "PROBLEM: aarch64: asmjit-a64, imago and GNU as disagree: mix line %d:" % line \
+        in p.stdout, p.stdout
+    assert r["agreement"]["disagree"] == 1
+
+
 def test_bench_without_peers(bench_exe, tmp_path):
     p, data = run(tmp_path, "--no-harness", env={"CXX": "/nonexistent/c++"})
     assert p.returncode == 0, p.stdout
     for peer in PEERS:
         assert "bench: %s absent: no C++ compiler" % peer in p.stdout
+    assert "bench: asmjit (a64) absent: no C++ compiler" in p.stdout
     enc = [r for r in data if r["name"].startswith("encode-")]
     assert {r["peer"] for r in enc if r["ratio"] is None} == set(PEERS)
+    check_a64(p, data)
     assert all(r["ratio"] > 0 for r in enc if r["peer"] == "memcpy")

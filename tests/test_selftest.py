@@ -3,10 +3,12 @@ real conformance tests (narrowed with -k) in a subprocess and asserts that they
 go red for the right reason, and, where it matters, that the same selection
 without the fault does not fail that way (so the fault is what they caught).
 
-(a) A wrong bit in one table row (A64: a chosen row; x86: any row, drawn at random
-    each run, IMAGO_SELFTEST_SEED=N to repeat a draw): encoders/ is copied, one
-    opcode bit flipped, imago rebuilt from the copy (make BUILD=... TABLES=...), and
-    test_encodings.py run against the mutant must name that form.
+(a) A wrong bit in one table row of each architecture (A64 and x86: any row, drawn at
+    random each run, IMAGO_SELFTEST_SEED=N to repeat a draw): encoders/ is copied, one
+    fixed bit flipped (A64: any bit of the row's mask that no operand field places, in
+    any encoders/a64/*.tbl; x86: bit 3 of the last opcode byte), imago rebuilt from the
+    copy (make BUILD=... TABLES=...), and test_encodings.py run against the mutant, on
+    that form's vectors (--form), must name that form.
 (b) A skipped relocation: IMAGO_FAULT_STRIP_RELOCS=1 makes the program tests
     strip the relocation records from their images; the reloc program must fail
     and the seed programs must not.
@@ -59,7 +61,6 @@ def run_conformance(tmp, args, env_extra=None, imago=None, name="run", root=ROOT
 
 # ---- (a) a wrong bit in a table row ---------------------------------------------
 
-A64_ROWS = ["add_x_imm", "add_w_imm", "sub_x_imm"]
 X86_ROWS = ["add_rm32_r32", "sub_rm32_r32", "mov_rm32_r32"]
 
 
@@ -77,22 +78,53 @@ def _rows(path):
     return lines, out
 
 
-def flip_a64(enc):
-    """Flip the last bit of the longest run of fixed bits (the opcode family)."""
-    toks = enc.split()
-    best = max((i for i, t in enumerate(toks) if re.fullmatch(r"[01]+", t)),
-               key=lambda i: len(toks[i]), default=None)
-    if best is None:
-        return None
-    t = toks[best]
-    toks[best] = t[:-1] + ("1" if t[-1] == "0" else "0")
-    return " ".join(toks)
+def _a64_tokens(enc):
+    """(token, its fixed bits or None, its width) of an A64 encoding, bit 31 first; None
+    when a token is not one gentables reads."""
+    out = []
+    for tok in enc.split():
+        if re.fullmatch(r"[01]+", tok):
+            out.append((tok, tok, len(tok)))
+            continue
+        m = re.fullmatch(r"\w+:(\d+)", tok)
+        if m:
+            out.append((tok, None, int(m.group(1))))
+            continue
+        m = re.fullmatch(r"\w+\[(\d+)(?::(\d+))?\]", tok)
+        if not m:
+            return None
+        out.append((tok, None, int(m.group(1)) - int(m.group(2) or m.group(1)) + 1))
+    return out
+
+
+def a64_fixed_bits(enc):
+    """The bit numbers (31..0) of an A64 encoding's fixed bits: every bit of the row's
+    mask that no operand field places."""
+    toks, pos, out = _a64_tokens(enc), 32, []
+    for _tok, fixed, width in toks or []:
+        if fixed is not None:
+            out += range(pos - 1, pos - 1 - width, -1)
+        pos -= width
+    return out if toks and pos == 0 else []
+
+
+def flip_a64_bit(enc, bit):
+    """enc with fixed bit number `bit` (31..0) inverted, the rest as written."""
+    pos, out = 32, []
+    for tok, fixed, width in _a64_tokens(enc):
+        if fixed is not None and pos - width <= bit < pos:
+            j = pos - 1 - bit
+            tok = tok[:j] + ("1" if tok[j] == "0" else "0") + tok[j + 1:]
+        out.append(tok)
+        pos -= width
+    return " ".join(out)
 
 
 def flip_x86(enc):
     """Flip bit 3 of the last plain opcode byte (e.g. add 01 -> or 09)."""
     toks = enc.split()
-    idx = [i for i, t in enumerate(toks) if re.fullmatch(r"[0-9A-Fa-f]{2}", t)]
+    idx = [i for i, t in enumerate(toks)
+           if re.fullmatch(r"[0-9A-Fa-f]{2}", t) and t not in ("cb", "cd")]  # not rel8/rel32
     if not idx:
         return None
     i = idx[-1]
@@ -101,8 +133,8 @@ def flip_x86(enc):
 
 
 def mutate(tables, arch, prefer, flip):
-    """Flip a bit in the first preferred row found under tables/arch; returns
-    (form id, old encoding, new encoding, flags)."""
+    """Flip a bit in the first preferred row found under tables/arch (any .tbl file);
+    returns (form id, old encoding, new encoding, flags)."""
     for want in prefer + [None]:
         for tbl in sorted(os.listdir(os.path.join(tables, arch))):
             if not tbl.endswith(".tbl"):
@@ -138,6 +170,21 @@ def any_x86_row(tables, seed):
     return random.Random(seed).choice(rows)
 
 
+def any_a64_row(tables, seed):
+    """One A64 row of any encoders/a64/*.tbl and one of its fixed bits, drawn at random
+    (IMAGO_SELFTEST_SEED, else a new seed each run): (form id, fixed bit)."""
+    import random
+    rng = random.Random("a64:%s" % seed)
+    rows = []
+    for tbl in sorted(os.listdir(os.path.join(tables, "a64"))):
+        if tbl.endswith(".tbl"):
+            _, rs = _rows(os.path.join(tables, "a64", tbl))
+            rows += [(rid, fields[2]) for _, rid, fields in rs if a64_fixed_bits(fields[2])]
+    assert rows, "no A64 row with fixed bits under %s" % tables
+    rid, enc = rng.choice(rows)
+    return rid, rng.choice(a64_fixed_bits(enc))
+
+
 @pytest.fixture(scope="module")
 def mutant(tmp_path_factory, imago_bin):
     """imago built from a copy of encoders/ with one bit flipped in an A64 row and
@@ -145,8 +192,9 @@ def mutant(tmp_path_factory, imago_bin):
     tmp = str(tmp_path_factory.mktemp("mutant"))
     tables = os.path.join(tmp, "encoders")
     shutil.copytree(os.path.join(ROOT, "encoders"), tables)
-    a64 = mutate(tables, "a64", A64_ROWS, flip_a64)
     seed = os.environ.get("IMAGO_SELFTEST_SEED") or str(random_seed())
+    a64_row, a64_bit = any_a64_row(tables, seed)
+    a64 = mutate(tables, "a64", [a64_row], lambda enc: flip_a64_bit(enc, a64_bit))
     x86 = mutate(tables, "x86", [any_x86_row(tables, seed)], flip_x86)
     build = os.path.join(tmp, "build")
     target = os.path.join(build, "bin", "imago")
@@ -165,12 +213,12 @@ def random_seed():
 
 @pytest.mark.parametrize("arch", ["aarch64", "x86"])
 def test_wrong_table_bit_is_caught(mutant, arch, tmp_path):
-    """A64: a chosen row; x86: any row, drawn at random (the seed is in the message;
-    IMAGO_SELFTEST_SEED=N repeats a draw). The x86 run is narrowed to that row's
-    vectors (--form), on the target the row exists on."""
+    """Any row of each architecture, drawn at random (the seed is in the message;
+    IMAGO_SELFTEST_SEED=N repeats a draw). The run is narrowed to that row's vectors
+    (--form), on the target the row exists on."""
     form, old, new, flags = mutant[arch]
     target = arch if arch == "aarch64" else ("i386" if "x32" in flags else "x86_64")
-    env = {"IMAGO_VECTORS_ARGS": "--form " + form} if arch == "x86" else None
+    env = {"IMAGO_VECTORS_ARGS": "--form " + form}
     sel = ["conformance/test_encodings.py", "-k", "test_encodings and %s" % target]
     rc, out, _ = run_conformance(str(tmp_path), sel, env_extra=env, imago=mutant["imago"],
                                  name="mutant")
