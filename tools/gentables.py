@@ -29,6 +29,7 @@ ARM_FLAGS = {
     "wb": 1 << 4,
     "ldpair": 1 << 5,
     "spext": 1 << 6,  # A64: A64_FF_SPEXT (encoders/a64/a64.h)
+    "stx": 1 << 7,  # A64: A64_FF_STX
 }
 
 

@@ -17,6 +17,12 @@ static const im_kind a64_kinds[] = {
 
 static const a64_area *const areas[] = {&a64_area_int, &a64_area_mem, &a64_area_fp,
                                         &a64_area_simd};
+
+const uint8_t a64_kind_area[AK_COUNT] = {
+#define KIND(n, c, b) A64_AREA,
+#include "kinds.def"
+#undef KIND
+};
 #define NAREAS (sizeof areas / sizeof areas[0])
 
 /* ---- shared helpers ---- */
@@ -288,9 +294,8 @@ static int a64_parse(im_target t, unsigned kind, const char **p, im_operand *op,
                      const im_parse_ctx *ctx)
 {
     (void)t;
-    int rc = core_parse(kind, p, op);
-    for (size_t i = 0; rc == A64_NOT_MINE && i < NAREAS; i++)
-        rc = areas[i]->parse(kind, p, op, ctx);
+    unsigned area = a64_kind_area[kind];
+    int rc = area ? areas[area - 1]->parse(kind, p, op, ctx) : core_parse(kind, p, op);
     if (rc == A64_NOT_MINE)
         return im_fail(IM_ERR_INVAL, "aarch64: no area parses kind %u", kind);
     return rc;
@@ -299,35 +304,49 @@ static int a64_parse(im_target t, unsigned kind, const char **p, im_operand *op,
 static void a64_print(im_target t, unsigned kind, const im_operand *op, char *buf, size_t n)
 {
     (void)t;
-    if (core_print(kind, op, buf, n))
-        return;
-    for (size_t i = 0; i < NAREAS; i++)
-        if (areas[i]->print(kind, op, buf, n))
-            return;
-    im_appendf(buf, n, "%lld", (long long)op->imm);
+    unsigned area = a64_kind_area[kind];
+    if (!(area ? areas[area - 1]->print(kind, op, buf, n) : core_print(kind, op, buf, n)))
+        im_appendf(buf, n, "%lld", (long long)op->imm);
 }
 
-static int field_value(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
-{
-    int rc = core_field(f, i, o, out);
-    for (size_t a = 0; rc == A64_NOT_MINE && a < NAREAS; a++)
-        rc = areas[a]->field(f, i, o, out);
-    if (rc == A64_NOT_MINE)
-        return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, f->kinds[i]);
-    return rc;
-}
-
+/* The encoder's hot path: every operand's field value (a register of the shared kinds
+ * inline, any other kind by its area), the row's checks only for the flags they look at,
+ * the fields placed by the row's slices. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
     (void)t;
-    uint32_t vals[IM_MAX_OPS];
-    int rc = im_arm_fields(a64_kinds, f, ops, field_value, vals, fix);
-    if (rc < 0)
-        return rc;
-    for (size_t a = 0; a < NAREAS; a++)
-        if (areas[a]->check && (rc = areas[a]->check(f, ops, vals)) < 0)
+    uint32_t vals[IM_MAX_OPS] = {0};
+    fix->op = -1;
+    fix->offset = 0;
+    fix->size = 4;
+    fix->reloc = IM_RELOC_NONE;
+    for (unsigned i = 0; i < f->nops; i++) {
+        unsigned k = f->kinds[i], area = a64_kind_area[k];
+        const im_operand *o = &ops[i];
+        int rc;
+        if (k <= AK_v2d) { /* the shared register kinds */
+            if (o->type != IM_OP_REG || o->reg > 31)
+                return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id,
+                               i + 1);
+            vals[i] = o->reg;
+            continue;
+        }
+        rc = area ? areas[area - 1]->field(f, i, o, &vals[i]) : core_field(f, i, o, &vals[i]);
+        if (rc < 0)
             return rc;
+        if (rc == A64_NOT_MINE)
+            return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, k);
+        if (a64_kinds[k].cls == IM_KC_REL)
+            fix->op = (int8_t)i;
+    }
+    if (f->flags & A64_FF_CHECKED) {
+        for (size_t a = 0; a < NAREAS; a++) {
+            int rc;
+            if (areas[a]->check && (rc = areas[a]->check(f, ops, vals)) < 0)
+                return rc;
+        }
+    }
     im_put32(out, im_arm_place(f, vals));
     *len = 4;
     return 0;
@@ -336,9 +355,8 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
 static size_t a64_samples(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max)
 {
     (void)t;
-    size_t k = core_samples(kind, out, max);
-    for (size_t i = 0; k == A64_NONE && i < NAREAS; i++)
-        k = areas[i]->samples(kind, rng, out, max);
+    unsigned area = a64_kind_area[kind];
+    size_t k = area ? areas[area - 1]->samples(kind, rng, out, max) : core_samples(kind, out, max);
     return k == A64_NONE ? 0 : k;
 }
 
@@ -346,10 +364,10 @@ static size_t a64_bad_samples(im_target t, unsigned kind, im_rng *rng, im_bad_sa
                               size_t max)
 {
     (void)t;
-    size_t k = A64_NONE;
-    for (size_t i = 0; k == A64_NONE && i < NAREAS; i++)
-        if (areas[i]->bad_samples)
-            k = areas[i]->bad_samples(kind, rng, out, max);
+    unsigned area = a64_kind_area[kind];
+    size_t k = area && areas[area - 1]->bad_samples
+                   ? areas[area - 1]->bad_samples(kind, rng, out, max)
+                   : A64_NONE;
     return k == A64_NONE ? 0 : k;
 }
 

@@ -26,7 +26,16 @@ enum {
     /* Data processing (a64_int.c): an extended-register row spelled with lsl, which GNU as
      * takes only when an operand of kind wsp/xsp is sp (else lsl is the shifted form). */
     A64_FF_SPEXT = 1u << 6,
+    /* Loads and stores (a64_mem.c): a store exclusive; its status register (operand 1) may
+     * not be a transfer or the base register (UNPREDICTABLE). */
+    A64_FF_STX = 1u << 7,
+    /* The flags some area's check looks at: a64_encode calls the checks only for them. */
+    A64_FF_CHECKED = IM_FF_WB | IM_FF_LDPAIR | A64_FF_SPEXT | A64_FF_STX,
 };
+
+/* Which area implements each kind: 0 for a64.c, else 1 + its index in a64.c's list
+ * (kinds.def sets A64_AREA before each section). */
+extern const uint8_t a64_kind_area[AK_COUNT];
 
 #define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */
 #define A64_NONE ((size_t)-1) /* samples/bad_samples: the kind is another area's */
@@ -44,7 +53,8 @@ typedef struct a64_area {
     /* Bad operand texts (im_bad_sample): the count, or A64_NONE. May be NULL. */
     size_t (*bad_samples)(unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
     /* Whole-row checks after every field is valid (UNPREDICTABLE combinations and the
-     * like): 0 or a negative error. May be NULL. Called for every row. */
+     * like): 0 or a negative error. May be NULL. Called for the rows with a flag of
+     * A64_FF_CHECKED (a new check needs its flag there). */
     int (*check)(const im_form *f, const im_operand *ops, const uint32_t *vals);
 } a64_area;
 

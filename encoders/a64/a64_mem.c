@@ -507,11 +507,6 @@ static bool general_reg_kind(unsigned k)
 }
 
 /* Store exclusive: st(l)xr{b,h}, st(l)xp. */
-static bool store_exclusive(const char *m)
-{
-    return m[0] == 's' && m[1] == 't' && (m[2] == 'x' || (m[2] == 'l' && m[3] == 'x'));
-}
-
 /* What GNU as warns about as unpredictable (it compares register numbers). */
 static int mem_check(const im_form *f, const im_operand *ops, const uint32_t *vals)
 {
@@ -531,7 +526,7 @@ static int mem_check(const im_form *f, const im_operand *ops, const uint32_t *va
     if ((f->flags & IM_FF_LDPAIR) && ops[0].reg == ops[1].reg)
         return im_fail(IM_ERR_UNPREDICTABLE, "%s: loading one register twice is UNPREDICTABLE",
                        f->id);
-    if (store_exclusive(f->mnem))
+    if (f->flags & A64_FF_STX)
         for (unsigned j = 1; j < f->nops; j++)
             if (ops[j].type == IM_OP_REG && ops[j].reg == ops[0].reg)
                 return im_fail(IM_ERR_UNPREDICTABLE,
