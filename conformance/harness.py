@@ -332,6 +332,8 @@ def faults_active():
         out.append("IMAGO_FAULT_STATE_SCAFFOLD")
     if os.environ.get("IMAGO_FAULT_STATE_IMPLICIT"):
         out.append("IMAGO_FAULT_STATE_IMPLICIT")
+    if os.environ.get("IMAGO_FAULT_STATE_MONITOR"):
+        out.append("IMAGO_FAULT_STATE_MONITOR")
     if os.environ.get("IMAGO_FAULT_EXPECT_DELTA") not in (None, "", "0"):
         out.append("IMAGO_FAULT_EXPECT_DELTA=%s" % os.environ["IMAGO_FAULT_EXPECT_DELTA"])
     return out

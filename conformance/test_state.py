@@ -13,9 +13,12 @@ alone: every case must run or fault, and its counts go to the report.
 aarch64 has no ground truth on a machine that is not aarch64: its engines are compared
 with a reference (`--reference`: native on an aarch64 machine, else qemu). The reference
 cell runs the reference alone; the other cells compare an engine with it. Rules:
-state/a64-notrun.tsv (forms and texts not run: brk, svc, store-exclusives, system registers
+state/a64-notrun.tsv (forms and texts not run: brk, hlt, svc, hvc, smc, system registers
 other than nzcv/fpcr/fpsr/tpidr_el0), state/a64-implicit.tsv (br/blr/ret: the register
-holds the taken marker's address), state/a64-undefined.tsv (what a form leaves UNKNOWN),
+holds the taken marker's address; the store-exclusives: every other case runs with the
+exclusive monitor opened by a load-exclusive of the same size on the same address right
+before the instruction, the others with it closed by clrex, and the status must read 0,
+resp. 1 with the scratch block untouched, on every engine), state/a64-undefined.tsv (what a form leaves UNKNOWN),
 state/a64-known-divergences.tsv (TARGET, ENGINE, REFERENCE, FORM, WHAT, EVIDENCE).
 
 test_state_scaffold checks the fixed code around each instruction (`imago state
@@ -272,12 +275,15 @@ def test_state_scaffold(target, tmp_path, imago_bin):
     """Every piece of fixed code imago state puts around an instruction (x86: loads and
     stores of the GPRs, xmm registers and MXCSR, popf/pushf; aarch64: ldp/stp of the x and
     q registers, msr/mrs of nzcv, fpcr, fpsr and tpidr_el0, mov to and from sp, movz/movk
-    of the record's address; the branch marker, prologue and epilogue) must be what GNU as
-    makes of its assembler text."""
+    of the record's address; the branch marker, prologue and epilogue; clrex, the
+    load-exclusives of a64-implicit.tsv's monitor:FORM lines and the movz/movk that put
+    their registers back) must be what GNU as makes of its assembler text."""
     missing = harness.missing_tools(target, which=("as", "objcopy"))
     if missing:
         pytest.skip("not installed: %s" % ", ".join(missing))
-    p = harness.imago("state", "-a", target, "--scaffold")
+    # aarch64: with the rules, the monitor code too (clrex, each load-exclusive it names)
+    p = harness.imago("state", "-a", target, "--scaffold",
+                      *(["--implicit", A64_IMPLICIT] if target == A64 else []))
     assert p.returncode == 0, p.stderr
     pieces = [line.split("\t") for line in p.stdout.splitlines()]
     assert pieces and all(len(x) == 3 and x[0] == "scaffold" for x in pieces), p.stdout[:2000]

@@ -329,6 +329,24 @@ def test_state_check_sees_a_wrong_result_aarch64(imago_bin, tmp_path):
     assert rc0 == 0, "control: the aarch64 state check fails without the fault:\n" + out0[-4000:]
 
 
+def test_state_monitor_check_sees_a_closed_monitor(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_MONITOR=1: imago state never opens the exclusive monitor before a
+    store-exclusive (clrex instead of the load-exclusive of a64-implicit.tsv's monitor:FORM
+    line), so the cases that expect it open read status 1 on every engine; the aarch64 qemu
+    cells (the reference on a machine that is not aarch64) must fail and name a monitor
+    divergence of a store-exclusive."""
+    sel = ["conformance/test_state.py", "-k", "aarch64 and qemu and not scaffold"]
+    env = {"IMAGO_FAULT_STATE_MONITOR": "1", "IMAGO_STATE_CASES": "4"}
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="monitor")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_MONITOR" in out, out[-4000:]
+    assert rc == 1 and outcomes and all(o == "failed" for o in outcomes.values()), \
+        "the state check passed with the monitor never opened: %s\n%s" % (outcomes, out[-4000:])
+    assert "monitor" in out and "stxr" in out, out[-4000:]
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
+                                   name="monitorclean")
+    assert rc0 == 0, "control: the aarch64 state check fails without the fault:\n" + out0[-4000:]
+
+
 def test_state_scaffold_check_sees_a_wrong_byte(imago_bin, tmp_path):
     """IMAGO_FAULT_STATE_SCAFFOLD=1: imago state's xmm store gets a load's opcode (0F 6F for
     0F 7F), its aarch64 stp of q registers an ldp's word; the scaffold check must fail on

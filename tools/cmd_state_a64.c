@@ -63,13 +63,46 @@
 
 static const char *const CMD = "state";
 
+static const im_arch *arch;
+
+/* Where the operands sit around the memory operand's brackets in a template. */
+struct mem_shape {
+    int base;     /* the operand right after '[', or -1 */
+    int in[IM_MAX_OPS], nin; /* other operands inside the brackets */
+    int post[IM_MAX_OPS], npost; /* operands after ']' (post-index): the address is the base */
+};
+
+static struct mem_shape mem_shape(const im_form *f)
+{
+    struct mem_shape m = {-1, {0}, 0, {0}, 0};
+    int depth = 0;
+    for (const char *p = f->tpl; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '[') {
+            depth = 1;
+            if ((unsigned char)p[1] >= 1 && (unsigned char)p[1] <= IM_MAX_OPS && m.base < 0)
+                m.base = p[1] - 1, p++;
+        } else if (ch == ']') {
+            depth = 2;
+        } else if (ch >= 1 && ch <= IM_MAX_OPS) {
+            if (depth == 1)
+                m.in[m.nin++] = ch - 1;
+            else if (depth == 2 && m.base >= 0)
+                m.post[m.npost++] = ch - 1;
+        }
+    }
+    return m;
+}
+
 /* ---- rules ---- */
 
 /* --undefined: what a form leaves UNKNOWN (KEY<TAB>ITEMS: nzcv, fpsr, or case). */
 enum { U_NZCV = 1, U_FPSR = 2, U_CASE = 4 };
+enum { U_TARGET = 1, U_MONITOR = 8 }; /* --implicit */
 struct rule {
     char key[64]; /* a glob on the form id, or a mnemonic */
     unsigned bits;
+    int mon; /* --implicit monitor:FORM: the load-exclusive that opens the monitor, or -1 */
 };
 struct rules {
     struct rule *v;
@@ -84,12 +117,23 @@ static int rule_line(void *ctx, char **fields, int nf, const char *path, int ln)
         tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln, rs->implicit ? "target" : "ITEMS");
         return 1;
     }
-    struct rule r = {{0}, 0};
+    struct rule r = {{0}, 0, -1};
     snprintf(r.key, sizeof r.key, "%s", fields[0]);
     for (char *s = fields[1]; *s;) {
         size_t l = strcspn(s, " ,");
         unsigned b = 0;
-        if (rs->implicit)
+        if (rs->implicit && l > 8 && !strncmp(s, "monitor:", 8)) {
+            char id[64];
+            snprintf(id, sizeof id, "%.*s", (int)(l - 8 < 63 ? l - 8 : 63), s + 8);
+            r.mon = im_form_lookup(IM_TARGET_AARCH64, id);
+            if (r.mon < 0 || mem_shape(&arch->forms[r.mon]).base < 0) {
+                tool_error(CMD, "%s:%d: monitor:%s: %s", path, ln, id,
+                           r.mon < 0 ? "no such aarch64 form"
+                                     : "not a load with a base register ([Xn|SP])");
+                return 1;
+            }
+            b = U_MONITOR;
+        } else if (rs->implicit)
             b = l == 6 && !strncmp(s, "target", 6);
         else if (l == 4 && !strncmp(s, "nzcv", 4))
             b = U_NZCV;
@@ -99,7 +143,7 @@ static int rule_line(void *ctx, char **fields, int nf, const char *path, int ln)
             b = U_CASE;
         if (!b) {
             tool_error(CMD, "%s:%d: unknown item '%.*s' (%s)", path, ln, (int)l, s,
-                       rs->implicit ? "target" : "nzcv, fpsr, case");
+                       rs->implicit ? "target, monitor:FORM" : "nzcv, fpsr, case");
             return 1;
         }
         r.bits |= b;
@@ -121,6 +165,16 @@ static unsigned rule_bits(const struct rules *rs, const im_form *f)
         if (!fnmatch(rs->v[i].key, f->id, 0) || st_key_names(rs->v[i].key, f))
             b |= rs->v[i].bits;
     return b;
+}
+
+/* The load-exclusive a monitor:FORM rule names for f (the last matching line), or -1. */
+static int rule_monitor(const struct rules *rs, const im_form *f)
+{
+    int m = -1;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].mon >= 0 && (!fnmatch(rs->v[i].key, f->id, 0) || st_key_names(rs->v[i].key, f)))
+            m = rs->v[i].mon;
+    return m;
 }
 
 static struct rules undefs, implicits = {NULL, 0, 1};
@@ -154,9 +208,10 @@ struct acase {
     int tgt_reg; /* the register that holds the taken marker's address (--implicit), or -1 */
     int spill;   /* -1: x0 goes through TPIDR_EL0; else the base of the stores (not compared) */
     unsigned undef;
+    int mon;      /* the load-exclusive that opens the monitor (--implicit monitor:FORM), or -1 */
+    int mon_open; /* 1: it runs right before the instruction; 0: clrex does */
+    im_operand mon_ops[IM_MAX_OPS]; /* its operands: the instruction's base, free registers */
 };
-
-static const im_arch *arch;
 
 static int is_gpr(unsigned kind)
 {
@@ -168,35 +223,6 @@ static int kind_sp(unsigned kind) /* register 31 is sp (wsp), not the zero regis
 {
     const char *n = arch->kinds[kind].name;
     return !strcmp(n, "xsp") || !strcmp(n, "wsp");
-}
-
-/* Where the operands sit around the memory operand's brackets in a template. */
-struct mem_shape {
-    int base;     /* the operand right after '[', or -1 */
-    int in[IM_MAX_OPS], nin; /* other operands inside the brackets */
-    int post[IM_MAX_OPS], npost; /* operands after ']' (post-index): the address is the base */
-};
-
-static struct mem_shape mem_shape(const im_form *f)
-{
-    struct mem_shape m = {-1, {0}, 0, {0}, 0};
-    int depth = 0;
-    for (const char *p = f->tpl; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '[') {
-            depth = 1;
-            if ((unsigned char)p[1] >= 1 && (unsigned char)p[1] <= IM_MAX_OPS && m.base < 0)
-                m.base = p[1] - 1, p++;
-        } else if (ch == ']') {
-            depth = 2;
-        } else if (ch >= 1 && ch <= IM_MAX_OPS) {
-            if (depth == 1)
-                m.in[m.nin++] = ch - 1;
-            else if (depth == 2 && m.base >= 0)
-                m.post[m.npost++] = ch - 1;
-        }
-    }
-    return m;
 }
 
 /* A random 128-bit register: random bits, or lanes of FP values worth having. */
@@ -236,6 +262,45 @@ static void vec_value(im_rng *r, uint8_t *v)
     }
 }
 
+/* The operands of load-exclusive lf that opens the monitor for case c (even idx: open, odd:
+ * closed): its base is the instruction's base (ops[base]: the same address, which the
+ * chooser made 16-byte aligned in the scratch window), its other registers are registers the
+ * instruction does not name (the scaffold restores them after it), any other operand its
+ * kind's first sample. Returns 0, or 1 when lf refuses them. */
+static int monitor_ops(struct acase *c, int lf, int base, unsigned idx)
+{
+    static im_operand samples[IM_MAX_SAMPLES];
+    const im_form *f = &arch->forms[c->h.form], *l = &arch->forms[lf];
+    struct mem_shape lms = mem_shape(l);
+    int used[32] = {0};
+    for (unsigned i = 0; i < f->nops; i++)
+        if (c->ops[i].type == IM_OP_REG && is_gpr(f->kinds[i]))
+            used[c->ops[i].reg] = 1;
+    unsigned next = 1;
+    for (unsigned i = 0; i < l->nops; i++) {
+        if ((int)i == lms.base) {
+            c->mon_ops[i] = c->ops[base];
+        } else if (is_gpr(l->kinds[i])) {
+            while (next < 31 && (used[next] || (int)next == c->spill))
+                next++;
+            if (next >= 31)
+                return 1;
+            c->mon_ops[i] = im_reg(next++);
+        } else {
+            im_rng r = {1};
+            if (!arch->samples(IM_TARGET_AARCH64, l->kinds[i], &r, samples, IM_MAX_SAMPLES))
+                return 1;
+            c->mon_ops[i] = samples[0];
+        }
+    }
+    uint8_t tmp[16];
+    if (im_encode(IM_TARGET_AARCH64, lf, c->mon_ops, tmp, sizeof tmp) != 4)
+        return 1;
+    c->mon = lf;
+    c->mon_open = !(idx & 1);
+    return 0;
+}
+
 /* Draw case idx of form fi (deterministic in seed, form id and idx). Returns 0, or -1 when
  * no case was found (*why: a not-run reason that refused the drawn texts, if any). */
 static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct acase *c,
@@ -248,8 +313,13 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
     static im_operand samples[IM_MAX_SAMPLES];
     struct mem_shape ms = mem_shape(f);
     unsigned rb = rule_bits(&undefs, f);
-    int target = (int)rule_bits(&implicits, f);
+    int target = (int)(rule_bits(&implicits, f) & U_TARGET);
     int literal = !strncmp(f->mnem, "ld", 2) || !strcmp(f->mnem, "prfm");
+    int mon = rule_monitor(&implicits, f);
+    if (mon >= 0 && ms.base < 0) {
+        *why = "a monitor:FORM line of --implicit names it, but it has no base register";
+        return -1;
+    }
     /* texts a not-run rule refuses (most system registers of msr) take more draws */
     for (int attempt = 0; attempt < (*why ? 4096 : 32); attempt++) {
         memset(c, 0, sizeof *c);
@@ -259,6 +329,7 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
         c->tgt_reg = -1;
         c->spill = -1;
         c->undef = rb;
+        c->mon = -1;
         uint64_t scr = st_rec_addr(slot) + SCR_OFF;
         int mode = (int)(im_rng_next(&r) % 4);
         for (unsigned i = 0; i < 31; i++) {
@@ -368,6 +439,8 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
                 if (!used[k])
                     c->spill = k;
         }
+        if (mon >= 0 && monitor_ops(c, mon, ms.base, idx))
+            continue;
         return 0;
     }
     return -1;
@@ -411,6 +484,9 @@ static FILE *listing;
  * of the v registers (ldp/stp q) a load's word, in the code and in the listing (whose text
  * still says stp). */
 static int fault_scaffold;
+/* IMAGO_FAULT_STATE_MONITOR=1 (the self-test): the monitor is never opened (clrex instead of
+ * the load-exclusive), so every store-exclusive fails. */
+static int fault_monitor;
 
 static void ins(im_buf *b, uint32_t w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void ins(im_buf *b, uint32_t w, const char *fmt, ...)
@@ -434,6 +510,15 @@ static void mov32(im_buf *b, unsigned rd, uint64_t v) /* movz, movk: a 32-bit ad
         (unsigned)(v & 0xffff));
     ins(b, 0xf2a00000u | (uint32_t)(v >> 16 & 0xffff) << 5 | rd, "movk x%u, #0x%x, lsl #16", rd,
         (unsigned)(v >> 16 & 0xffff));
+}
+
+static void mov64(im_buf *b, unsigned rd, uint64_t v) /* movz, movk x3: any value */
+{
+    ins(b, 0xd2800000u | (uint32_t)(v & 0xffff) << 5 | rd, "movz x%u, #0x%x", rd,
+        (unsigned)(v & 0xffff));
+    for (unsigned hw = 1; hw < 4; hw++)
+        ins(b, 0xf2800000u | hw << 21 | (uint32_t)(v >> 16 * hw & 0xffff) << 5 | rd,
+            "movk x%u, #0x%x, lsl #%u", rd, (unsigned)(v >> 16 * hw & 0xffff), 16 * hw);
 }
 
 /* ldp/stp of x registers (q: of q registers) at [xn, #off]. */
@@ -585,12 +670,40 @@ static void store_state(im_buf *b, int spill, unsigned base, unsigned flag)
         pair(b, 0, 1, i, i + 1, base, (int)VOUT - (int)XOUT + 16 * (int)i);
 }
 
+/* Right before the instruction, the exclusive monitor: open (load-exclusive lf with ops, then
+ * the registers it wrote back to their in-values x[] with movz/movk, no memory access in
+ * between) or closed (clrex). */
+static int monitor_code(im_buf *b, int lf, const im_operand *ops, int open, const uint64_t *x)
+{
+    if (!open) {
+        ins(b, 0xd5033f5fu, "clrex");
+        return 0;
+    }
+    uint8_t w[4];
+    char text[96];
+    if (im_encode(IM_TARGET_AARCH64, lf, ops, w, sizeof w) != 4 ||
+        im_print(IM_TARGET_AARCH64, lf, ops, text, sizeof text) < 0)
+        return IM_ERR_NO_ENCODING;
+    ins(b, im_get32(w), "%s", text);
+    const im_form *l = &arch->forms[lf];
+    int base = mem_shape(l).base;
+    for (unsigned i = 0; i < l->nops; i++)
+        if ((int)i != base && ops[i].type == IM_OP_REG && is_gpr(l->kinds[i]))
+            mov64(b, ops[i].reg, x[ops[i].reg]);
+    return 0;
+}
+
 /* One case: load, the instruction (and a literal's word), the store paths, store. */
 static int emit_case(im_buf *b, struct acase *c, uint64_t base)
 {
     uint64_t rec = st_rec_addr(c->h.slot);
     const im_form *f = &arch->forms[c->h.form];
     load_state(b, rec);
+    if (c->mon >= 0) {
+        int err = monitor_code(b, c->mon, c->mon_ops, c->mon_open && !fault_monitor, c->x);
+        if (err)
+            return err;
+    }
     im_operand ops[IM_MAX_OPS];
     memcpy(ops, c->ops, sizeof ops);
     int lab = c->label ? im_buf_label(b) : -1;
@@ -681,6 +794,40 @@ static int list_scaffold(void)
     store_state(b, 5, 5, 0);
     branch(b, 4 + LIT_LEN);
     b_to(b, im_buf_offset(b) + 64);
+    /* the monitor: closed, and open by each load-exclusive a monitor:FORM rule names (base
+     * x5, registers from x1; sp as the base too) */
+    monitor_code(b, -1, NULL, 0, NULL);
+    for (size_t i = 0; i < implicits.n; i++) {
+        int lf = implicits.v[i].mon, done = 0;
+        for (size_t k = 0; k < i; k++)
+            done |= implicits.v[k].mon == lf;
+        if (lf < 0 || done)
+            continue;
+        const im_form *l = &arch->forms[lf];
+        int lb = mem_shape(l).base;
+        for (unsigned sp = 0; sp < 2; sp++) {
+            im_operand ops[IM_MAX_OPS];
+            uint64_t x[32];
+            unsigned next = 1;
+            for (unsigned k = 0; k < 32; k++)
+                x[k] = 0x0123456789abcdefull * (k + 1);
+            for (unsigned k = 0; k < l->nops; k++) {
+                static im_operand s[IM_MAX_SAMPLES];
+                im_rng r = {1};
+                if ((int)k == lb)
+                    ops[k] = im_reg(sp ? 31 : 5);
+                else if (is_gpr(l->kinds[k]))
+                    ops[k] = im_reg(next++);
+                else if (arch->samples(IM_TARGET_AARCH64, l->kinds[k], &r, s, IM_MAX_SAMPLES))
+                    ops[k] = s[0];
+            }
+            if (monitor_code(b, lf, ops, 1, x)) {
+                tool_error(CMD, "aarch64: monitor:%s: the encoder refuses it", l->id);
+                im_buf_free(b);
+                return 1;
+            }
+        }
+    }
     epilogue(b, st_rec_addr(0) - ST_HDR);
     listing = NULL;
     im_buf_free(b);
@@ -691,9 +838,10 @@ static int list_scaffold(void)
 
 static const char *ename, *rname; /* the engine under test, the reference */
 
-static void diverge(const struct acase *c, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void diverge(const struct acase *c, const char *what, const char *fmt, ...)
+static void diverge(const char *eng, const struct acase *c, const char *what, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+static void diverge(const char *eng, const struct acase *c, const char *what, const char *fmt,
+                    ...)
 {
     char msg[512], st[1400] = "";
     va_list ap;
@@ -705,9 +853,33 @@ static void diverge(const struct acase *c, const char *what, const char *fmt, ..
     im_appendf(st, sizeof st, "sp=0x%" PRIx64 " nzcv=0x%" PRIx64 " fpcr=0x%" PRIx64
                               " fpsr=0x%" PRIx64,
                c->x[31], c->nzcv, c->fpcr, c->fpsr);
-    printf("diverge\t%s\t%s\t%s\t%u\t%s; insn '%s'; in: %s (scratch at 0x%" PRIx64 ")\n", ename,
+    printf("diverge\t%s\t%s\t%s\t%u\t%s; insn '%s'; in: %s (scratch at 0x%" PRIx64 ")\n", eng,
            arch->forms[c->h.form].id, what, c->h.idx, msg, c->h.text, st,
            st_rec_addr(c->h.slot) + SCR_OFF);
+}
+
+/* A store-exclusive (--implicit monitor:FORM) on one engine: with the monitor open its first
+ * operand (the status register, unless it is wzr) must read 0, with it closed 1 and the
+ * scratch block must be as it was. Returns the number of differences reported. */
+static unsigned monitor_check(const char *eng, const struct acase *c, const struct st_outcome *o)
+{
+    if (c->mon < 0 || o->faulted)
+        return 0;
+    unsigned d = 0;
+    const im_form *f = &arch->forms[c->h.form];
+    if (f->nops && c->ops[0].type == IM_OP_REG && is_gpr(f->kinds[0]) && c->ops[0].reg < 31) {
+        uint64_t st = get64(o->rec + XOUT + 8 * c->ops[0].reg), want = c->mon_open ? 0 : 1;
+        if (st != want) {
+            diverge(eng, c, "monitor", "monitor %s: status x%u is 0x%" PRIx64 ", not %" PRIu64,
+                    c->mon_open ? "open" : "closed", c->ops[0].reg, st, want);
+            d++;
+        }
+    }
+    if (!c->mon_open && memcmp(o->rec + SCR_OFF, c->scratch, SCR_LEN)) {
+        diverge(eng, c, "monitor", "monitor closed: the scratch block was written");
+        d++;
+    }
+    return d;
 }
 
 /* Compare one case; returns the number of differences reported. */
@@ -718,7 +890,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
     if (ref->faulted || eng->faulted) {
         if (ref->faulted != eng->faulted) {
             const struct st_outcome *x = ref->faulted ? ref : eng;
-            diverge(c, ref->faulted ? "nofault" : "fault", "%s faulted (%s), %s did not",
+            diverge(ename, c, ref->faulted ? "nofault" : "fault", "%s faulted (%s), %s did not",
                     ref->faulted ? rname : ename, x->detail, ref->faulted ? ename : rname);
             d++;
         }
@@ -747,7 +919,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
         }
         uint64_t a = get64(ref->rec + off), b = get64(eng->rec + off);
         if (a != b) {
-            diverge(c, name, "%s 0x%" PRIx64 ", %s 0x%" PRIx64, rname, a, ename, b);
+            diverge(ename, c, name, "%s 0x%" PRIx64 ", %s 0x%" PRIx64, rname, a, ename, b);
             d++;
         }
     }
@@ -756,7 +928,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
         if (memcmp(va, vb, 16)) {
             char name[16];
             snprintf(name, sizeof name, "reg:v%u", i);
-            diverge(c, name, "%s 0x%016" PRIx64 "%016" PRIx64 ", %s 0x%016" PRIx64 "%016" PRIx64,
+            diverge(ename, c, name, "%s 0x%016" PRIx64 "%016" PRIx64 ", %s 0x%016" PRIx64 "%016" PRIx64,
                     rname, get64(va + 8), get64(va), ename, get64(vb + 8), get64(vb));
             d++;
         }
@@ -773,7 +945,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
             im_appendf(ha, sizeof ha, "%02x", sa[i]);
             im_appendf(hb, sizeof hb, "%02x", sb[i]);
         }
-        diverge(c, "mem", "scratch bytes %u..%u differ: %s %s, %s %s", k, e - 1, rname, ha, ename,
+        diverge(ename, c, "mem", "scratch bytes %u..%u differ: %s %s, %s %s", k, e - 1, rname, ha, ename,
                 hb);
         d++;
     }
@@ -834,8 +1006,15 @@ int cmd_state_a64(int argc, char **argv)
     size_t nonly = o.nonly;
     arch = im_arch_for(IM_TARGET_AARCH64);
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
-    if (scaffold)
-        return list_scaffold();
+    fault_monitor = getenv("IMAGO_FAULT_STATE_MONITOR") && *getenv("IMAGO_FAULT_STATE_MONITOR");
+    if (scaffold) {
+        int st = (o.implicit && st_read_rules(CMD, o.implicit, rule_line, &implicits)) ||
+                 list_scaffold();
+        free(implicits.v);
+        implicits.v = NULL;
+        implicits.n = 0;
+        return st;
+    }
     int native = im_host_target() == IM_TARGET_AARCH64;
     rname = ropt ? ropt : native ? "native" : "qemu";
     ename = eopt ? eopt : rname;
@@ -930,7 +1109,9 @@ int cmd_state_a64(int argc, char **argv)
             if (two) {
                 ef += (unsigned)eng[k].faulted;
                 te.diverge += compare(cs[k], &ref[k], &eng[k]);
+                te.diverge += monitor_check(ename, cs[k], &eng[k]);
             }
+            tr.diverge += monitor_check(rname, cs[k], &ref[k]);
         }
         unsigned total = (unsigned)(k - i);
         const char *id = arch->forms[cs[i]->h.form].id;
@@ -949,8 +1130,8 @@ int cmd_state_a64(int argc, char **argv)
         }
         i = k;
     }
-    printf("summary\t%s\tforms=%u\tcases=%u\tfaulted=%u\tdivergences=0\n", rname, tr.forms,
-           tr.cases, tr.faulted);
+    printf("summary\t%s\tforms=%u\tcases=%u\tfaulted=%u\tdivergences=%u\n", rname, tr.forms,
+           tr.cases, tr.faulted, tr.diverge);
     if (two)
         printf("summary\t%s\tforms=%u\tcases=%u\tfaulted=%u\tdivergences=%u\n", ename, te.forms,
                te.cases, te.faulted, te.diverge);
