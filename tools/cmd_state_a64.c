@@ -12,7 +12,10 @@
  * register from the case's record (x0 the base, loaded last), the instruction, then spill x0
  * to TPIDR_EL0 (a case whose text names tpidr_el0 keeps a register it does not name as the
  * base instead, and that register's out-value is not compared), store every register, sp,
- * NZCV, FPCR, FPSR and v0-v31. Nothing here is per instruction: forms, kinds and samples
+ * NZCV, FPCR, FPSR and v0-v31. A store-exclusive (--implicit monitor:FORM) runs with the
+ * exclusive monitor opened right before it by load-exclusive FORM on its base (even cases:
+ * status 0 expected) or closed by clrex (odd cases: status 1, memory untouched), on every
+ * engine. Nothing here is per instruction: forms, kinds and samples
  * come from the table (im_arch), the rest from the rule files (--notrun, --implicit,
  * --undefined).
  *
@@ -316,10 +319,8 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
     int target = (int)(rule_bits(&implicits, f) & U_TARGET);
     int literal = !strncmp(f->mnem, "ld", 2) || !strcmp(f->mnem, "prfm");
     int mon = rule_monitor(&implicits, f);
-    if (mon >= 0 && ms.base < 0) {
-        *why = "a monitor:FORM line of --implicit names it, but it has no base register";
-        return -1;
-    }
+    if (mon >= 0 && ms.base < 0)
+        return -1; /* refused by cmd_state_a64 */
     /* texts a not-run rule refuses (most system registers of msr) take more draws */
     for (int attempt = 0; attempt < (*why ? 4096 : 32); attempt++) {
         memset(c, 0, sizeof *c);
@@ -960,14 +961,16 @@ static void usage(FILE *f)
             "usage: imago state -a aarch64 [--engine E] [--reference R] [--cases K] [--seed N]\n"
             "                   [--form ID]... [--shard I/N] [--notrun FILE] [--implicit FILE]\n"
             "                   [--undefined FILE]\n"
-            "       imago state -a aarch64 --scaffold\n"
+            "       imago state -a aarch64 --scaffold [--implicit FILE]\n"
             "Per-instruction state checks: K random cases of every A64 form run on the reference\n"
             "R (default: native on an aarch64 host, else qemu) and on engine E (default: R);\n"
             "x0-x30, sp, NZCV, FPCR, FPSR, v0-v31, the branch taken or not and the scratch\n"
             "block must agree. --notrun lists forms not run (KEY<TAB>REASON; KEY text:GLOB\n"
             "draws again the cases whose text matches), --implicit the forms whose first\n"
-            "register holds the branch target (KEY<TAB>target), --undefined what a form leaves\n"
-            "UNKNOWN (KEY<TAB>nzcv/fpsr/case). --shard I/N checks every N-th form from the I-th.\n"
+            "register holds the branch target (KEY<TAB>target) and the store-exclusives whose\n"
+            "monitor the scaffold opens with load-exclusive FORM or closes with clrex, case by\n"
+            "case (KEY<TAB>monitor:FORM), --undefined what a form leaves UNKNOWN\n"
+            "(KEY<TAB>nzcv/fpsr/case). --shard I/N checks every N-th form from the I-th.\n"
             "Prints reference/notrun/form/diverge/summary lines (docs/testing.md); exit 0 when\n"
             "the check ran, whatever it found; 1 on an error; 2 on a usage error.\n");
 }
@@ -1059,6 +1062,11 @@ int cmd_state_a64(int argc, char **argv)
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
             continue;
+        }
+        if (rule_monitor(&implicits, f) >= 0 && mem_shape(f).base < 0) {
+            tool_error(CMD, "%s: a monitor:FORM line names form %s, which has no base register",
+                       impl_path, f->id);
+            return 1;
         }
         unsigned made = 0;
         for (unsigned k = 0; k < cases; k++) {
