@@ -94,6 +94,20 @@ TOOLS = {
     },
 }
 
+# Mnemonics (text prefixes) whose target field is page-relative (page(target) - page(pc)),
+# per target, and the relocations GNU as (and llvm-mc) leave for them: the conformance
+# batches place such a vector at the start of a 4 KiB page and link the object at address
+# 0 (conformance/test_encodings.py).
+PAGE_MNEMONICS = {"aarch64": ("adrp ",)}
+PAGE_RELOCS = {"aarch64": ("R_AARCH64_ADR_PREL_PG_HI21",)}
+
+
+def page_relative(target, text):
+    """Whether the vector's text is page-relative (placed at the start of a page)."""
+    prefixes = PAGE_MNEMONICS.get(target)
+    return bool(prefixes) and text.startswith(prefixes)
+
+
 _MACHINE_TO_TARGET = {
     "x86_64": "x86_64", "amd64": "x86_64",
     "i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386",

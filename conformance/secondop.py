@@ -655,16 +655,19 @@ def normalise_arm(text, target, addr=None):
     branch = _A32_BRANCH_RE.match(mnem) if a32 else (
         _A64_BRANCH_RE.match(mnem) or (_A64_LITERAL_RE.match(mnem) and len(ops) == 2
                                        and not ops[-1].startswith("[")))
+    # adrp's target is a 4 KiB page: `.+N` (at pc = 0, as the vectors mean it) is the page
+    # of N, and a decoder's absolute page is relative to the page of its address.
+    page = ~0xfff if not a32 and mnem == "adrp" else -1
     out = []
     for i, op in enumerate(ops):
         if op.startswith(".") and _NUM_RE.match(op[1:] or "x"):
             # A target relative to the instruction's start (the vectors' `.+N`).
-            op = "." + _hex(_signed(_num(op[1:]), bits))
+            op = "." + _hex(_signed(_num(op[1:]) & page, bits))
         elif (branch and i == len(ops) - 1 and addr is not None
               and re.match(r"^#?(0x)?[0-9a-f]+$", op)):
             # A decoder's absolute target (objdump: hex without 0x; capstone: #0x..):
             # relative to where the decoder placed the instruction.
-            op = "." + _hex(_signed(int(op.lstrip("#"), 16) - addr, bits))
+            op = "." + _hex(_signed(int(op.lstrip("#"), 16) - (addr & page), bits))
         elif a32 and op.startswith("#") and not (i and ops[i - 1].startswith("[")):
             # An A32 data-processing immediate is a 32-bit value (a rotated 8-bit
             # one); objdump prints some negative (#-1073741796 for #0xc000001c):
@@ -1152,9 +1155,12 @@ def llvm_text(text, index, target):
 
 
 def llvm_source(target, texts, skip=()):
+    """As test_encodings.write_source: a page-relative vector starts a 4 KiB page."""
     lines = [harness.TOOLS[target]["header"]]
     for i, t in enumerate(texts):
-        lines.append("__iv_%d:%s\n" % (i, "" if i in skip else " " + llvm_text(t, i, target)))
+        pad = "__ivp_%d: .p2align 12 ; " % i if (
+            i not in skip and harness.page_relative(target, t)) else ""
+        lines.append("%s__iv_%d:%s\n" % (pad, i, "" if i in skip else " " + llvm_text(t, i, target)))
     return "".join(lines), harness.TOOLS[target]["header"].count("\n") + 1
 
 

@@ -10,6 +10,16 @@ markers are GNU's encoding of that vector.
 A vector whose hex is empty is a negative: imago rejects the text, and GNU as
 must reject it too (all negatives of a target are one test and one as run).
 
+Page-relative vectors (PAGE_MNEMONICS: aarch64 adrp, whose field is page(target) -
+page(pc)) start a 4 KiB page of the batch: their line is `__ivp_N: .p2align 12 ;
+__iv_N: text`, __ivp_N ending the vector before (the padding belongs to none). GNU as
+always leaves a relocation for them (PAGE_RELOCS); when it did, the object is linked at
+address 0 (`ld -Ttext=0`), so each such vector sits at a page-aligned pc as imago's
+`.+N` at pc = 0 means, and the linked bytes are compared. Their negatives out of range
+assemble (the relocation is left for the linker): those that GNU as accepts are linked
+the same way, and ld must refuse each ("relocation truncated to fit"). Batches without
+page-relative vectors pay nothing of this.
+
 The vectors are made once per run and read from files (vectorfiles.py); a
 batch's vectors are read only when its test runs.
 """
@@ -24,6 +34,10 @@ import vectorfiles
 
 SHOW = 20  # mismatches shown in full per batch; all are counted
 _AS_MSG_RE = re.compile(r"^(.*?):(\d+): (Error|Warning): (.*)$")
+_LD_AT_RE = re.compile(r"\(\.text\+0x([0-9a-f]+)\): (.*)$")
+
+PAGE_MNEMONICS, PAGE_RELOCS, page_relative = (harness.PAGE_MNEMONICS, harness.PAGE_RELOCS,
+                                               harness.page_relative)
 
 
 def pytest_generate_tests(metafunc):
@@ -59,13 +73,18 @@ def as_messages(stderr):
 
 
 def write_source(path, target, texts, skip=()):
-    """One line per vector: `__iv_N: text`. Returns the line number of vector 0."""
+    """One line per vector: `__iv_N: text` (a page-relative one: `__ivp_N: .p2align 12 ;
+    __iv_N: text`, on the same line so line numbers still name vectors). Returns the line
+    number of vector 0."""
     header = harness.TOOLS[target]["header"]
+    prefixes = PAGE_MNEMONICS.get(target)
     with open(path, "w") as f:
         f.write(header)
         for i, text in enumerate(texts):
             if i in skip:
                 f.write("__iv_%d:\n" % i)
+            elif prefixes and text.startswith(prefixes):
+                f.write("__ivp_%d: .p2align 12 ; __iv_%d: %s\n" % (i, i, text))
             else:
                 f.write("__iv_%d: %s\n" % (i, text))
     return header.count("\n") + 1
@@ -76,8 +95,53 @@ def assemble(target, src, obj):
     return harness.run(argv)
 
 
-def read_object(target, obj):
-    """(.text bytes, {marker index: offset}, [relocated offsets]) via one objdump run."""
+def link_at_zero(target, obj, elf, every_error=False):
+    """`ld -Ttext=0`: the object's .text at address 0 (GNU's page-relative relocations
+    resolved). every_error: --verbose, else ld names only the first 10 overflows. Returns
+    the CompletedProcess."""
+    return harness.run(harness.TOOLS[target]["ld"] + ["-Ttext=0", "-o", elf, obj]
+                       + (["--verbose"] if every_error else []))
+
+
+def ld_errors(stderr):
+    """{.text offset: message} of ld's per-place errors."""
+    out = {}
+    for line in stderr.splitlines():
+        m = _LD_AT_RE.search(line)
+        if m:
+            out.setdefault(int(m.group(1), 16), m.group(2))
+    return out
+
+
+def link_page_vectors(target, texts, obj, data, offs, ends, relocs, types, skip=()):
+    """A page-relative vector's own relocations (PAGE_RELOCS, all its relocations) are
+    resolved by linking obj at address 0. Returns (the .text bytes, linked or not, the
+    indexes of the vectors so resolved); raises BatchError when ld fails."""
+    linked = set()
+    for i, text in enumerate(texts):
+        if i not in skip and page_relative(target, text):
+            rs = [r for r in relocs if offs[i] <= r < ends[i]]
+            if rs and all(types.get(r) in PAGE_RELOCS[target] for r in rs):
+                linked.add(i)
+    if not linked:
+        return data, linked
+    elf = obj + ".elf"
+    p = link_at_zero(target, obj, elf)
+    if p.returncode != 0:
+        errs = ld_errors(p.stderr)
+        where = sorted({i for off in errs for i in range(len(texts)) if offs[i] <= off < ends[i]})
+        raise BatchError("`%s` exited %d (vectors: %s):\n%s" % (
+            harness.shjoin(harness.TOOLS[target]["ld"] + ["-Ttext=0", "-o", elf, obj]),
+            p.returncode, "; ".join(texts[i] for i in where[:10]) or "?", p.stderr[-3000:]))
+    ldata, lmarks, _ = read_object(target, elf)
+    if [lmarks.get(i) for i in range(len(texts))] != offs[:-1] or len(ldata) != len(data):
+        raise BatchError("the object linked at 0 moved the vectors (%s)" % elf)
+    return ldata, linked
+
+
+def read_object(target, obj, pads=None, reloc_types=None):
+    """(.text bytes, {marker index: offset}, [relocated offsets]) via one objdump run.
+    pads (a dict) receives {N: offset of __ivp_N}, reloc_types {offset: relocation}."""
     argv = [harness.TOOLS[target]["objdump"], "-s", "-t", "-r", "-j", ".text", obj]
     p = harness.run(argv)
     if p.returncode != 0:
@@ -101,10 +165,14 @@ def read_object(target, obj):
             f = line.split()
             if f and f[-1].startswith("__iv_"):
                 marks[int(f[-1][5:])] = int(f[0], 16)
+            elif f and pads is not None and f[-1].startswith("__ivp_"):
+                pads[int(f[-1][6:])] = int(f[0], 16)
         elif mode == "rel":
             f = line.split()
             if f and re.match(r"^[0-9a-f]+$", f[0]):
                 relocs.append(int(f[0], 16))
+                if reloc_types is not None and len(f) > 1:
+                    reloc_types[int(f[0], 16)] = f[1]
         elif mode == "data":
             m = re.match(r"^ ([0-9a-f]+) ", line)
             if m:
@@ -156,10 +224,16 @@ def check_batch(target, chunk, src, obj):
             raise BatchError("GNU as still fails after dropping %d rejected vectors:\n%s"
                              % (len(flagged), p.stderr[-3000:]))
 
-    data, marks, relocs = read_object(target, obj)
+    paged = PAGE_MNEMONICS.get(target) and any(page_relative(target, t) for t in texts)
+    pads, types = ({}, {}) if paged else (None, None)
+    data, marks, relocs = read_object(target, obj, pads, types)
     if len(marks) != len(chunk):
         raise BatchError("objdump shows %d of %d marker symbols" % (len(marks), len(chunk)))
     offs = [marks[i] for i in range(len(chunk))] + [len(data)]
+    ends = [pads.get(i + 1, offs[i + 1]) if pads else offs[i + 1] for i in range(len(chunk))]
+
+    data, linked = link_page_vectors(target, texts, obj, data, offs, ends, relocs, types,
+                                     flagged) if paged and relocs else (data, set())
 
     failures = []  # (vector, gnu hex or None, why)
     for i, (n, form, text, want) in enumerate(chunk):
@@ -167,9 +241,9 @@ def check_batch(target, chunk, src, obj):
             why = "; ".join("%s: %s" % m for m in flagged[i])
             failures.append((chunk[i], None, "GNU as: " + why))
             continue
-        lo, hi = offs[i], offs[i + 1]
+        lo, hi = offs[i], ends[i]
         gnu = data[lo:hi].hex()
-        if any(lo <= r < hi for r in relocs):
+        if i not in linked and any(lo <= r < hi for r in relocs):
             failures.append((chunk[i], gnu, "GNU as left a relocation in this vector "
                                             "(its text is not self-contained)"))
         elif gnu != want:
@@ -236,6 +310,7 @@ def test_negatives(target, tmp_path, stats):
     p = assemble(target, src, obj)
     errors = {ln - first for ln, m in as_messages(p.stderr).items()
               if any(k == "Error" for k, _ in m)}
+    errors |= page_link_errors(target, neg, errors, tmp_path)
     accepted = [v for i, v in enumerate(neg) if i not in errors]
     # (not `forms`: that counts the forms with positive vectors; an i386 negative may
     # come from an x86_64 row)
@@ -247,6 +322,32 @@ def test_negatives(target, tmp_path, stats):
             lines.append("  %s (vectors line %d): %s" % (form, n, text))
             lines.append("    reproduce: " + repro(target, form, text))
         pytest.fail("\n".join(lines), pytrace=False)
+
+
+def page_link_errors(target, neg, errors, tmp_path):
+    """The page-relative negatives GNU as accepted (it leaves their relocation to the
+    linker): assembled alone, each at a page start, linked at address 0; the indexes (in
+    neg) of those ld refuses."""
+    idx = [i for i, v in enumerate(neg) if i not in errors and page_relative(target, v[2])]
+    if not idx:
+        return set()
+    src, obj = str(tmp_path / "neg_page.s"), str(tmp_path / "neg_page.o")
+    write_source(src, target, [neg[i][2] for i in idx])
+    p = assemble(target, src, obj)
+    if p.returncode != 0:
+        pytest.fail("GNU as rejects page-relative negatives it accepted among the others:\n%s"
+                    % p.stderr[-3000:], pytrace=False)
+    pads = {}
+    _data, marks, _relocs = read_object(target, obj, pads)
+    p = link_at_zero(target, obj, obj + ".elf", every_error=True)
+    refused = ld_errors(p.stderr)
+    starts = sorted((off, j) for j, off in marks.items())
+    out = set()
+    for off in refused:
+        j = max((j for o, j in starts if o <= off), default=None)
+        if j is not None:
+            out.add(idx[j])
+    return out
 
 
 def lenient_vectors(target):

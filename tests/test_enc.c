@@ -141,6 +141,105 @@ static void test_buffer(void)
     im_buf_free(b);
 }
 
+/* adrp: page(target) - page(pc) in 4 KiB pages. im_encode reads '.'-relative at pc = 0;
+ * the buffer uses each instruction's offset, the code placed at a 4 KiB-aligned address.
+ * Expected bytes: GNU as + ld -Ttext=0, each adrp at the start of a page. */
+static void test_adrp(void)
+{
+    uint8_t out[16];
+    im_operand ops[IM_MAX_OPS];
+    ops[0] = im_reg(0), ops[1] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 0x1000};
+    CHECK_EQ(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), 4);
+    CHECK(bytes_eq(out, "000000b0", 4)); /* adrp x0, .+0x1000 */
+    ops[1].imm = 0xfff;
+    CHECK_EQ(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), 4);
+    CHECK(bytes_eq(out, "00000090", 4)); /* adrp x0, .+0xfff: the same page */
+    ops[1].imm = -1;
+    CHECK_EQ(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), 4);
+    CHECK(bytes_eq(out, "e0fffff0", 4)); /* adrp x0, .-1 */
+    ops[0] = im_reg(30), ops[1].imm = 0xffffffffll;
+    CHECK_EQ(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), 4);
+    CHECK(bytes_eq(out, "feff7ff0", 4)); /* adrp x30, .+0xffffffff */
+    ops[0] = im_reg(31), ops[1].imm = -0x100000000ll;
+    CHECK_EQ(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), 4);
+    CHECK(bytes_eq(out, "1f008090", 4)); /* adrp xzr, .-0x100000000 */
+    ops[1].imm = 0x100000000ll;
+    CHECK_ERR(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), IM_ERR_RANGE);
+    CHECK_DETAIL("out of range");
+    ops[1].imm = -0x100000001ll;
+    CHECK_ERR(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), IM_ERR_RANGE);
+    ops[1] = im_reg(1); /* a register instead of a target */
+    CHECK_ERR(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), IM_ERR_NO_ENCODING);
+    ops[1] = im_imm(0x1000); /* a plain number is not a target */
+    CHECK_ERR(im_encode(A64, IM_A64_ADRP, ops, out, sizeof out), IM_ERR_NO_ENCODING);
+
+    /* in a buffer: the page of the instruction's offset counts, not only the distance
+     *   0x000: adrp x0, fwd (0x1000: one page)   0xffc: adrp x1, fwd (4 bytes, one page)
+     *   0x1000: fwd: adrp x2, .-4 (page 0: -1)   0x1004: adrp x3, .+0x7fc (0x1800: 0) */
+    im_buf *b = im_buf_new(A64);
+    int fwd = im_buf_label(b);
+    ops[0] = im_reg(0), ops[1] = im_label(fwd);
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    CHECK_ERR(im_buf_fill(b, 0xff8, 0), 0);
+    ops[0] = im_reg(1);
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    CHECK_ERR(im_buf_bind(b, fwd), 0);
+    ops[0] = im_reg(2), ops[1] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, -4};
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    ops[0] = im_reg(3), ops[1].imm = 0x7fc;
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    CHECK_ERR(im_buf_finish(b), 0);
+    size_t len;
+    const uint8_t *code = im_buf_code(b, &len);
+    CHECK_EQ(len, 0x1008);
+    CHECK(bytes_eq(code, "000000b0", 4));
+    CHECK(bytes_eq(code + 0xffc, "010000b0", 4));
+    CHECK(bytes_eq(code + 0x1000, "e2fffff0", 4));
+    CHECK(bytes_eq(code + 0x1004, "03000090", 4));
+    /* a patch at 0xffc to the label's page + 0x1000 (two pages from 0xffc's) */
+    ops[0] = im_reg(1), ops[1] = im_label(fwd);
+    ops[1].imm = 0x1000;
+    CHECK_ERR(im_buf_patch(b, 0xffc, IM_A64_ADRP, ops), 0);
+    CHECK(bytes_eq(code + 0xffc, "010000d0", 4));
+    /* the image asks for a 4 KiB-aligned address */
+    im_image *img = im_img_new();
+    CHECK_ERR(im_buf_to_image(b, img), 0);
+    const im_section *sec = im_img_section(img, A64);
+    CHECK(sec && sec->align == 4096);
+    im_img_free(img);
+    im_buf_free(b);
+
+    /* out of range from the instruction's page: at 0x800, .+0xfffff800 is 4 GiB pages away */
+    b = im_buf_new(A64);
+    CHECK_ERR(im_buf_fill(b, 0x800, 0), 0);
+    ops[0] = im_reg(0), ops[1] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 0xfffff800};
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), IM_ERR_RANGE);
+    im_buf_free(b);
+    b = im_buf_new(A64);
+    CHECK_ERR(im_buf_fill(b, 0x800, 0), 0);
+    ops[1].imm = 0xfffff7ff; /* the last byte of the farthest page */
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    CHECK_ERR(im_buf_finish(b), 0);
+    CHECK(bytes_eq(im_buf_code(b, &len) + 0x800, "e0ff7ff0", 4));
+    im_buf_free(b);
+
+    /* the text assembler: the same page arithmetic; an undefined symbol is an error (an
+     * image relocation for adrp does not exist yet) */
+    const char *src = "adrp x0, top\n.space 0xffc\ntop: adrp x1, top\n";
+    im_buf *ab = NULL;
+    int line = 0;
+    CHECK_ERR(im_asm(A64, src, strlen(src), &ab, &line), 0);
+    if (ab) {
+        code = im_buf_code(ab, &len);
+        CHECK(bytes_eq(code, "000000b0", 4) && bytes_eq(code + 0x1000, "01000090", 4));
+        im_buf_free(ab);
+    }
+    src = "adrp x0, nowhere\n";
+    ab = NULL;
+    CHECK_ERR(im_asm(A64, src, strlen(src), &ab, &line), IM_ERR_UNDEF_LABEL);
+    CHECK(ab == NULL);
+}
+
 typedef intptr_t (*fn0)(void);
 
 static void test_image_roundtrip(void)
@@ -224,6 +323,7 @@ int main(void)
 {
     test_layer1();
     test_buffer();
+    test_adrp();
     test_image_roundtrip();
     test_asm();
     return check_done();

@@ -150,6 +150,11 @@ SAME = [
     ("aarch64", "tbz x0, #5, .+8", "tbz\tw0, #5, 10 <__iv_2>", 8),
     ("aarch64", "dsb #0", "ssbb", 0),
     ("aarch64", "b.nv .+0", "b.nv\tf4 <__iv_61>", 0xf4),
+    # adrp: `.+N` at pc = 0 is the page of N; a decoder's page is relative to its
+    # address's page (objdump placed the bytes at 0x1234: page 0x1000)
+    ("aarch64", "adrp x0, .+0x1fff", "adrp\tx0, 2000 <__iv_9+0xdcc>", 0x1234),
+    ("aarch64", "adrp x0, .-0x1", "adrp\tx0, 0x0", 0x1234),
+    ("aarch64", "adrp x30, .+0xffffffff", "adrp x30, #0xfffff000", 0),
     # AArch64 loads/stores, branches, system (end)
     # ---- AArch64 Advanced SIMD ----
     ("aarch64", "ld1 {v0.4s, v1.4s, v2.4s}, [x0]", "ld1\t{v0.4s-v2.4s}, [x0]", 0),
@@ -192,6 +197,9 @@ SAME = [
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
+    # adrp one page off (the page of the decoder's address counts, not the address)
+    ("aarch64", "adrp x0, .+0x1000", "adrp\tx0, 3000", 0x1234),
+    ("aarch64", "adrp x0, .+0x1000", "adrp x0, #0x0", 0),
     ("x86_64", "add eax, 0x37", "add eax,0x38", 0),
     ("x86_64", "add rax, 0xffffffff", "add rax,0xffffffffffffffff", 0),
     ("x86_64", "add eax, ebx", "add eax,ecx", 0),

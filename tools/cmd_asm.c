@@ -336,7 +336,7 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
     }
     for (unsigned i = 0; i < f->nops; i++) {
         unsigned k1 = f->kinds[i], c1 = a->kinds[k1].cls;
-        if (c1 == IM_KC_REL || c1 == IM_KC_COND || i == f->cond_op)
+        if (c1 == IM_KC_COND || i == f->cond_op)
             continue;
         /* (b) an operand of another kind of this target, printed as that kind, where x86
          * (and GNU as) has no instruction of any shape: memory for a non-memory operand of
@@ -345,7 +345,7 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
          * Register classes only (kinds with more than one register: a fixed register such
          * as cl picks another instruction), and only kinds some row of this target uses
          * (i386 reads x86_64 register names as symbols). Immediates out of range are (c). */
-        for (unsigned k2 = 0; k2 < a->nkinds; k2++) {
+        for (unsigned k2 = 0; k2 < a->nkinds && c1 != IM_KC_REL; k2++) {
             unsigned c2 = a->kinds[k2].cls;
             bool mem2 = c2 == IM_KC_MEM || c2 == IM_KC_RM;
             bool reg2 = c2 == IM_KC_REG && ks[k2].n > 1;
@@ -381,7 +381,7 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
                     candidate(c, f, text, NC_KIND);
             }
         }
-        /* (c) operands the kind never produces */
+        /* (c) operands the kind never produces (a target kind's too: adrp's page range) */
         if (!a->bad_samples)
             continue;
         im_bad_sample bad[64];

@@ -30,6 +30,7 @@ ARM_FLAGS = {
     "ldpair": 1 << 5,
     "spext": 1 << 6,  # A64: A64_FF_SPEXT (encoders/a64/a64.h)
     "stx": 1 << 7,  # A64: A64_FF_STX
+    "page": 1 << 15,  # any: IM_FF_PAGE (encoders/core/form.h), a page-relative target
 }
 
 

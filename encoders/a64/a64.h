@@ -20,7 +20,7 @@ enum {
     AK_COUNT
 };
 
-/* A64 row flags (im_form.flags bits 6..15; named in tools/gentables.py ARM_FLAGS). */
+/* A64 row flags (im_form.flags bits 6..14; named in tools/gentables.py ARM_FLAGS). */
 enum {
     A64_FF_FIRST = 1u << 6, /* the first area-owned flag bit */
     /* Data processing (a64_int.c): an extended-register row spelled with lsl, which GNU as

@@ -118,7 +118,8 @@ static int int_parse(unsigned kind, const char **p, im_operand *op, const im_par
         *op = im_reg((unsigned)r);
         return 0;
     }
-    case AK_rel21: return a64_parse_target(p, op, ctx);
+    case AK_rel21:
+    case AK_page21: return a64_parse_target(p, op, ctx);
     case AK_u16:
     case AK_hw32:
     case AK_hw64:
@@ -161,6 +162,7 @@ static bool int_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     case AK_wdup: im_appendf(buf, n, op->reg == 31 ? "wzr" : "w%u", op->reg); return true;
     case AK_xdup: im_appendf(buf, n, op->reg == 31 ? "xzr" : "x%u", op->reg); return true;
     case AK_rel21: im_print_target(op, false, buf, n); return true;
+    case AK_page21: im_print_target(op, true, buf, n); return true;
     case AK_movn32:
     case AK_bimm32:
         if (op->imm >= 0 && op->imm <= 0xffffffffll)
@@ -239,6 +241,26 @@ static int int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
             return rc;
         *out = (uint32_t)((uint64_t)v & 0x1fffff);
         return 0;
+    case AK_page21: {
+        if (!(f->flags & IM_FF_PAGE)) /* a table error: the buffer would not page it */
+            return im_fail(IM_ERR_INVAL, "%s: a page21 operand needs the row flag page", f->id);
+        if (o->type == IM_OP_LABEL) { /* unresolved: the buffer patches it later */
+            *out = 0;
+            return 0;
+        }
+        if (o->type != IM_OP_REL)
+            return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a target", f->id, i + 1);
+        /* relative to pc = 0: the target's page is the page distance (the buffer passes
+         * page(target) - page(pc), a multiple of 4096) */
+        if (v < -(1ll << 32) || v > (1ll << 32) - 1)
+            return im_fail(IM_ERR_RANGE,
+                           "%s: operand %u: target page %s0x%llx bytes away is out of range "
+                           "(-4 GiB .. +4 GiB - 4 KiB)",
+                           f->id, i + 1, v < 0 ? "-" : "+",
+                           (unsigned long long)(v < 0 ? -(uint64_t)v : (uint64_t)v) & ~0xfffull);
+        *out = (uint32_t)(((uint64_t)v >> 12) & 0x1fffff);
+        return 0;
+    }
     case AK_shift:
     case AK_lshift:
     case AK_ext:
@@ -526,6 +548,19 @@ static size_t int_samples(unsigned kind, im_rng *rng, im_operand *out, size_t ma
             ADDREL((int64_t)(im_rng_next(rng) % (uint64_t)(2 * lim)) - lim);
         return k;
     }
+    case AK_page21: {
+        /* the edges of the page range at pc = 0, either side of a page boundary, then
+         * random distances (half of them whole pages) */
+        int64_t lim = 1ll << 32;
+        ADDREL(0); ADDREL(4); ADDREL(-4); ADDREL(0xfff); ADDREL(0x1000); ADDREL(-0x1000);
+        ADDREL(-0x1001); ADDREL(lim - 1); ADDREL(lim - 0x1000); ADDREL(lim - 0x1001);
+        ADDREL(-lim); ADDREL(-lim + 0xfff); ADDREL(-lim + 0x1000);
+        for (int i = 0; i < 12; i++) {
+            int64_t v = (int64_t)(im_rng_next(rng) % (uint64_t)(2 * lim)) - lim;
+            ADDREL(i & 1 ? v & ~0xfffll : v);
+        }
+        return k;
+    }
     default: return A64_NONE;
     }
 #undef ADD
@@ -601,6 +636,19 @@ static size_t int_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, si
     case AK_xw32: BAD("0"); BAD("33"); return k;
     case AK_iw64:
     case AK_xw64: BAD("0"); BAD("65"); return k;
+    case AK_page21:
+        /* beyond the page range (GNU as leaves the relocation, ld refuses it: the harness
+         * links the page-relative negatives); an immediate */
+        BAD(".+0x100000000"); BAD(".-0x100000001"); BAD(".-0x100001000"); BAD(".+0x123456789");
+        BAD(".-0x%llx", (unsigned long long)((1ull << 32) + 1 + im_rng_next(rng) % (1ull << 40)));
+        BAD("#0x1000");
+        /* GNU as reads a register name or a number as a symbol's address (an undefined
+         * symbol, an absolute one): it accepts what imago refuses */
+        for (int j = 0; j < 2 && k < max; j++) {
+            snprintf(out[k].text, sizeof out[k].text, "%s", j ? "0x1000" : "x1");
+            out[k++].lenient = true;
+        }
+        return k;
     default: return A64_NONE;
     }
 #undef BAD

@@ -617,12 +617,17 @@ static int statement(asmctx *c, char *s)
 static void resolve_ops(const asmctx *c, const cand *k, int64_t at, im_operand *out)
 {
     const im_form *f = &c->a->forms[k->form];
+    bool page = f->flags & IM_FF_PAGE; /* as the buffer does: the page distance */
     for (unsigned i = 0; i < f->nops; i++) {
         out[i] = k->ops[i];
         if (k->ops[i].type == IM_OP_LABEL) {
             int64_t lab = c->addr[k->ops[i].label];
             out[i].type = IM_OP_REL;
-            out[i].imm = lab < 0 ? 0 : lab + k->ops[i].imm - at;
+            out[i].imm = lab < 0 ? 0
+                         : page ? im_page_delta(at, lab + k->ops[i].imm)
+                                : lab + k->ops[i].imm - at;
+        } else if (page && k->ops[i].type == IM_OP_REL) {
+            out[i].imm = im_page_delta(at, (int64_t)((uint64_t)at + (uint64_t)k->ops[i].imm));
         } else if (k->ops[i].type == IM_OP_SYM) {
             int64_t lab = c->addr[k->ops[i].label];
             out[i].imm = (lab < 0 ? 0 : lab) + k->ops[i].imm;

@@ -47,6 +47,7 @@ struct im_buf {
     size_t err_off;
     char detail[512];
     bool finished;
+    bool page; /* holds a page-relative instruction: the code needs a 4 KiB-aligned address */
 };
 
 static int set_err(im_buf *b, int err)
@@ -149,13 +150,20 @@ static uint8_t *append(im_buf *b, size_t n)
     return b->code + b->len - n;
 }
 
-/* Resolve label operands at insn offset `at`; *pending is set when one is unbound. */
+/* Resolve label operands at insn offset `at`; *pending is set when one is unbound. The
+ * target of a page-relative row (IM_FF_PAGE) becomes the page distance: the code is meant
+ * for a 4 KiB-aligned address (the loader maps each section at a page boundary). */
 static int resolve(im_buf *b, size_t at, const im_form *f, const im_operand *in, im_operand *out,
                    bool *pending)
 {
     *pending = false;
+    bool page = f->flags & IM_FF_PAGE;
     for (unsigned i = 0; i < f->nops; i++) {
         out[i] = in[i];
+        if (page && in[i].type == IM_OP_REL) { /* '.'-relative: target = at + imm */
+            out[i].imm = im_page_delta((int64_t)at, (int64_t)((uint64_t)at + (uint64_t)in[i].imm));
+            continue;
+        }
         if (in[i].type != IM_OP_LABEL && in[i].type != IM_OP_SYM)
             continue;
         if (!label_ok(b, in[i].label))
@@ -170,7 +178,8 @@ static int resolve(im_buf *b, size_t at, const im_form *f, const im_operand *in,
         }
         if (in[i].type == IM_OP_LABEL) {
             out[i].type = IM_OP_REL;
-            out[i].imm = lab + in[i].imm - (int64_t)at;
+            out[i].imm = page ? im_page_delta((int64_t)at, lab + in[i].imm)
+                              : lab + in[i].imm - (int64_t)at;
         } else {
             out[i].imm = lab + in[i].imm;
         }
@@ -211,9 +220,10 @@ int im_buf_emit(im_buf *b, int form, const im_operand *ops)
     if (b->cap - b->len < 16 && !reserve(b, 16))
         return b->err;
     /* operands that name labels are resolved into a copy; the others are used as they are */
-    bool labels = false;
+    bool labels = f->flags & IM_FF_PAGE;
     for (unsigned i = 0; i < f->nops; i++)
         labels |= ops[i].type == IM_OP_LABEL || ops[i].type == IM_OP_SYM;
+    b->page |= labels && (f->flags & IM_FF_PAGE);
     im_operand r[IM_MAX_OPS];
     bool pending = false;
     int rc;
@@ -411,7 +421,7 @@ int im_buf_to_image(const im_buf *b, im_image *img)
         return im_fail(IM_ERR_RANGE, "code too large");
     im_section s = {0};
     s.target = b->t;
-    s.align = 16;
+    s.align = b->page ? 4096 : 16; /* adrp: page(target) - page(pc) holds at 4 KiB */
     s.code = b->code;
     s.code_size = (uint32_t)b->len;
     im_symbol *syms = calloc(b->nsyms ? b->nsyms : 1, sizeof *syms);

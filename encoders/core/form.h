@@ -32,9 +32,21 @@ enum {
     IM_FF_WB = 1u << 4,
     /* A64 load pair: the two destinations must differ (UNPREDICTABLE otherwise). */
     IM_FF_LDPAIR = 1u << 5,
-    /* Bits 6..15: per-architecture row flags (A64: encoders/a64/a64.h), named in
+    /* Bits 6..14: per-architecture row flags (A64: encoders/a64/a64.h), named in
      * tools/gentables.py (ARM_FLAGS). */
+    /* Any architecture: the row's target (its IM_KC_REL operand) is page-relative (A64
+     * adrp): the field is page(target) - page(pc), 4 KiB pages. The encoder reads an
+     * IM_OP_REL value as relative to pc = 0 (the page of the value itself); the buffer and
+     * the text assembler, which know the instruction's offset, pass it the page distance
+     * im_page_delta(offset, target), the code being placed at a 4 KiB-aligned address. */
+    IM_FF_PAGE = 1u << 15,
 };
+
+/* page(target) - page(at), 4 KiB pages, in two's complement (a wrap makes it huge). */
+static inline int64_t im_page_delta(int64_t at, int64_t target)
+{
+    return (int64_t)(((uint64_t)target & ~(uint64_t)4095) - ((uint64_t)at & ~(uint64_t)4095));
+}
 
 /* x86 operand roles. */
 enum {
