@@ -215,7 +215,7 @@ static int imm32(const im_form *f, unsigned i, int64_t v, uint64_t *out)
     return rc;
 }
 
-static int int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     int64_t v = o->imm;
@@ -623,7 +623,7 @@ const a64_area a64_area_int = {
     .name = "int",
     .parse = int_parse,
     .print = int_print,
-    .field = int_field,
+    .field = a64_int_field,
     .samples = int_samples,
     .bad_samples = int_bad_samples,
     .check = int_check,

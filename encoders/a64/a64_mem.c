@@ -242,7 +242,7 @@ static bool mem_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     }
 }
 
-static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     int64_t v = o->imm, sc = kind_scale(kind);
@@ -539,7 +539,7 @@ const a64_area a64_area_mem = {
     .name = "mem",
     .parse = mem_parse,
     .print = mem_print,
-    .field = mem_field,
+    .field = a64_mem_field,
     .samples = mem_samples,
     .bad_samples = mem_bad_samples,
     .check = mem_check,
