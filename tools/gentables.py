@@ -422,29 +422,21 @@ def load_row(s, where, kinds, family, ids):
         raise RowError(f"{where}: {e}") from None
 
 
-def a64_places(rows, kinds):
-    """A64's per-row placement (a64_place in encoders/a64/a64.h), parallel to the forms: a
-    row whose every operand is placed by one slice (the whole field at one position; slices
-    always cover every bit of an operand's value) is placed by each operand's shift and mask,
-    without the slice loop; the others (shifts and masks 0) by their slices. rel: the branch or literal operand
-    (class REL; the last one), or -1."""
-    out = ["static const a64_place im_a64_places[] = {"]
-    for r in rows:
-        nops = len(r["ops"])
-        count = [0] * nops
-        pos, mask = [0] * nops, [0] * nops
-        for op, lo, width, at in r["slices"]:
-            count[op] += 1
-            pos[op], mask[op] = at, (1 << width) - 1
-        whole = int(all(c <= 1 for c in count))
-        if not whole:
-            pos, mask = [0] * nops, [0] * nops
-        rel = max((n for n, o in enumerate(r["ops"]) if kinds[o[1]][0] == "REL"), default=-1)
-        pl = ", ".join(str(x) for x in pos) or "0"
-        ml = ", ".join(f"0x{x:x}u" for x in mask) or "0"
-        out.append(f"    {{{whole}, {rel}, {{{pl}}}, {{{ml}}}}},")
-    out.append("};")
-    return out
+def arm_whole(r, kinds):
+    """im_form's whole, rel and pos of an ARM row: whole when every operand is placed by at
+    most one slice (slices cover every bit of an operand's value, so that slice is its whole
+    field), each operand's position then (0 otherwise); rel, the last operand of class REL
+    (a branch or literal target), or -1."""
+    nops = len(r["ops"])
+    count, pos = [0] * nops, [0] * nops
+    for op, lo, width, at in r["slices"]:
+        count[op] += 1
+        pos[op] = at
+    whole = all(c <= 1 for c in count)
+    if not whole:
+        pos = [0] * nops
+    rel = max((n for n, o in enumerate(r["ops"]) if kinds[o[1]][0] == "REL"), default=-1)
+    return int(whole), rel, pos
 
 
 def emit(arch_dir, prefix, family, tables, out_dir):
@@ -465,6 +457,9 @@ def emit(arch_dir, prefix, family, tables, out_dir):
             sl = ", ".join("{%d, %d, %d, %d}" % s for s in r["slices"])
             f += [f".bits = 0x{r['bits']:08x}u", f".mask = 0x{r['mask']:08x}u",
                   f".nslices = {len(r['slices'])}", f".slices = {{{sl}}}"]
+            whole, rel, pos = arm_whole(r, kinds)
+            pl = ", ".join(str(x) for x in pos) or "0"
+            f += [f".whole = {whole}", f".rel = {rel}", f".pos = {{{pl}}}"]
         else:
             ob = ", ".join(f"0x{b:02x}" for b in r["opc"])
             rl = ", ".join(str(x) for x in r["roles"]) or "0"
@@ -473,8 +468,6 @@ def emit(arch_dir, prefix, family, tables, out_dir):
                   f".imm_size = {r['imm_size']}", f".roles = {{{rl}}}"]
         lines.append("    {" + ", ".join(f) + "},")
     lines.append("};")
-    if prefix == "A64":
-        lines += a64_places(rows, kinds)
     # The mnemonic index: the rows of each mnemonic in table order, names sorted, so the
     # assembler finds a word's rows by binary search instead of trying every row.
     groups = {}

@@ -319,18 +319,24 @@ static const im_arm_field_fn kind_field[AK_COUNT] = {
 #undef KIND
 };
 
+/* Each kind's field mask: a row that places an operand whole places these bits of it. */
+static const uint32_t kind_mask[AK_COUNT] = {
+#define KIND(n, c, b) (uint32_t)((1ull << (b)) - 1),
+#include "kinds.def"
+#undef KIND
+};
+
 /* The encoder's hot path: every operand's field value (a register of the shared kinds
  * inline, any other kind by its field function), placed as it comes when the row places
- * each operand whole (a64_place), else by the row's slices at the end; the row's checks
+ * each operand whole (im_form.whole, .pos), else by the row's slices at the end; the row's checks
  * only for the flags they look at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
     (void)t;
-    const a64_place *pl = &im_a64_places[f - im_a64_forms];
     uint32_t vals[IM_MAX_OPS];
     uint32_t w = f->bits;
-    fix->op = pl->rel;
+    fix->op = f->rel;
     fix->offset = 0;
     fix->size = 4;
     fix->reloc = IM_RELOC_NONE;
@@ -349,7 +355,7 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
             if (rc == A64_NOT_MINE)
                 return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, k);
         }
-        w |= (vals[i] & pl->mask[i]) << pl->pos[i];
+        w |= (vals[i] & kind_mask[k]) << f->pos[i];
     }
     if (f->flags & A64_FF_CHECKED) {
         for (size_t a = 0; a < NAREAS; a++) {
@@ -358,7 +364,7 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 return rc;
         }
     }
-    if (!pl->whole)
+    if (!f->whole)
         w = im_arm_place(f, vals);
     im_put32(out, w);
     *len = 4;

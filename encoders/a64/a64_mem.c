@@ -275,7 +275,7 @@ int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *o
     if (is_u12(kind)) {
         if ((rc = a64_aligned(f, i, v, sc)) < 0 || (rc = a64_range(f, i, v, 0, 4095 * sc)) < 0)
             return rc;
-        *out = (uint32_t)(v / sc);
+        *out = (uint32_t)(v >> __builtin_ctzll((uint64_t)sc)); /* v / sc: a multiple, >= 0 */
     } else if (is_s9n(kind) && (v < -256 || v > 255)) {
         /* the text's last chance, after the scaled row */
         return im_fail(IM_ERR_RANGE,
@@ -289,7 +289,8 @@ int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *o
     } else if (is_s7(kind)) {
         if ((rc = a64_aligned(f, i, v, sc)) < 0 || (rc = a64_range(f, i, v, -64 * sc, 63 * sc)) < 0)
             return rc;
-        *out = (uint32_t)((uint64_t)(v / sc) & 0x7f);
+        /* v / sc (v a multiple of the power of two sc), without a division */
+        *out = (uint32_t)((uint64_t)v >> __builtin_ctzll((uint64_t)sc) & 0x7f);
     } else if (kind == AK_amt0) {
         if (v != -1 && v != 0)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u: the shift of a byte index is #0",
