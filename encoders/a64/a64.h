@@ -36,6 +36,7 @@ enum {
 /* Which area implements each kind: 0 for a64.c, else 1 + its index in a64.c's list
  * (kinds.def sets A64_AREA before each section). */
 extern const uint8_t a64_kind_area[AK_COUNT];
+enum { A64_AREA_CORE, A64_AREA_INT, A64_AREA_MEM, A64_AREA_FP, A64_AREA_SIMD }; /* kinds.def */
 
 #define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */
 #define A64_NONE ((size_t)-1) /* samples/bad_samples: the kind is another area's */

@@ -265,10 +265,7 @@ int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *o
     }
     default: break;
     }
-    if (!(is_u12(kind) || is_s9n(kind) || is_s7(kind) || is_amt(kind) || kind == AK_s9 ||
-          kind == AK_zero || kind == AK_tbw || kind == AK_tbx || kind == AK_idxw ||
-          kind == AK_prfop || kind == AK_barrier || kind == AK_isbopt || kind == AK_crm ||
-          kind == AK_imm16 || kind == AK_sysreg))
+    if (a64_kind_area[kind] != A64_AREA_MEM) /* ownership by the kind's section */
         return A64_NOT_MINE;
     if (o->type != IM_OP_IMM)
         return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
