@@ -326,8 +326,21 @@ static const uint32_t kind_mask[AK_COUNT] = {
 #undef KIND
 };
 
-/* The encoder's hot path: every operand's field value (a register of the shared kinds
- * inline, any other kind by its field function), placed as it comes when the row places
+/* The kinds whose field value is a range check and a shift (A64_IMM in kinds.def). */
+typedef struct imm_range {
+    uint8_t type, shift; /* type 0: none */
+    int64_t lo, hi;
+} imm_range;
+static const imm_range imm_ranges[AK_COUNT] = {
+#define KIND(n, c, b)
+#define A64_IMM(n, type, lo, hi, shift) [AK_##n] = {IM_OP_##type, shift, lo, hi},
+#include "kinds.def"
+#undef A64_IMM
+#undef KIND
+};
+
+/* The encoder's hot path: every operand's field value (a register of the shared kinds and
+ * a plain immediate in range inline, any other operand by its kind's field function), placed as it comes when the row places
  * each operand whole (im_form.whole, .pos), else by the row's slices at the end; the row's checks
  * only for the flags they look at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
@@ -348,6 +361,11 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id,
                                i + 1);
             vals[i] = o->reg;
+        } else if (imm_ranges[k].type && o->type == imm_ranges[k].type &&
+                   o->imm >= imm_ranges[k].lo && o->imm <= imm_ranges[k].hi &&
+                   !(o->imm & ((1 << imm_ranges[k].shift) - 1))) {
+            /* a plain immediate in range (A64_IMM), without the call */
+            vals[i] = (uint32_t)((uint64_t)o->imm >> imm_ranges[k].shift) & kind_mask[k];
         } else {
             int rc = kind_field[k](f, i, o, &vals[i]);
             if (rc < 0)
