@@ -340,9 +340,9 @@ static const imm_range imm_ranges[AK_COUNT] = {
 };
 
 /* The encoder's hot path: every operand's field value (a register of the shared kinds and
- * a plain immediate in range inline, any other operand by its kind's field function), placed as it comes when the row places
- * each operand whole (im_form.whole, .pos), else by the row's slices at the end; the row's checks
- * only for the flags they look at. */
+ * a plain immediate in range inline, any other operand by its kind's field function),
+ * placed as it comes when the row places each operand whole (im_form.whole, .pos), else by
+ * the row's slices at the end; the row's checks only for the flags they look at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
