@@ -423,6 +423,23 @@ def load_row(s, where, kinds, family, ids):
         raise RowError(f"{where}: {e}") from None
 
 
+def arm_whole(r, kinds):
+    """im_form's whole, rel and pos of an ARM row: whole when every operand is placed by at
+    most one slice (slices cover every bit of an operand's value, so that slice is its whole
+    field), each operand's position then (0 otherwise); rel, the last operand of class REL
+    (a branch or literal target), or -1."""
+    nops = len(r["ops"])
+    count, pos = [0] * nops, [0] * nops
+    for op, lo, width, at in r["slices"]:
+        count[op] += 1
+        pos[op] = at
+    whole = all(c <= 1 for c in count)
+    if not whole:
+        pos = [0] * nops
+    rel = max((n for n, o in enumerate(r["ops"]) if kinds[o[1]][0] == "REL"), default=-1)
+    return int(whole), rel, pos
+
+
 def emit(arch_dir, prefix, family, tables, out_dir):
     kinds, order = read_kinds(os.path.join("encoders", arch_dir, "kinds.def"))
     rows = load_rows(os.path.join(tables, arch_dir), kinds, family)
@@ -441,6 +458,9 @@ def emit(arch_dir, prefix, family, tables, out_dir):
             sl = ", ".join("{%d, %d, %d, %d}" % s for s in r["slices"])
             f += [f".bits = 0x{r['bits']:08x}u", f".mask = 0x{r['mask']:08x}u",
                   f".nslices = {len(r['slices'])}", f".slices = {{{sl}}}"]
+            whole, rel, pos = arm_whole(r, kinds)
+            pl = ", ".join(str(x) for x in pos) or "0"
+            f += [f".whole = {whole}", f".rel = {rel}", f".pos = {{{pl}}}"]
         else:
             ob = ", ".join(f"0x{b:02x}" for b in r["opc"])
             rl = ", ".join(str(x) for x in r["roles"]) or "0"

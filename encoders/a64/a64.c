@@ -27,20 +27,16 @@ const uint8_t a64_kind_area[AK_COUNT] = {
 
 /* ---- shared helpers ---- */
 
-int a64_range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi)
+int a64_range_fail(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi)
 {
-    if (v < lo || v > hi)
-        return im_fail(IM_ERR_RANGE, "%s: operand %u value %lld out of range [%lld, %lld]", f->id,
-                       i + 1, (long long)v, (long long)lo, (long long)hi);
-    return 0;
+    return im_fail(IM_ERR_RANGE, "%s: operand %u value %lld out of range [%lld, %lld]", f->id,
+                   i + 1, (long long)v, (long long)lo, (long long)hi);
 }
 
-int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t scale)
+int a64_aligned_fail(const im_form *f, unsigned i, int64_t v, int64_t scale)
 {
-    if (v % scale)
-        return im_fail(IM_ERR_ALIGN, "%s: operand %u value %lld is not a multiple of %lld", f->id,
-                       i + 1, (long long)v, (long long)scale);
-    return 0;
+    return im_fail(IM_ERR_ALIGN, "%s: operand %u value %lld is not a multiple of %lld", f->id,
+                   i + 1, (long long)v, (long long)scale);
 }
 
 int a64_parse_greg(const char **p, char prefix, bool sp)
@@ -309,36 +305,75 @@ static void a64_print(im_target t, unsigned kind, const im_operand *op, char *bu
         im_appendf(buf, n, "%lld", (long long)op->imm);
 }
 
-/* The encoder's hot path: every operand's field value (a register of the shared kinds
- * inline, any other kind by its area), the row's checks only for the flags they look at,
- * the fields placed by the row's slices. */
+/* Each kind's field function: kinds.def's section number (A64_AREA) names its area. */
+#define FIELD_0 core_field
+#define FIELD_1 a64_int_field
+#define FIELD_2 a64_mem_field
+#define FIELD_3 a64_fp_field
+#define FIELD_4 a64_simd_field
+#define FIELD_OF_(a) FIELD_##a
+#define FIELD_OF(a) FIELD_OF_(a)
+static const im_arm_field_fn kind_field[AK_COUNT] = {
+#define KIND(n, c, b) FIELD_OF(A64_AREA),
+#include "kinds.def"
+#undef KIND
+};
+
+/* Each kind's field mask: a row that places an operand whole places these bits of it. */
+static const uint32_t kind_mask[AK_COUNT] = {
+#define KIND(n, c, b) (uint32_t)((1ull << (b)) - 1),
+#include "kinds.def"
+#undef KIND
+};
+
+/* The kinds whose field value is a range check and a shift (A64_IMM in kinds.def). */
+typedef struct imm_range {
+    uint8_t type, shift; /* type 0: none */
+    int64_t lo, hi;
+} imm_range;
+static const imm_range imm_ranges[AK_COUNT] = {
+#define KIND(n, c, b)
+#define A64_IMM(n, type, lo, hi, shift) [AK_##n] = {IM_OP_##type, shift, lo, hi},
+#include "kinds.def"
+#undef A64_IMM
+#undef KIND
+};
+
+/* The encoder's hot path: every operand's field value (a register of the shared kinds and
+ * a plain immediate in range inline, any other operand by its kind's field function),
+ * placed as it comes when the row places each operand whole (im_form.whole, .pos), else by
+ * the row's slices at the end; the row's checks only for the flags they look at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
     (void)t;
-    uint32_t vals[IM_MAX_OPS] = {0};
-    fix->op = -1;
+    uint32_t vals[IM_MAX_OPS];
+    uint32_t w = f->bits;
+    fix->op = f->rel;
     fix->offset = 0;
     fix->size = 4;
     fix->reloc = IM_RELOC_NONE;
     for (unsigned i = 0; i < f->nops; i++) {
-        unsigned k = f->kinds[i], area = a64_kind_area[k];
+        unsigned k = f->kinds[i];
         const im_operand *o = &ops[i];
-        int rc;
         if (k <= AK_v2d) { /* the shared register kinds */
             if (o->type != IM_OP_REG || o->reg > 31)
                 return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id,
                                i + 1);
             vals[i] = o->reg;
-            continue;
+        } else if (imm_ranges[k].type && o->type == imm_ranges[k].type &&
+                   o->imm >= imm_ranges[k].lo && o->imm <= imm_ranges[k].hi &&
+                   !(o->imm & ((1 << imm_ranges[k].shift) - 1))) {
+            /* a plain immediate in range (A64_IMM), without the call */
+            vals[i] = (uint32_t)((uint64_t)o->imm >> imm_ranges[k].shift) & kind_mask[k];
+        } else {
+            int rc = kind_field[k](f, i, o, &vals[i]);
+            if (rc < 0)
+                return rc;
+            if (rc == A64_NOT_MINE)
+                return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, k);
         }
-        rc = area ? areas[area - 1]->field(f, i, o, &vals[i]) : core_field(f, i, o, &vals[i]);
-        if (rc < 0)
-            return rc;
-        if (rc == A64_NOT_MINE)
-            return im_fail(IM_ERR_INVAL, "%s: unknown kind %u", f->id, k);
-        if (a64_kinds[k].cls == IM_KC_REL)
-            fix->op = (int8_t)i;
+        w |= (vals[i] & kind_mask[k]) << f->pos[i];
     }
     if (f->flags & A64_FF_CHECKED) {
         for (size_t a = 0; a < NAREAS; a++) {
@@ -347,7 +382,9 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
                 return rc;
         }
     }
-    im_put32(out, im_arm_place(f, vals));
+    if (!f->whole)
+        w = im_arm_place(f, vals);
+    im_put32(out, w);
     *len = 4;
     return 0;
 }

@@ -36,6 +36,7 @@ enum {
 /* Which area implements each kind: 0 for a64.c, else 1 + its index in a64.c's list
  * (kinds.def sets A64_AREA before each section). */
 extern const uint8_t a64_kind_area[AK_COUNT];
+enum { A64_AREA_CORE, A64_AREA_INT, A64_AREA_MEM, A64_AREA_FP, A64_AREA_SIMD }; /* kinds.def */
 
 #define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */
 #define A64_NONE ((size_t)-1) /* samples/bad_samples: the kind is another area's */
@@ -59,10 +60,26 @@ typedef struct a64_area {
 } a64_area;
 
 extern const a64_area a64_area_int, a64_area_mem, a64_area_fp, a64_area_simd;
+/* The areas' field functions (each area's .field), which a64.c calls by kind directly. */
+int a64_int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+int a64_fp_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+int a64_simd_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
 
-/* Shared helpers (a64.c). */
-int a64_range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi);
-int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t scale);
+/* Shared helpers (a64.c). The range and alignment checks are inline (the field functions'
+ * hot path), their errors out of line. */
+int a64_range_fail(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi);
+int a64_aligned_fail(const im_form *f, unsigned i, int64_t v, int64_t scale);
+static inline int a64_range(const im_form *f, unsigned i, int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo || v > hi ? a64_range_fail(f, i, v, lo, hi) : 0;
+}
+static inline int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t scale)
+{
+    /* a power of two (every scale the kinds use) by its low bits: no division */
+    int64_t r = (scale & (scale - 1)) == 0 ? v & (scale - 1) : v % scale;
+    return r ? a64_aligned_fail(f, i, v, scale) : 0;
+}
 /* w0..w30 / x0..x30 and 31 as wzr/xzr (sp false) or wsp/sp (sp true); -1 if none. */
 int a64_parse_greg(const char **p, char prefix, bool sp);
 /* True when *p starts with the name of any register (general, SIMD&FP, vector). */

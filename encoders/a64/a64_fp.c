@@ -162,7 +162,7 @@ static bool fp_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     }
 }
 
-static int fp_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_fp_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     int64_t v = o->imm;
@@ -312,7 +312,7 @@ const a64_area a64_area_fp = {
     .name = "fp",
     .parse = fp_parse,
     .print = fp_print,
-    .field = fp_field,
+    .field = a64_fp_field,
     .samples = fp_samples,
     .bad_samples = fp_bad_samples,
 };

@@ -217,20 +217,23 @@ static int imm32(const im_form *f, unsigned i, int64_t v, uint64_t *out)
     return rc;
 }
 
-static int int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     int64_t v = o->imm;
     uint64_t u;
     int rc = 0;
-    switch (kind) {
-    case AK_wdup:
-    case AK_xdup:
+    /* ownership by the kind's section (one load, no switch); the register and target kinds
+     * first, then one switch over the immediates */
+    if (a64_kind_area[kind] != A64_AREA_INT)
+        return A64_NOT_MINE;
+    if (kind == AK_wdup || kind == AK_xdup) {
         if (o->type != IM_OP_REG || o->reg > 31)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be a register", f->id, i + 1);
         *out = (uint32_t)o->reg << 5 | o->reg;
         return 0;
-    case AK_rel21:
+    }
+    if (kind == AK_rel21) {
         if (o->type == IM_OP_LABEL) { /* unresolved: the buffer patches it later */
             *out = 0;
             return 0;
@@ -241,7 +244,8 @@ static int int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
             return rc;
         *out = (uint32_t)((uint64_t)v & 0x1fffff);
         return 0;
-    case AK_page21: {
+    }
+    if (kind == AK_page21) {
         if (!(f->flags & IM_FF_PAGE)) /* a table error: the buffer would not page it */
             return im_fail(IM_ERR_INVAL, "%s: a page21 operand needs the row flag page", f->id);
         if (o->type == IM_OP_LABEL) { /* unresolved: the buffer patches it later */
@@ -260,40 +264,6 @@ static int int_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
                            (unsigned long long)(v < 0 ? -(uint64_t)v : (uint64_t)v) & ~0xfffull);
         *out = (uint32_t)(((uint64_t)v >> 12) & 0x1fffff);
         return 0;
-    }
-    case AK_shift:
-    case AK_lshift:
-    case AK_ext:
-    case AK_extw:
-    case AK_extx:
-    case AK_condinv:
-    case AK_u16:
-    case AK_hw32:
-    case AK_hw64:
-    case AK_movz32:
-    case AK_movz64:
-    case AK_movn32:
-    case AK_movn64:
-    case AK_u12:
-    case AK_u12lsl12:
-    case AK_n12:
-    case AK_n12lsl12:
-    case AK_sh12:
-    case AK_bimm32:
-    case AK_bimm64:
-    case AK_u5:
-    case AK_u6:
-    case AK_ext4:
-    case AK_u4:
-    case AK_lsl32:
-    case AK_lsl64:
-    case AK_ilsb32:
-    case AK_ilsb64:
-    case AK_iw32:
-    case AK_iw64:
-    case AK_xw32:
-    case AK_xw64: break;
-    default: return A64_NOT_MINE;
     }
     if (o->type != IM_OP_IMM)
         return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
@@ -671,7 +641,7 @@ const a64_area a64_area_int = {
     .name = "int",
     .parse = int_parse,
     .print = int_print,
-    .field = int_field,
+    .field = a64_int_field,
     .samples = int_samples,
     .bad_samples = int_bad_samples,
     .check = int_check,

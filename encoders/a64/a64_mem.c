@@ -242,7 +242,7 @@ static bool mem_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     }
 }
 
-static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     int64_t v = o->imm, sc = kind_scale(kind);
@@ -265,17 +265,14 @@ static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
     }
     default: break;
     }
-    if (!(is_u12(kind) || is_s9n(kind) || is_s7(kind) || is_amt(kind) || kind == AK_s9 ||
-          kind == AK_zero || kind == AK_tbw || kind == AK_tbx || kind == AK_idxw ||
-          kind == AK_prfop || kind == AK_barrier || kind == AK_isbopt || kind == AK_crm ||
-          kind == AK_imm16 || kind == AK_sysreg))
+    if (a64_kind_area[kind] != A64_AREA_MEM) /* ownership by the kind's section */
         return A64_NOT_MINE;
     if (o->type != IM_OP_IMM)
         return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u must be an immediate", f->id, i + 1);
     if (is_u12(kind)) {
         if ((rc = a64_aligned(f, i, v, sc)) < 0 || (rc = a64_range(f, i, v, 0, 4095 * sc)) < 0)
             return rc;
-        *out = (uint32_t)(v / sc);
+        *out = (uint32_t)(v >> __builtin_ctzll((uint64_t)sc)); /* v / sc: a multiple, >= 0 */
     } else if (is_s9n(kind) && (v < -256 || v > 255)) {
         /* the text's last chance, after the scaled row */
         return im_fail(IM_ERR_RANGE,
@@ -289,7 +286,8 @@ static int mem_field(const im_form *f, unsigned i, const im_operand *o, uint32_t
     } else if (is_s7(kind)) {
         if ((rc = a64_aligned(f, i, v, sc)) < 0 || (rc = a64_range(f, i, v, -64 * sc, 63 * sc)) < 0)
             return rc;
-        *out = (uint32_t)((uint64_t)(v / sc) & 0x7f);
+        /* v / sc (v a multiple of the power of two sc), without a division */
+        *out = (uint32_t)((uint64_t)v >> __builtin_ctzll((uint64_t)sc) & 0x7f);
     } else if (kind == AK_amt0) {
         if (v != -1 && v != 0)
             return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u: the shift of a byte index is #0",
@@ -539,7 +537,7 @@ const a64_area a64_area_mem = {
     .name = "mem",
     .parse = mem_parse,
     .print = mem_print,
-    .field = mem_field,
+    .field = a64_mem_field,
     .samples = mem_samples,
     .bad_samples = mem_bad_samples,
     .check = mem_check,

@@ -272,7 +272,7 @@ static int need_reg(const im_form *f, unsigned i, const im_operand *o)
     return 0;
 }
 
-static int simd_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
+int a64_simd_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *out)
 {
     unsigned kind = f->kinds[i];
     unsigned ln, arr;
@@ -569,7 +569,7 @@ const a64_area a64_area_simd = {
     .name = "simd",
     .parse = simd_parse,
     .print = simd_print,
-    .field = simd_field,
+    .field = a64_simd_field,
     .samples = simd_samples,
     .bad_samples = simd_bad_samples,
 };

@@ -86,6 +86,13 @@ typedef struct im_form {
     uint32_t bits, mask;
     uint8_t nslices;
     im_slice slices[IM_MAX_SLICES];
+    /* ARM, generated: whole when every operand is placed by at most one slice (its whole
+     * field, at bit pos[i]; an encoder may then place each field as it comes, without the
+     * slice loop; pos is 0 in the other rows); rel, the branch or literal operand (class
+     * IM_KC_REL, the last one), or -1. */
+    uint8_t whole;
+    int8_t rel;
+    uint8_t pos[IM_MAX_OPS];
     /* x86 */
     uint8_t pfx, vex, opc_len, modrm, digit, imm_size;
     uint8_t opc[3];
