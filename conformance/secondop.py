@@ -35,7 +35,7 @@ LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386", "arm": "armv7-linux-gnueabihf
 # llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix` (the
 # sources start with that directive too; the option also sets the default).
 LLVM_ARGS = {"x86_64": ["-x86-asm-syntax=intel"], "i386": ["-x86-asm-syntax=intel"],
-             "arm": [], "aarch64": []}
+             "arm": [], "aarch64": ["-mattr=+fullfp16"]}
 
 # Address (and default operand) width of each target, for wrapping numbers.
 BITS = {"x86_64": 64, "i386": 32, "arm": 32, "aarch64": 64}
@@ -884,6 +884,29 @@ def _capstone_a64_cond_alias_alnv(target, text, hexstr, dec):
     return normalise_arm(text, target) == want
 
 
+def _a64_fp16(word):
+    # The FEAT_FP16 (ARMv8.2) scalar encodings of the FP table: FP data processing with
+    # ftype 11 (h) but fcvt from h (1-source opcode 0001xx, ARMv8.0); the Advanced SIMD
+    # scalar two-register FP16 group (fcvt*/scvtf/ucvtf h, h); the scalar shift by
+    # immediate with immh 001x (the h fixed-point conversions); fmul h by element.
+    if word & 0x5f000000 == 0x1e000000 and word >> 22 & 3 == 3:
+        one_source = word & 0x1f207c00 == 0x1e204000
+        return not (one_source and word >> 17 & 0xf == 1)
+    if word & 0x5f000000 == 0x1f000000 and word >> 22 & 3 == 3:
+        return True  # fmadd/fmsub/fnmadd/fnmsub h
+    return (word & 0xdf7e0c00 == 0x5e780800 or word & 0xdff00400 == 0x5f100400
+            or word & 0xffc0f400 == 0x5f009000)
+
+
+def _capstone_a64_fp16(target, text, hexstr, dec):
+    # capstone 4.0.2 predates FEAT_FP16: it reports no instruction for the h forms.
+    if target != "aarch64" or len(dec) != 1 or dec[0][1].strip() != "(bad)":
+        return False
+    if len(hexstr) != 8:
+        return False
+    return _a64_fp16(int.from_bytes(bytes.fromhex(hexstr), "little"))
+
+
 DECODER_CLASSES = [
     Known("capstone4-nop-reg", "capstone",
           "capstone 4.0.2 decodes the multi-byte nop (0F 1F /0) only with a memory "
@@ -926,6 +949,12 @@ DECODER_CLASSES = [
           "prints the base instruction. Matched when the decoding read with al and nv "
           "as each other's inversion is the vector's instruction.",
           _capstone_a64_cond_alias_alnv),
+    Known("capstone4-a64-fp16", "capstone",
+          "capstone 4.0.2 decodes no FEAT_FP16 (ARMv8.2) instruction: the half-precision "
+          "scalar forms (fmov/arithmetic/compares/fccmp/fcsel/frint*/conversions on h "
+          "registers, fmul h by element) come back as no instruction. objdump decodes them "
+          "and llvm-mc (+fullfp16) assembles them to the same bytes. Matched by the FP16 "
+          "encoding groups (fcvt from h, ARMv8.0, excluded).", _capstone_a64_fp16),
 ]
 
 

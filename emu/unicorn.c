@@ -77,6 +77,17 @@ static int uc_open_target(im_emu *emu)
             return im_fail(IM_ERR_ENGINE, "unicorn: cannot select cortex-a15: %s", uc_strerror(e));
         }
     }
+    if (emu->target == IM_TARGET_AARCH64) {
+        /* "max", qemu-user's default CPU: the default cortex-a72 (ARMv8.0) has no FEAT_FP16,
+         * so the h arithmetic of the table would raise UNDEFINED. */
+        e = uc_ctl_set_cpu_model(p->uc, UC_CPU_ARM64_MAX);
+        if (e != UC_ERR_OK) {
+            uc_close(p->uc);
+            free(p);
+            return im_fail(IM_ERR_ENGINE, "unicorn: cannot select the max aarch64 CPU: %s",
+                           uc_strerror(e));
+        }
+    }
     size_t page = 0;
     if (uc_query(p->uc, UC_QUERY_PAGE_SIZE, &page) != UC_ERR_OK || page == 0)
         page = 4096;

@@ -141,6 +141,7 @@ static int fp_parse(unsigned kind, const char **p, im_operand *op, const im_pars
         *op = im_imm((int64_t)b);
         return 0;
     case AK_nzcv:
+    case AK_fbits16:
     case AK_fbits32:
     case AK_fbits64: return a64_parse_imm(p, op);
     case AK_vd1: return parse_vd1(p, op);
@@ -155,6 +156,7 @@ static bool fp_print(unsigned kind, const im_operand *op, char *buf, size_t n)
     case AK_fp8d:
     case AK_fzero: print_fp(buf, n, (uint64_t)op->imm); return true;
     case AK_nzcv:
+    case AK_fbits16:
     case AK_fbits32:
     case AK_fbits64: im_appendf(buf, n, "%lld", (long long)op->imm); return true;
     case AK_vd1: im_appendf(buf, n, "v%u.d[1]", op->reg); return true;
@@ -178,6 +180,7 @@ int a64_fp_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *ou
     case AK_fp8d:
     case AK_fzero:
     case AK_nzcv:
+    case AK_fbits16:
     case AK_fbits32:
     case AK_fbits64: break;
     default: return A64_NOT_MINE;
@@ -208,6 +211,11 @@ int a64_fp_field(const im_form *f, unsigned i, const im_operand *o, uint32_t *ou
             return rc;
         *out = (uint32_t)(64 - v);
         return 0;
+    case AK_fbits16:
+        if ((rc = a64_range(f, i, v, 1, 16)) < 0)
+            return rc;
+        *out = (uint32_t)(32 - v);
+        return 0;
     default: return A64_NOT_MINE;
     }
 }
@@ -227,9 +235,11 @@ static size_t fp_samples(unsigned kind, im_rng *rng, im_operand *out, size_t max
         for (int v = 0; v < 16 && k < max; v++)
             out[k++] = im_imm(v);
         return k;
+    case AK_fbits16:
     case AK_fbits32:
     case AK_fbits64:
-        for (int v = 1; v <= (kind == AK_fbits32 ? 32 : 64) && k < max; v++)
+        for (int v = 1; v <= (kind == AK_fbits16 ? 16 : kind == AK_fbits32 ? 32 : 64) && k < max;
+             v++)
             out[k++] = im_imm(v);
         return k;
     case AK_vd1:
@@ -240,6 +250,8 @@ static size_t fp_samples(unsigned kind, im_rng *rng, im_operand *out, size_t max
     }
 }
 
+/* The rows write the `#` before these operands (`#{imm:fp8s}`), so a bad sample is the
+ * operand's text without it: `##1.0` would be refused for its syntax, not its value. */
 static size_t fp_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, size_t max)
 {
     size_t k = 0;
@@ -259,9 +271,9 @@ static size_t fp_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, siz
                                             "33.0", "1.03125", "-1.0e10",    "1.0000001",
                                             "65536.5"};
         for (size_t j = 0; j < sizeof fixed / sizeof fixed[0]; j++)
-            BAD("#%s", fixed[j]);
-        BAD("#%s", kind == AK_fp8s ? "0x3f800001" : "0x3ff0000000000001");
-        BAD("#%s", kind == AK_fp8s ? "0x7f800000" : "0x3f800000"); /* inf; 1.0f's bits in 64 */
+            BAD("%s", fixed[j]);
+        BAD("%s", kind == AK_fp8s ? "0x3f800001" : "0x3ff0000000000001");
+        BAD("%s", kind == AK_fp8s ? "0x7f800000" : "0x3f800000"); /* inf; 1.0f's bits in 64 */
         for (int j = 0; j < 8; j++) {
             uint64_t r = im_rng_next(rng);
             double m = (double)(16 + (r & 15)) + (double)(1 + ((r >> 4) % 15)) / 16.0;
@@ -271,29 +283,30 @@ static size_t fp_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, siz
                 v *= 2;
             for (int s = 0; s > e; s--)
                 v /= 2;
-            BAD("#%s%.12g", (r >> 12) & 1 ? "-" : "", v); /* between two 8-bit values */
+            BAD("%s%.12g", (r >> 12) & 1 ? "-" : "", v); /* between two 8-bit values */
             int far = (r >> 13) & 1 ? 5 + (int)((r >> 16) % 6) : -4 - (int)((r >> 16) % 6);
             v = (double)(16 + ((r >> 20) & 15)) / 16.0;
             for (int s = 0; s < far; s++)
                 v *= 2;
             for (int s = 0; s > far; s--)
                 v /= 2;
-            BAD("#%s%.12g", (r >> 24) & 1 ? "-" : "", v); /* out of the exponent range */
+            BAD("%s%.12g", (r >> 24) & 1 ? "-" : "", v); /* out of the exponent range */
         }
         return k;
     }
     case AK_fzero:
-        BAD("#1.0"); BAD("#-0.0"); BAD("#0.5"); BAD("#1"); BAD("#0x1"); BAD("#0x80000000");
-        BAD("#-1.0"); BAD("#2.0e0");
+        BAD("1.0"); BAD("-0.0"); BAD("0.5"); BAD("1"); BAD("0x1"); BAD("0x80000000");
+        BAD("-1.0"); BAD("2.0e0");
         return k;
     case AK_nzcv:
-        BAD("#16"); BAD("#17"); BAD("#31"); BAD("#0x10"); BAD("#255");
+        BAD("16"); BAD("17"); BAD("31"); BAD("0x10"); BAD("255");
         return k;
+    case AK_fbits16:
     case AK_fbits32:
     case AK_fbits64: {
-        int hi = kind == AK_fbits32 ? 32 : 64;
-        BAD("#0"); BAD("#%d", hi + 1); BAD("#%d", hi + 2); BAD("#128"); BAD("#-1");
-        BAD("#%d", hi + 1 + (int)(im_rng_next(rng) % 30));
+        int hi = kind == AK_fbits16 ? 16 : kind == AK_fbits32 ? 32 : 64;
+        BAD("0"); BAD("%d", hi + 1); BAD("%d", hi + 2); BAD("128"); BAD("-1");
+        BAD("%d", hi + 1 + (int)(im_rng_next(rng) % 30));
         return k;
     }
     case AK_vd1:
