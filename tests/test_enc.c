@@ -9,6 +9,9 @@
 #include "imago/forms.h"
 #include "imago/loader.h"
 
+/* internal: the A64 encoder's self-check (encoders/a64/a64.c) */
+int a64_check_imm_ranges(char *msg, size_t n);
+
 #define X64 IM_TARGET_X86_64
 #define X32 IM_TARGET_I386
 #define A64 IM_TARGET_AARCH64
@@ -319,9 +322,21 @@ static void test_asm(void)
     }
 }
 
+/* Every A64_IMM line (a kind encoded inline as a range check and a shift) agrees with its
+ * kind's field function. */
+static void test_a64_imm_ranges(void)
+{
+    char msg[256];
+    int bad = a64_check_imm_ranges(msg, sizeof msg);
+    if (bad)
+        fprintf(stderr, "A64_IMM: %d disagreements; first: %s\n", bad, msg);
+    CHECK_EQ(bad, 0);
+}
+
 int main(void)
 {
     test_layer1();
+    test_a64_imm_ranges();
     test_buffer();
     test_adrp();
     test_image_roundtrip();

@@ -389,6 +389,56 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     return 0;
 }
 
+/* The A64_IMM lines restate what their kinds' field functions do; this checks that they
+ * agree: for every such kind, in the first row that has it, values at and around the
+ * edges and the shift's multiples, each taken by the fast path only where the field
+ * function gives the same field value. Returns the number of disagreements (one line
+ * each into msg, the first kept). tests/test_enc.c runs it. */
+int a64_check_imm_ranges(char *msg, size_t n)
+{
+    int bad = 0;
+    if (n)
+        msg[0] = '\0';
+    for (unsigned k = 0; k < AK_COUNT; k++) {
+        const imm_range *r = &imm_ranges[k];
+        if (!r->type)
+            continue;
+        const im_form *f = NULL;
+        unsigned at = 0;
+        for (size_t fi = 0; fi < sizeof im_a64_forms / sizeof im_a64_forms[0] && !f; fi++)
+            for (unsigned i = 0; i < im_a64_forms[fi].nops; i++)
+                if (im_a64_forms[fi].kinds[i] == k) {
+                    f = &im_a64_forms[fi];
+                    at = i;
+                    break;
+                }
+        if (!f)
+            continue;
+        int64_t step = (int64_t)1 << r->shift;
+        const int64_t vals[] = {r->lo, r->lo + step, r->hi, r->hi - step, 0, step, -step,
+                                r->lo - step, r->hi + step, r->lo + 1, r->hi - 1,
+                                (r->lo + r->hi) / 2};
+        for (size_t j = 0; j < sizeof vals / sizeof vals[0]; j++) {
+            im_operand ops[IM_MAX_OPS] = {{0}};
+            ops[at] = im_imm(vals[j]);
+            ops[at].type = r->type;
+            int64_t v = vals[j];
+            if (v < r->lo || v > r->hi || (v & (step - 1)))
+                continue; /* not the fast path's: the field function alone decides */
+            uint32_t got = 0;
+            int rc = kind_field[k](f, at, &ops[at], &got);
+            uint32_t fast = (uint32_t)((uint64_t)v >> r->shift) & kind_mask[k];
+            if (rc != 0 || (got & kind_mask[k]) != fast) {
+                if (!bad++ && n)
+                    im_appendf(msg, n, "kind %s (row %s) value %lld: field function %s 0x%x, "
+                               "A64_IMM 0x%x", a64_kinds[k].name, f->id, (long long)v,
+                               rc ? "refuses it," : "gives", got, fast);
+            }
+        }
+    }
+    return bad;
+}
+
 static size_t a64_samples(im_target t, unsigned kind, im_rng *rng, im_operand *out, size_t max)
 {
     (void)t;

@@ -89,4 +89,8 @@ int a64_parse_imm(const char **p, im_operand *op);
 /* A branch or literal target (a label, or '.'-relative), refusing register names. */
 int a64_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx);
 
+/* The A64_IMM fast path agrees with the field functions (a64.c; run by tests/test_enc.c):
+ * the number of disagreements, the first described in msg. */
+int a64_check_imm_ranges(char *msg, size_t n);
+
 #endif
