@@ -16,6 +16,7 @@ batch's vectors are read only when its test runs.
 
 import re
 import shlex
+import struct
 
 import pytest
 
@@ -76,8 +77,79 @@ def assemble(target, src, obj):
     return harness.run(argv)
 
 
+_SHT_SYMTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 4, 8, 9
+
+
 def read_object(target, obj):
-    """(.text bytes, {marker index: offset}, [relocated offsets]) via one objdump run."""
+    """(.text bytes, {marker index: offset}, [relocated offsets]) of an ELF object,
+    read from the file itself: the .text contents, the __iv_N symbols of .text and
+    the offsets of every relocation record that applies to .text (what `objdump -s
+    -t -r -j .text` prints). Raises RuntimeError when the file is not an ELF
+    relocatable object as expected."""
+    with open(obj, "rb") as f:
+        elf = f.read()
+    if len(elf) < 52 or elf[:4] != b"\x7fELF" or elf[5] != 1:
+        raise RuntimeError("%s: not a little-endian ELF object" % harness.rel(obj))
+    wide = elf[4] == 2
+    try:
+        if wide:
+            shoff, = struct.unpack_from("<Q", elf, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+            shfmt, symfmt = "<IIQQQQIIQQ", "<IBBHQQ"
+            relfmt = {_SHT_REL: "<QQ", _SHT_RELA: "<QQq"}
+        else:
+            shoff, = struct.unpack_from("<I", elf, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x2E)
+            shfmt, symfmt = "<IIIIIIIIII", "<IIIBBH"
+            relfmt = {_SHT_REL: "<II", _SHT_RELA: "<IIi"}
+        if not shnum or shentsize != struct.calcsize(shfmt) or shstrndx >= shnum:
+            raise RuntimeError("%s: unexpected section header table (%d entries of %d bytes)"
+                               % (harness.rel(obj), shnum, shentsize))
+        # (name, type, offset, size, link, info) of each section
+        secs = [(s[0], s[1], s[4], s[5], s[6], s[7]) for s in
+                (struct.unpack_from(shfmt, elf, shoff + i * shentsize) for i in range(shnum))]
+        names_at = secs[shstrndx][2]
+
+        def name(strtab_off, off):
+            end = elf.index(b"\0", strtab_off + off)
+            return elf[strtab_off + off:end]
+
+        texts = [i for i, s in enumerate(secs) if name(names_at, s[0]) == b".text"]
+        if len(texts) != 1:
+            raise RuntimeError("%s: %d sections named .text" % (harness.rel(obj), len(texts)))
+        ti = texts[0]
+        _n, ttype, toff, tsize, _l, _i = secs[ti]
+        data = b"" if ttype == _SHT_NOBITS else elf[toff:toff + tsize]
+        if len(data) != tsize:
+            raise RuntimeError("%s: .text runs past the end of the file" % harness.rel(obj))
+        marks, relocs = {}, []
+        for _n, stype, soff, ssize, link, info in secs:
+            if stype == _SHT_SYMTAB:
+                stroff = secs[link][2]
+                entsize = struct.calcsize(symfmt)
+                for sym in struct.iter_unpack(symfmt, elf[soff:soff + ssize - ssize % entsize]):
+                    if wide:
+                        sname, shndx, value = sym[0], sym[3], sym[4]
+                    else:
+                        sname, shndx, value = sym[0], sym[5], sym[1]
+                    if shndx != ti:
+                        continue
+                    n = name(stroff, sname)
+                    if n.startswith(b"__iv_"):
+                        marks[int(n[5:])] = value
+            elif stype in relfmt and info == ti:
+                fmt = relfmt[stype]
+                entsize = struct.calcsize(fmt)
+                relocs += [r[0] for r in
+                           struct.iter_unpack(fmt, elf[soff:soff + ssize - ssize % entsize])]
+    except (struct.error, ValueError, IndexError) as e:
+        raise RuntimeError("%s: malformed ELF object: %s" % (harness.rel(obj), e))
+    return data, marks, relocs
+
+
+def read_object_objdump(target, obj):
+    """What read_object returns, from one objdump run (`objdump -s -t -r -j .text`):
+    the cross-check of the ELF reader (tests/test_selftest_disasm.py)."""
     argv = [harness.TOOLS[target]["objdump"], "-s", "-t", "-r", "-j", ".text", obj]
     p = harness.run(argv)
     if p.returncode != 0:
