@@ -3,9 +3,10 @@
 A vector is a line `form<TAB>text<TAB>hex`. The vectors of a target are cut into
 batches of IMAGO_BATCH (20000) vectors, one test per batch so xdist spreads them.
 A batch is one source file, every line `__iv_N: text` so the marker symbol
-__iv_N starts vector N; one GNU as run assembles it and one objdump run prints
-the symbols, relocations and .text contents, and the bytes between consecutive
-markers are GNU's encoding of that vector.
+__iv_N starts vector N; one GNU as run assembles it, the harness reads the object's
+.text contents, symbols and relocations (read_object, an ELF reader; batch 0 of a
+target is read through objdump as well, and both must agree), and the bytes between
+consecutive markers are GNU's encoding of that vector.
 
 A vector whose hex is empty is a negative: imago rejects the text, and GNU as
 must reject it too (all negatives of a target are one test and one as run).
@@ -270,6 +271,14 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
         failures = check_batch(target, chunk, src, obj)
     except BatchError as e:
         pytest.fail(str(e), pytrace=False)
+    if batch == 0:
+        # the ELF reader against objdump's reading of the same object
+        mine, theirs = read_object(target, obj), read_object_objdump(target, obj)
+        if mine != theirs:
+            pytest.fail("%s batch 1: the ELF reader and objdump -s -t -r read %s differently: "
+                        "%d/%d bytes, %d/%d markers, relocations %s/%s" % (
+                            target, obj, len(mine[0]), len(theirs[0]), len(mine[1]),
+                            len(theirs[1]), mine[2][:10], theirs[2][:10]), pytrace=False)
 
     stats(target, forms={v[1] for v in chunk}, vectors=len(chunk),
           mismatches=len(failures), batches=1)

@@ -30,6 +30,8 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
+import threading
 
 import harness
 
@@ -258,53 +260,76 @@ def _check_line(line):
     return True, bool(fields[2])
 
 
-def _check_output(raw_path, argv):
-    """(positives, negatives, problem, index) of `imago vectors` output in raw_path;
-    index: [(offset, line)] of every INDEX_STEP-th positive vector (offset in the
-    output, line 1 its first line). A line of plain ASCII is checked on its bytes;
-    any other line, and any the byte check refuses, by _check_line."""
-    with open(raw_path, "rb") as f:
-        data = f.read()
-    pos = neg = 0
-    bad = []
-    index = []
-    offset = 0
-    lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # after the last newline
-    for n, raw in enumerate(lines, 1):
-        start, offset = offset, offset + len(raw) + 1
-        if raw[:1] == b"#" or not raw:
-            continue
-        f = raw.split(b"\t")
-        if (len(f) == 3 and f[0] and raw.isascii() and f[1].strip(_ASCII_SPACE)
-                and not len(f[2]) & 1 and not f[2].translate(None, _HEX_DIGITS)):
-            if f[2]:
+class _OutputCheck:
+    """The check of `imago vectors` output, fed its lines as they come: counts the
+    positive and negative vectors, notes malformed lines, and indexes every
+    INDEX_STEP-th positive vector ((offset in the output, line; line 1 its first)).
+    A line of plain ASCII is checked on its bytes; any other line, and any the byte
+    check refuses, by _check_line."""
+
+    def __init__(self):
+        self.pos = self.neg = 0
+        self.bad = []
+        self.index = []
+        self.offset = 0
+        self.line = 0
+
+    def feed(self, chunk):
+        """chunk: whole lines joined by newlines, without the last line's newline."""
+        pos, neg, index, offset = self.pos, self.neg, self.index, self.offset
+        n = self.line
+        for raw in chunk.split(b"\n"):
+            n += 1
+            start, offset = offset, offset + len(raw) + 1
+            if raw[:1] == b"#" or not raw:
+                continue
+            f = raw.split(b"\t")
+            if (len(f) == 3 and f[0] and raw.isascii() and f[1].strip(_ASCII_SPACE)
+                    and not len(f[2]) & 1 and not f[2].translate(None, _HEX_DIGITS)):
+                if f[2]:
+                    if not pos % INDEX_STEP:
+                        index.append((start, n))
+                    pos += 1
+                else:
+                    neg += 1
+                continue
+            r = _check_line(raw.decode("utf-8", "replace"))
+            if r is None:
+                continue
+            if not r[0]:
+                self.bad.append("line %d: %r" % (n, raw.decode("utf-8", "replace")))
+                continue
+            if r[1]:
                 if not pos % INDEX_STEP:
                     index.append((start, n))
                 pos += 1
             else:
                 neg += 1
-            continue
-        r = _check_line(raw.decode("utf-8", "replace"))
-        if r is None:
-            continue
-        if not r[0]:
-            bad.append("line %d: %r" % (n, raw.decode("utf-8", "replace")))
-            continue
-        if r[1]:
-            if not pos % INDEX_STEP:
-                index.append((start, n))
-            pos += 1
-        else:
-            neg += 1
-    if bad:
-        return pos, neg, ("`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, hex "
-                          "lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
-                                                      "\n  ".join(bad[:10]))), None
-    if not pos:
-        return pos, neg, "`%s` printed no vectors" % harness.shjoin(argv), None
-    return pos, neg, None, index
+        self.pos, self.neg, self.offset, self.line = pos, neg, offset, n
+
+    def result(self, argv):
+        """(positives, negatives, problem, index or None)."""
+        pos, neg, bad = self.pos, self.neg, self.bad
+        if bad:
+            return pos, neg, ("`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, "
+                              "hex lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
+                                                              "\n  ".join(bad[:10]))), None
+        if not pos:
+            return pos, neg, "`%s` printed no vectors" % harness.shjoin(argv), None
+        return pos, neg, None, self.index
+
+
+def _check_output(raw_path, argv):
+    """(positives, negatives, problem, index) of `imago vectors` output in raw_path
+    (_OutputCheck)."""
+    with open(raw_path, "rb") as f:
+        data = f.read()
+    chk = _OutputCheck()
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    if data:
+        chk.feed(data)
+    return chk.result(argv)
 
 
 class _Job:
@@ -317,13 +342,44 @@ class _Job:
         self.raw = self.tmp + ".raw"
         self.problem = None
         self.proc = None
+        self.check = _OutputCheck()
+        self.pump_error = None
+        self.err = tempfile.TemporaryFile()
         try:
-            with open(self.raw, "wb") as out:
-                self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.PIPE,
-                                             env=harness.imago_env(),
-                                             preexec_fn=harness.no_core_files)
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.err,
+                                         env=harness.imago_env(),
+                                         preexec_fn=harness.no_core_files)
         except OSError as e:
             self.problem = "`%s` failed to run: %s" % (harness.shjoin(self.argv), e)
+            return
+        # The output is written to the file and checked as it comes, while imago runs.
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self):
+        try:
+            carry = b""
+            with open(self.raw, "wb") as out:
+                while True:
+                    block = self.proc.stdout.read1(1 << 20)
+                    if not block:
+                        break
+                    out.write(block)
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        carry += block
+                        continue
+                    self.check.feed(carry + block[:cut])
+                    carry = block[cut + 1:]
+            if carry:
+                self.check.feed(carry)  # a last line without its newline
+        except Exception as e:  # noqa: BLE001 (reported by _finish)
+            self.pump_error = "reading `%s`'s output failed: %r" % (
+                harness.shjoin(self.argv), e)
+            try:
+                self.proc.stdout.read()
+            except (OSError, ValueError):
+                pass
 
     def finish(self):
         """Wait, check the output, rename the file into place and release the lock.
@@ -338,18 +394,24 @@ class _Job:
         pos = neg = 0
         if self.proc is not None:
             try:
-                _out, err = self.proc.communicate(timeout=TIMEOUT)
+                self.proc.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                _out, err = self.proc.communicate()
+                self.proc.wait()
                 problem = "`%s` did not finish in %d s" % (harness.shjoin(argv), TIMEOUT)
+            self.pump.join()
+            self.proc.stdout.close()
+            self.err.seek(0)
+            err = self.err.read()
             if problem is None and self.proc.returncode != 0:
                 problem = "`%s` exited %d: %s" % (
                     harness.shjoin(argv), self.proc.returncode,
                     err.decode("utf-8", "replace").strip()[-2000:])
+            problem = problem or self.pump_error
+        self.err.close()
         index = None
         if problem is None:
-            pos, neg, problem, index = _check_output(self.raw, argv)
+            pos, neg, problem, index = self.check.result(argv)
         header = {"format": FORMAT, "key": self.key, "target": self.target,
                   "argv": [harness.rel(argv[0])] + argv[1:], "positives": pos,
                   "negatives": neg, "problem": problem}
