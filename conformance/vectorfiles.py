@@ -4,8 +4,12 @@ through files (stdlib only).
 One file per target, <dir>/<target>.tsv, where <dir> is IMAGO_VECTORS_DIR or
 <build>/vectors. Its first line is a header, `#imago-vectors {json}`, with the
 key, the command, the number of positive and negative vectors, and the problem
-(why the vectors are unusable) or null; the rest is `imago vectors` output
-exactly as printed, so vectors line N is line N+1 of the file.
+(why the vectors are unusable) or null, and an index: where every INDEX_STEP-th
+positive vector starts (offset from the end of the header line, whose length is
+`head`, and file line), so a batch is found without reading the lines before it;
+the rest is `imago vectors` output exactly as printed, so vectors line N is line
+N+1 of the file. The output is checked (every line form<TAB>text<TAB>hex) and
+indexed as imago writes it, by a thread reading the pipe.
 
 The key is a hash of the imago binary's contents, the target and
 IMAGO_VECTORS_ARGS: a file whose key matches is reused, any other is made
