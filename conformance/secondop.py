@@ -766,7 +766,8 @@ def canonical(target, text, addr=None):
     return NORMALISERS[target](text, target, addr)
 
 
-LEXERS = {"x86_64": lambda text, target: _x86_lex(text), "i386": lambda text, target: _x86_lex(text),
+LEXERS = {"x86_64": lambda text, _target: _x86_lex(text),
+          "i386": lambda text, _target: _x86_lex(text),
           "arm": _arm_lex, "aarch64": _arm_lex}
 RULES = {"x86_64": _x86_rules, "i386": _x86_rules, "arm": _arm_rules, "aarch64": _arm_rules}
 # Mnemonics (as the first steps leave them) whose rules read the decoder's address:
