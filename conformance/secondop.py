@@ -263,7 +263,13 @@ def normalise_x86(text, target, addr=None):
     or as objdump -M intel / capstone print it. `addr` is the address the decoder
     placed the instruction at (None for the vector's own text, whose branch
     targets are written relative to `.`)."""
-    bits = BITS[target]
+    return _x86_rules(_x86_lex(text), target, addr)
+
+
+def _x86_lex(text):
+    """The first steps of normalise_x86 (case, annotations, spacing): (prefixes,
+    mnemonic, operands text). The rest of the normaliser is a function of this, the
+    target and the address (agree() compares it first)."""
     s = text.strip().lower()  # case: objdump prints DWORD PTR, capstone dword ptr
     # objdump's trailing comment (`# 0x1234`, the address of a rip-relative operand)
     # and a branch target's symbol (`<__iv_3+0x2>`) are annotations, not operands.
@@ -279,6 +285,14 @@ def normalise_x86(text, target, addr=None):
         words = words[1].split(" ", 1)
     mnem = words[0] if words else ""
     rest = _X86_PUNCT_RE.sub(r"\1", words[1]) if len(words) > 1 else ""
+    return tuple(prefixes), mnem, rest
+
+
+def _x86_rules(lexed, target, addr):
+    """normalise_x86 after _x86_lex."""
+    bits = BITS[target]
+    prefixes, mnem, rest = lexed
+    prefixes = list(prefixes)
     # Intel-syntax operands hold no comma inside brackets.
     ops = rest.split(",") if rest else []
     mnem = _X86_ALIAS.get(mnem, mnem)
@@ -620,7 +634,13 @@ def _a64_base(mnem, out):
 def normalise_arm(text, target, addr=None):
     """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
     as objdump / capstone print it (see normalise_x86 for `addr`)."""
-    bits = BITS[target]
+    return _arm_rules(_arm_lex(text, target), target, addr)
+
+
+def _arm_lex(text, target):
+    """The first steps of normalise_arm (case, annotations, spacing, number notation,
+    condition and register spellings): (mnemonic, operands text). The rest of the
+    normaliser is a function of this, the target and the address."""
     a32 = target == "arm"
     s = text.strip().lower()  # case
     # objdump's comments (A32 `@ 0x29`, `@ (str r0, [sp, #-4]!)`; AArch64 `// #1`) and
@@ -650,6 +670,14 @@ def normalise_arm(text, target, addr=None):
     m = re.match(r"^(.*?)(%s)$" % "|".join(_ARM_COND_ALIAS), mnem)
     if m and len(mnem) > 2 and m.group(1) not in ("", "b.") or mnem in ("b.hs", "b.lo"):
         mnem = m.group(1) + _ARM_COND_ALIAS[m.group(2)]
+    return mnem, rest
+
+
+def _arm_rules(lexed, target, addr):
+    """normalise_arm after _arm_lex."""
+    bits = BITS[target]
+    a32 = target == "arm"
+    mnem, rest = lexed
     ops = _split_arm_operands(rest)
 
     branch = _A32_BRANCH_RE.match(mnem) if a32 else (
@@ -741,13 +769,64 @@ def canonical(target, text, addr=None):
     return NORMALISERS[target](text, target, addr)
 
 
+LEXERS = {"x86_64": lambda text, _target: _x86_lex(text),
+          "i386": lambda text, _target: _x86_lex(text),
+          "arm": _arm_lex, "aarch64": _arm_lex}
+RULES = {"x86_64": _x86_rules, "i386": _x86_rules, "arm": _arm_rules, "aarch64": _arm_rules}
+# Mnemonics (as the first steps leave them) whose rules read the decoder's address:
+# the branches and (AArch64) the literal loads. For the others the canonical form is
+# a function of the first steps' result alone.
+_USES_ADDR = {"x86_64": lambda lexed: _X86_BRANCH_RE.match(lexed[1]),
+              "i386": lambda lexed: _X86_BRANCH_RE.match(lexed[1]),
+              "arm": lambda lexed: _A32_BRANCH_RE.match(lexed[0]),
+              "aarch64": lambda lexed: (_A64_BRANCH_RE.match(lexed[0])
+                                        or _A64_LITERAL_RE.match(lexed[0]))}
+
+
+class Text:
+    """A vector's text with its normaliser's first steps and canonical form, each
+    computed once, when first needed (one per vector, shared by the decoders)."""
+
+    __slots__ = ("target", "text", "_spaced", "_lexed", "_canon")
+
+    def __init__(self, target, text):
+        self.target, self.text = target, text
+        self._spaced = self._lexed = self._canon = None
+
+    def spaced(self):
+        if self._spaced is None:
+            self._spaced = " ".join(self.text.lower().split())
+        return self._spaced
+
+    def lexed(self):
+        if self._lexed is None:
+            self._lexed = LEXERS[self.target](self.text, self.target)
+        return self._lexed
+
+    def canon(self):
+        if self._canon is None:
+            self._canon = RULES[self.target](self.lexed(), self.target, None)
+        return self._canon
+
+
 def agree(target, text, canon_text, decoded, addr):
-    """(equal?, canonical text, canonical decoding) of a vector's text (and its
-    canonical form, computed once for both decoders) and a decoder's output."""
-    if " ".join(decoded.lower().split()) == " ".join(text.lower().split()):
-        return True, canon_text, canon_text  # the same text up to case and spacing
-    b = canonical(target, decoded, addr)
-    a, b = drop_unmatched_sizes(canon_text, b)
+    """(equal?, canonical text, canonical decoding) of a vector's text and a decoder's
+    output. canon_text: the text's canonical form, or a Text (computed only as needed:
+    then an agreement returns (True, None, None)).
+    The same text up to case and spacing is the same instruction; so is the same
+    result of the normaliser's first steps (_x86_lex, _arm_lex) for a mnemonic whose
+    rules do not read the address (_USES_ADDR): the rest of the normaliser is then a
+    function of that result, so this is what comparing canonical forms would find."""
+    t = canon_text if isinstance(canon_text, Text) else None
+    if " ".join(decoded.lower().split()) == (t.spaced() if t else
+                                             " ".join(text.lower().split())):
+        # the same text up to case and spacing
+        return (True, None, None) if t else (True, canon_text, canon_text)
+    lexed = LEXERS[target](decoded, target)
+    if t is not None and lexed == t.lexed() and not _USES_ADDR[target](lexed):
+        return True, None, None
+    b = RULES[target](lexed, target, addr)
+    a, b = drop_unmatched_sizes(t.canon() if t else canon_text, b)
     return a == b, a, b
 
 

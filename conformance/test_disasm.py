@@ -89,7 +89,8 @@ def test_disasm(target, batch, nbatches, tmp_path, stats):
 
     counts = {}
     failures = []  # (vector, tool, decoding, why)
-    canon = [secondop.canonical(target, v[2]) for v in chunk]
+    # each text's canonical form when first needed, once for both decoders
+    canon = [secondop.Text(target, v[2]) for v in chunk]
     for tool in ("objdump", "capstone"):
         agree = differ = 0
         known = {}

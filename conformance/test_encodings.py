@@ -3,9 +3,10 @@
 A vector is a line `form<TAB>text<TAB>hex`. The vectors of a target are cut into
 batches of IMAGO_BATCH (20000) vectors, one test per batch so xdist spreads them.
 A batch is one source file, every line `__iv_N: text` so the marker symbol
-__iv_N starts vector N; one GNU as run assembles it and one objdump run prints
-the symbols, relocations and .text contents, and the bytes between consecutive
-markers are GNU's encoding of that vector.
+__iv_N starts vector N; one GNU as run assembles it, the harness reads the object's
+.text contents, symbols and relocations (read_object, an ELF reader; batch 0 of a
+target is read through objdump as well, and both must agree), and the bytes between
+consecutive markers are GNU's encoding of that vector.
 
 A vector whose hex is empty is a negative: imago rejects the text, and GNU as
 must reject it too (all negatives of a target are one test and one as run).
@@ -26,6 +27,7 @@ batch's vectors are read only when its test runs.
 
 import re
 import shlex
+import struct
 
 import pytest
 
@@ -139,9 +141,87 @@ def link_page_vectors(target, texts, obj, data, offs, ends, relocs, types, skip=
     return ldata, linked
 
 
+_SHT_SYMTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 4, 8, 9
+# The relocation names the harness looks for (harness.PAGE_RELOCS), by ELF type number.
+RELOC_NAMES = {("aarch64", 275): "R_AARCH64_ADR_PREL_PG_HI21"}
+
+
 def read_object(target, obj, pads=None, reloc_types=None):
-    """(.text bytes, {marker index: offset}, [relocated offsets]) via one objdump run.
-    pads (a dict) receives {N: offset of __ivp_N}, reloc_types {offset: relocation}."""
+    """(.text bytes, {marker index: offset}, [relocated offsets]) of an ELF object,
+    read from the file itself: the .text contents, the __iv_N symbols of .text and
+    the offsets of every relocation record that applies to .text (what `objdump -s
+    -t -r -j .text` prints). pads (a dict) receives {N: offset of __ivp_N},
+    reloc_types {offset: relocation name} (RELOC_NAMES, else R_<number>). Raises
+    RuntimeError when the file is not an ELF object as expected."""
+    with open(obj, "rb") as f:
+        elf = f.read()
+    if len(elf) < 52 or elf[:4] != b"\x7fELF" or elf[5] != 1:
+        raise RuntimeError("%s: not a little-endian ELF object" % harness.rel(obj))
+    wide = elf[4] == 2
+    try:
+        if wide:
+            shoff, = struct.unpack_from("<Q", elf, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+            shfmt, symfmt = "<IIQQQQIIQQ", "<IBBHQQ"
+            relfmt = {_SHT_REL: "<QQ", _SHT_RELA: "<QQq"}
+        else:
+            shoff, = struct.unpack_from("<I", elf, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x2E)
+            shfmt, symfmt = "<IIIIIIIIII", "<IIIBBH"
+            relfmt = {_SHT_REL: "<II", _SHT_RELA: "<IIi"}
+        if not shnum or shentsize != struct.calcsize(shfmt) or shstrndx >= shnum:
+            raise RuntimeError("%s: unexpected section header table (%d entries of %d bytes)"
+                               % (harness.rel(obj), shnum, shentsize))
+        # (name, type, offset, size, link, info) of each section
+        secs = [(s[0], s[1], s[4], s[5], s[6], s[7]) for s in
+                (struct.unpack_from(shfmt, elf, shoff + i * shentsize) for i in range(shnum))]
+        names_at = secs[shstrndx][2]
+
+        def name(strtab_off, off):
+            end = elf.index(b"\0", strtab_off + off)
+            return elf[strtab_off + off:end]
+
+        texts = [i for i, s in enumerate(secs) if name(names_at, s[0]) == b".text"]
+        if len(texts) != 1:
+            raise RuntimeError("%s: %d sections named .text" % (harness.rel(obj), len(texts)))
+        ti = texts[0]
+        _n, ttype, toff, tsize, _l, _i = secs[ti]
+        data = b"" if ttype == _SHT_NOBITS else elf[toff:toff + tsize]
+        if len(data) != tsize:
+            raise RuntimeError("%s: .text runs past the end of the file" % harness.rel(obj))
+        marks, relocs = {}, []
+        for _n, stype, soff, ssize, link, info in secs:
+            if stype == _SHT_SYMTAB:
+                stroff = secs[link][2]
+                entsize = struct.calcsize(symfmt)
+                for sym in struct.iter_unpack(symfmt, elf[soff:soff + ssize - ssize % entsize]):
+                    if wide:
+                        sname, shndx, value = sym[0], sym[3], sym[4]
+                    else:
+                        sname, shndx, value = sym[0], sym[5], sym[1]
+                    if shndx != ti:
+                        continue
+                    n = name(stroff, sname)
+                    if n.startswith(b"__iv_"):
+                        marks[int(n[5:])] = value
+                    elif pads is not None and n.startswith(b"__ivp_"):
+                        pads[int(n[6:])] = value
+            elif stype in relfmt and info == ti:
+                fmt = relfmt[stype]
+                entsize = struct.calcsize(fmt)
+                for r in struct.iter_unpack(fmt, elf[soff:soff + ssize - ssize % entsize]):
+                    relocs.append(r[0])
+                    if reloc_types is not None:
+                        rtype = r[1] & 0xFFFFFFFF if wide else r[1] & 0xFF
+                        reloc_types[r[0]] = RELOC_NAMES.get((target, rtype), "R_%d" % rtype)
+    except (struct.error, ValueError, IndexError) as e:
+        raise RuntimeError("%s: malformed ELF object: %s" % (harness.rel(obj), e))
+    return data, marks, relocs
+
+
+def read_object_objdump(target, obj, pads=None, reloc_types=None):
+    """What read_object returns, from one objdump run (`objdump -s -t -r -j .text`):
+    the cross-check of the ELF reader (tests/test_selftest_disasm.py)."""
     argv = [harness.TOOLS[target]["objdump"], "-s", "-t", "-r", "-j", ".text", obj]
     p = harness.run(argv)
     if p.returncode != 0:
@@ -272,6 +352,14 @@ def test_encodings(target, batch, nbatches, tmp_path, stats):
         failures = check_batch(target, chunk, src, obj)
     except BatchError as e:
         pytest.fail(str(e), pytrace=False)
+    if batch == 0:
+        # the ELF reader against objdump's reading of the same object
+        mine, theirs = read_object(target, obj), read_object_objdump(target, obj)
+        if mine != theirs:
+            pytest.fail("%s batch 1: the ELF reader and objdump -s -t -r read %s differently: "
+                        "%d/%d bytes, %d/%d markers, relocations %s/%s" % (
+                            target, obj, len(mine[0]), len(theirs[0]), len(mine[1]),
+                            len(theirs[1]), mine[2][:10], theirs[2][:10]), pytrace=False)
 
     stats(target, forms={v[1] for v in chunk}, vectors=len(chunk),
           mismatches=len(failures), batches=1)

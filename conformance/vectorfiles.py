@@ -4,8 +4,12 @@ through files (stdlib only).
 One file per target, <dir>/<target>.tsv, where <dir> is IMAGO_VECTORS_DIR or
 <build>/vectors. Its first line is a header, `#imago-vectors {json}`, with the
 key, the command, the number of positive and negative vectors, and the problem
-(why the vectors are unusable) or null; the rest is `imago vectors` output
-exactly as printed, so vectors line N is line N+1 of the file.
+(why the vectors are unusable) or null, and an index: where every INDEX_STEP-th
+positive vector starts (offset from the end of the header line, whose length is
+`head`, and file line), so a batch is found without reading the lines before it;
+the rest is `imago vectors` output exactly as printed, so vectors line N is line
+N+1 of the file. The output is checked (every line form<TAB>text<TAB>hex) and
+indexed as imago writes it, by a thread reading the pipe.
 
 The key is a hash of the imago binary's contents, the target and
 IMAGO_VECTORS_ARGS: a file whose key matches is reused, any other is made
@@ -30,13 +34,19 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
+import threading
 
 import harness
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = "#imago-vectors "
 TIMEOUT = 1800  # seconds for one `imago vectors` run
+INDEX_STEP = 1000  # the header's index: where every INDEX_STEP-th positive vector starts
 _HEX_RE = re.compile(r"^(?:[0-9a-f]{2})*$")
+# The characters str.strip() strips from ASCII text (_check_output's fast path).
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_HEX_DIGITS = b"0123456789abcdef"
 
 _loaded = {}  # target -> Vectors (per process)
 _expected = {}  # target -> key the controller made (set on xdist workers)
@@ -101,7 +111,8 @@ def missing_binary():
 class Vectors:
     """One target's vectors: counts from the header, contents read on demand."""
 
-    def __init__(self, target, key=None, problem=None, positives=0, negatives=0, f=None):
+    def __init__(self, target, key=None, problem=None, positives=0, negatives=0, f=None,
+                 index=None):
         self.target = target
         self.key = key
         self.problem = problem
@@ -109,6 +120,9 @@ class Vectors:
         self.negatives = negatives
         self._f = f  # binary file object, positioned anywhere
         self._starts = {}  # batch size -> [(offset, file line)] of each batch's first vector
+        # [(offset, file line)] of positive vectors 0, INDEX_STEP, 2 * INDEX_STEP, ...
+        # (offsets from the start of the file), or None: found by reading the file
+        self._index = index
 
     def nbatches(self, size=None):
         size = size or batch_size()
@@ -127,19 +141,38 @@ class Vectors:
             form, text, hexstr = s.split("\t")  # checked when the file was made
             yield n, form, text, hexstr
 
+    def _skip_positives(self, offset, line, k):
+        """(offset, file line) of the k-th positive vector from (offset, line) on (0: the
+        first there), or None when there are fewer."""
+        self._f.seek(offset)
+        for raw in self._f:
+            if raw.strip() and not raw.startswith(b"#") and not raw.endswith(b"\t\n"):
+                if not k:
+                    return offset, line
+                k -= 1
+            offset += len(raw)
+            line += 1
+        return None
+
     def _batch_starts(self, size):
         if size not in self._starts:
             starts = []
-            self._f.seek(0)
-            offset = len(self._f.readline())
-            line, count = 2, 0
-            for raw in self._f:
-                if raw.strip() and not raw.startswith(b"#") and not raw.endswith(b"\t\n"):
-                    if count % size == 0:
-                        starts.append((offset, line))
-                    count += 1
-                offset += len(raw)
-                line += 1
+            if self._index is not None and size >= INDEX_STEP:
+                for first in range(0, self.positives, size):
+                    q, r = divmod(first, INDEX_STEP)
+                    at = self._skip_positives(*self._index[q], r) if r else self._index[q]
+                    starts.append(at)
+            else:
+                self._f.seek(0)
+                offset = len(self._f.readline())
+                line, count = 2, 0
+                for raw in self._f:
+                    if raw.strip() and not raw.startswith(b"#") and not raw.endswith(b"\t\n"):
+                        if count % size == 0:
+                            starts.append((offset, line))
+                        count += 1
+                    offset += len(raw)
+                    line += 1
             self._starts[size] = starts
         return self._starts[size]
 
@@ -149,8 +182,26 @@ class Vectors:
         starts = self._batch_starts(size)
         if index >= len(starts):
             return []
+        offset, line = starts[index]
+        if index + 1 < len(starts):
+            # the lines up to the next batch's first vector, in one read
+            self._f.seek(offset)
+            block = self._f.read(starts[index + 1][0] - offset)
+            out = []
+            n = line - 2  # vectors line of the first line read (the header is file line 1)
+            for s in block.decode("utf-8", "replace").split("\n"):
+                n += 1
+                if not s.strip() or s.startswith("#"):
+                    continue
+                form, text, hexstr = s.split("\t")  # checked when the file was made
+                if hexstr:
+                    out.append((n, form, text, hexstr))
+            if len(out) != size:
+                raise RuntimeError("%s: batch %d holds %d vectors, not %d" % (
+                    self.target, index, len(out), size))
+            return out
         out = []
-        for v in self._lines(*starts[index]):
+        for v in self._lines(offset, line):
             if v[3]:
                 out.append(v)
                 if len(out) == size:
@@ -189,34 +240,100 @@ def _open(target, key, path):
         f.close()
         return None
     return Vectors(target, key, h.get("problem"), int(h.get("positives", 0)),
-                   int(h.get("negatives", 0)), f)
+                   int(h.get("negatives", 0)), f, _index_from_header(h))
 
 
-def _check_output(raw_path, argv):
-    """(positives, negatives, problem) of `imago vectors` output in raw_path."""
-    pos = neg = 0
-    bad = []
-    with open(raw_path, encoding="utf-8", errors="replace", newline="\n") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
+def _index_from_header(h):
+    """The header's index as (offset in the file, file line) pairs, or None."""
+    index = h.get("index")
+    if not isinstance(index, list) or "head" not in h:
+        return None
+    head = int(h["head"])
+    return [(head + off, line) for off, line in index]
+
+
+def _check_line(line):
+    """None for a comment or an empty line, else (well formed?, positive?)."""
+    line = line.rstrip("\n")
+    if not line.strip() or line.startswith("#"):
+        return None
+    fields = line.split("\t")
+    if len(fields) != 3 or not fields[0] or not fields[1].strip() \
+            or not _HEX_RE.match(fields[2]):
+        return False, False
+    return True, bool(fields[2])
+
+
+class _OutputCheck:
+    """The check of `imago vectors` output, fed its lines as they come: counts the
+    positive and negative vectors, notes malformed lines, and indexes every
+    INDEX_STEP-th positive vector ((offset in the output, line; line 1 its first)).
+    A line of plain ASCII is checked on its bytes; any other line, and any the byte
+    check refuses, by _check_line."""
+
+    def __init__(self):
+        self.pos = self.neg = 0
+        self.bad = []
+        self.index = []
+        self.offset = 0
+        self.line = 0
+
+    def feed(self, chunk):
+        """chunk: whole lines joined by newlines, without the last line's newline."""
+        pos, neg, index, offset = self.pos, self.neg, self.index, self.offset
+        n = self.line
+        for raw in chunk.split(b"\n"):
+            n += 1
+            start, offset = offset, offset + len(raw) + 1
+            if raw[:1] == b"#" or not raw:
                 continue
-            fields = line.split("\t")
-            if len(fields) != 3 or not fields[0] or not fields[1].strip() \
-                    or not _HEX_RE.match(fields[2]):
-                bad.append("line %d: %r" % (n, line))
+            f = raw.split(b"\t")
+            if (len(f) == 3 and f[0] and raw.isascii() and f[1].strip(_ASCII_SPACE)
+                    and not len(f[2]) & 1 and not f[2].translate(None, _HEX_DIGITS)):
+                if f[2]:
+                    if not pos % INDEX_STEP:
+                        index.append((start, n))
+                    pos += 1
+                else:
+                    neg += 1
                 continue
-            if fields[2]:
+            r = _check_line(raw.decode("utf-8", "replace"))
+            if r is None:
+                continue
+            if not r[0]:
+                self.bad.append("line %d: %r" % (n, raw.decode("utf-8", "replace")))
+                continue
+            if r[1]:
+                if not pos % INDEX_STEP:
+                    index.append((start, n))
                 pos += 1
             else:
                 neg += 1
-    if bad:
-        return pos, neg, ("`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, hex "
-                          "lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
-                                                      "\n  ".join(bad[:10])))
-    if not pos:
-        return pos, neg, "`%s` printed no vectors" % harness.shjoin(argv)
-    return pos, neg, None
+        self.pos, self.neg, self.offset, self.line = pos, neg, offset, n
+
+    def result(self, argv):
+        """(positives, negatives, problem, index or None)."""
+        pos, neg, bad = self.pos, self.neg, self.bad
+        if bad:
+            return pos, neg, ("`%s` printed %d malformed lines (want form<TAB>text<TAB>hex, "
+                              "hex lowercase), e.g.:\n  %s" % (harness.shjoin(argv), len(bad),
+                                                              "\n  ".join(bad[:10]))), None
+        if not pos:
+            return pos, neg, "`%s` printed no vectors" % harness.shjoin(argv), None
+        return pos, neg, None, self.index
+
+
+def _check_output(raw_path, argv):
+    """(positives, negatives, problem, index) of `imago vectors` output in raw_path
+    (_OutputCheck)."""
+    with open(raw_path, "rb") as f:
+        data = f.read()
+    chk = _OutputCheck()
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    if data:
+        chk.feed(data)
+    return chk.result(argv)
 
 
 class _Job:
@@ -229,13 +346,44 @@ class _Job:
         self.raw = self.tmp + ".raw"
         self.problem = None
         self.proc = None
+        self.check = _OutputCheck()
+        self.pump_error = None
+        self.err = tempfile.TemporaryFile()
         try:
-            with open(self.raw, "wb") as out:
-                self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.PIPE,
-                                             env=harness.imago_env(),
-                                             preexec_fn=harness.no_core_files)
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.err,
+                                         env=harness.imago_env(),
+                                         preexec_fn=harness.no_core_files)
         except OSError as e:
             self.problem = "`%s` failed to run: %s" % (harness.shjoin(self.argv), e)
+            return
+        # The output is written to the file and checked as it comes, while imago runs.
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self):
+        try:
+            carry = b""
+            with open(self.raw, "wb") as out:
+                while True:
+                    block = self.proc.stdout.read1(1 << 20)
+                    if not block:
+                        break
+                    out.write(block)
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        carry += block
+                        continue
+                    self.check.feed(carry + block[:cut])
+                    carry = block[cut + 1:]
+            if carry:
+                self.check.feed(carry)  # a last line without its newline
+        except Exception as e:  # noqa: BLE001 (reported by _finish)
+            self.pump_error = "reading `%s`'s output failed: %r" % (
+                harness.shjoin(self.argv), e)
+            try:
+                self.proc.stdout.read()
+            except (OSError, ValueError):
+                pass
 
     def finish(self):
         """Wait, check the output, rename the file into place and release the lock.
@@ -250,22 +398,43 @@ class _Job:
         pos = neg = 0
         if self.proc is not None:
             try:
-                _out, err = self.proc.communicate(timeout=TIMEOUT)
+                self.proc.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                _out, err = self.proc.communicate()
+                self.proc.wait()
                 problem = "`%s` did not finish in %d s" % (harness.shjoin(argv), TIMEOUT)
+            self.pump.join()
+            self.proc.stdout.close()
+            self.err.seek(0)
+            err = self.err.read()
             if problem is None and self.proc.returncode != 0:
                 problem = "`%s` exited %d: %s" % (
                     harness.shjoin(argv), self.proc.returncode,
                     err.decode("utf-8", "replace").strip()[-2000:])
+            problem = problem or self.pump_error
+        self.err.close()
+        index = None
         if problem is None:
-            pos, neg, problem = _check_output(self.raw, argv)
+            pos, neg, problem, index = self.check.result(argv)
         header = {"format": FORMAT, "key": self.key, "target": self.target,
                   "argv": [harness.rel(argv[0])] + argv[1:], "positives": pos,
                   "negatives": neg, "problem": problem}
+        if index is not None:
+            # offsets from the end of the header line; its line numbers count it
+            header["index"] = [[off, line + 1] for off, line in index]
+        head_line = (MAGIC + json.dumps(header, sort_keys=True, separators=(",", ":"))
+                     + "\n").encode()
+        if index is not None:
+            header["head"] = len(head_line)
+            head_line = (MAGIC + json.dumps(header, sort_keys=True, separators=(",", ":"))
+                         + "\n").encode()
+            # "head" is the header line's own length: recount it with its digits
+            while len(head_line) != header["head"]:
+                header["head"] = len(head_line)
+                head_line = (MAGIC + json.dumps(header, sort_keys=True, separators=(",", ":"))
+                             + "\n").encode()
         with open(self.tmp, "wb") as out:
-            out.write((MAGIC + json.dumps(header, sort_keys=True) + "\n").encode())
+            out.write(head_line)
             if problem is None:
                 with open(self.raw, "rb") as src:
                     last = b"\n"
@@ -280,7 +449,8 @@ class _Job:
             pass
         f = open(self.tmp, "rb")  # keep this inode, whatever is renamed over `path` later
         os.replace(self.tmp, self.path)
-        return Vectors(self.target, self.key, problem, pos, neg, f)
+        return Vectors(self.target, self.key, problem, pos, neg, f,
+                       _index_from_header(header) if problem is None else None)
 
 
 def _usable(v, retry_problem):

@@ -126,9 +126,23 @@ static void vectors_usage(FILE *f)
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
     out[2 * n] = '\0';
+}
+
+/* One vector line, form<TAB>text<TAB>hex (stdout is a file or a pipe: fully buffered). */
+static void put_vector(const char *id, const char *text, const char *h)
+{
+    fputs(id, stdout);
+    putchar('\t');
+    fputs(text, stdout);
+    putchar('\t');
+    fputs(h, stdout);
+    putchar('\n');
 }
 
 /* ---- negatives ---- */
@@ -219,12 +233,12 @@ static void candidate(negctx *c, const im_form *f, const char *text, int cls)
         if (cls == NC_OPERAND || cls == NC_LENIENT) {
             char h[40];
             hex(code, len, h);
-            printf("%s\t%s\t%s\n", c->a->forms[form].id, text, h);
+            put_vector(c->a->forms[form].id, text, h);
             c->accepted++;
         }
         return;
     }
-    printf("%s\t%s\t\n", f->id, text);
+    put_vector(f->id, text, "");
     c->count[cls]++;
     c->kept++;
 }
@@ -565,7 +579,7 @@ int cmd_vectors(int argc, char **argv)
                 continue; /* the text selects another form by default: not this form's vector */
             char h[40];
             hex(code, len, h);
-            printf("%s\t%s\t%s\n", f->id, text, h);
+            put_vector(f->id, text, h);
             kept++;
         }
         total += kept;
