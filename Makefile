@@ -202,11 +202,11 @@ check-san: deps
 # `make bench`: imago against asmjit, xbyak and Zydis, and the harness against GNU as +
 # objdump alone (docs/bench.md). Not part of test or check-all-arch; nothing is timed there.
 BENCH_ARGS ?=
-$(BUILD)/bench/imago_bench: bench/imago_bench.c bench/bench.h bench/mix.def $(BUILD)/lib/libimago.a
+$(BUILD)/bench/imago_bench: bench/imago_bench.c bench/bench.h bench/bench_imago.h bench/mix.def $(BUILD)/lib/libimago.a
 	@mkdir -p $(dir $@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
 
-$(BUILD)/bench/imago_a64_bench: bench/imago_a64_bench.c bench/bench_a64.h bench/bench.h bench/mix_a64.def $(BUILD)/lib/libimago.a
+$(BUILD)/bench/imago_a64_bench: bench/imago_a64_bench.c bench/bench_a64.h bench/bench.h bench/bench_imago.h bench/mix_a64.def $(BUILD)/lib/libimago.a
 	@mkdir -p $(dir $@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
 

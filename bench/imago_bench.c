@@ -6,6 +6,7 @@
 #include <imago/forms.h>
 
 #include "bench.h"
+#include "bench_imago.h"
 #include "mix.def"
 
 /* ---- operands ---- */
@@ -150,76 +151,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < BENCH_LABELS; k++)
         lab[k] = im_buf_label_offset(b, k);
 
-    size_t cap = mixlen * (size_t)o.copies + 64;
-    uint8_t *out = malloc(cap), *ref = malloc(cap);
-    if (!out || !ref)
-        bench_fail("imago", "out of memory");
-    for (int c = 0; c < o.copies; c++)
-        memcpy(ref + (size_t)c * mixlen, mix, mixlen);
-
-    /* Layer 1 must give layer 2's bytes for every copy. */
-    uint8_t *p = out;
-    for (int c = 0; c < o.copies && p; c++)
-        p = l1_copy(p, out + cap, lab);
-    if (!p) {
-        fprintf(stderr, "imago-l1: im_encode: %s: %s\n", im_strerror(failed), im_detail());
-        return 1;
-    }
-    if ((size_t)(p - out) != mixlen * (size_t)o.copies ||
-        memcmp(out, ref, mixlen * (size_t)o.copies))
-        bench_fail("imago-l1", "layer 1 and layer 2 bytes differ");
     if (o.dump)
         bench_dump(o.dump, mix, offs, ninsn);
+    static const bench_imago bi = {"imago", "memcpy", IM_TARGET_X86_64, l1_copy,
+                                   l2_copy, check_buf, &failed};
+    int rc = bench_imago_run(&bi, &o, mix, mixlen, ninsn, lab, t); /* mix is b's code */
     im_buf_free(b);
-
-    long insns = (long)ninsn * o.copies, bytes = (long)mixlen * o.copies;
-
-    for (int r = -2; r < o.reps; r++) {
-        double t0 = bench_now();
-        uint8_t *q = out;
-        for (int c = 0; c < o.copies && q; c++)
-            q = l1_copy(q, out + cap, lab);
-        double t1 = bench_now();
-        if (!q)
-            bench_fail("imago-l1", "im_encode failed in the timed loop");
-        if (r >= 0)
-            t[r] = t1 - t0;
-    }
-    bench_print("imago-l1", insns, bytes, t, o.reps);
-
-    for (int r = -2; r < o.reps; r++) {
-        double t0 = bench_now();
-        im_buf *bb = im_buf_new(IM_TARGET_X86_64);
-        if (!bb)
-            bench_fail("imago-l2", "im_buf_new failed");
-        for (int c = 0; c < o.copies; c++)
-            l2_copy(bb);
-        im_buf_finish(bb);
-        size_t len;
-        const uint8_t *code = im_buf_code(bb, &len);
-        volatile uint8_t sink = len ? code[len - 1] : 0;
-        (void)sink;
-        check_buf(bb);
-        im_buf_free(bb);
-        double t1 = bench_now();
-        if (len != (size_t)bytes)
-            bench_fail("imago-l2", "wrong length in the timed loop");
-        if (r >= 0)
-            t[r] = t1 - t0;
-    }
-    bench_print("imago-l2", insns, bytes, t, o.reps);
-
-    /* The floor: copying the finished bytes. */
-    for (int r = -2; r < o.reps; r++) {
-        double t0 = bench_now();
-        memcpy(out, ref, (size_t)bytes);
-        __asm__ volatile("" : : "r"(out) : "memory");
-        double t1 = bench_now();
-        if (r >= 0)
-            t[r] = t1 - t0;
-    }
-    bench_print("memcpy", insns, bytes, t, o.reps);
-    free(out);
-    free(ref);
-    return 0;
+    return rc;
 }
