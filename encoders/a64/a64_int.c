@@ -606,6 +606,11 @@ static size_t int_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, si
     case AK_xw32: BAD("0"); BAD("33"); return k;
     case AK_iw64:
     case AK_xw64: BAD("0"); BAD("65"); return k;
+    case AK_rel21: /* adr: beyond +-1 MiB ("pc-relative address offset out of range") */
+        BAD(".+0x100000"); BAD(".-0x100001");
+        BAD(".+0x%llx", (unsigned long long)(0x100000 + im_rng_next(rng) % 0x1000000));
+        BAD(".-0x%llx", (unsigned long long)(0x100001 + im_rng_next(rng) % 0x1000000));
+        return k;
     case AK_page21:
         /* beyond the page range (GNU as leaves the relocation, ld refuses it: the harness
          * links the page-relative negatives); an immediate */

@@ -494,6 +494,20 @@ static size_t mem_bad_samples(unsigned kind, im_rng *rng, im_bad_sample *out, si
     case AK_imm16: BAD("#65536"); BAD("#-1"); BAD("#0x12345"); return k;
     case AK_sysreg: BAD("s3_8_c0_c0_0"); BAD("s3_0_c16_c0_0"); BAD("s3_0_c0_c0_8");
         BAD("nzcv_el0"); BAD("fpcrx"); BAD("tpidr_el4"); return k;
+    case AK_rel26:
+    case AK_rel19:
+    case AK_rel14: {
+        /* one word past either edge, further out, and not a multiple of 4 (GNU as: "branch
+         * out of range", "pc-relative load offset out of range", "... not word aligned") */
+        int64_t lim = kind == AK_rel26 ? 1ll << 27 : kind == AK_rel19 ? 1ll << 20 : 1ll << 15;
+        BAD(".+0x%llx", (unsigned long long)lim);
+        BAD(".-0x%llx", (unsigned long long)(lim + 4));
+        BAD(".+0x%llx", (unsigned long long)(lim + 4 * (int64_t)(im_rng_next(rng) % 100000)));
+        BAD(".-0x%llx", (unsigned long long)(lim + 4 + 4 * (int64_t)(im_rng_next(rng) % 100000)));
+        BAD(".+%d", 1 + 4 * (int)(im_rng_next(rng) % 1000));
+        BAD(".-%d", 2 + 4 * (int)(im_rng_next(rng) % 1000));
+        return k;
+    }
     default: return A64_NONE;
     }
 #undef BAD
