@@ -880,20 +880,7 @@ static int build_image(const struct tgt *g, struct xcase *const *cs, size_t n, u
     jmp_to(b, (size_t)(code_addr(cs[n - 1]->h.slot + 1) - base));
     mov_abs(b, g, 4, saved, 1);
     epilogue(b, g);
-    im_buf_export(b, "run", entry, IM_SYM_FUNC);
-    int err = im_buf_finish(b);
-    im_image *img = err ? NULL : im_img_new();
-    if (!err && !img)
-        err = IM_ERR_NOMEM;
-    if (!err)
-        err = im_buf_to_image(b, img);
-    im_buf_free(b);
-    if (err) {
-        im_img_free(img);
-        return err;
-    }
-    *out = img;
-    return 0;
+    return st_image(b, entry, out);
 }
 
 /* ---- running (tools/state.c) ---- */

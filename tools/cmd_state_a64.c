@@ -761,20 +761,7 @@ static int build_image(const struct st_ops *o, struct st_case *const *cs, size_t
     }
     b_to(b, (size_t)(st_code_addr(cs[n - 1]->slot + 1) - base));
     epilogue(b, saved);
-    im_buf_export(b, "run", entry, IM_SYM_FUNC);
-    int err = im_buf_finish(b);
-    im_image *img = err ? NULL : im_img_new();
-    if (!err && !img)
-        err = IM_ERR_NOMEM;
-    if (!err)
-        err = im_buf_to_image(b, img);
-    im_buf_free(b);
-    if (err) {
-        im_img_free(img);
-        return err;
-    }
-    *out = img;
-    return 0;
+    return st_image(b, entry, out);
 }
 
 /* --scaffold: every piece of scaffolding the cases use, at a record's addresses. */

@@ -320,3 +320,21 @@ int st_parse_opts(int argc, char **argv, struct st_opts *o, void (*usage)(FILE *
     }
     return 0;
 }
+
+int st_image(im_buf *b, int entry, im_image **out)
+{
+    im_buf_export(b, "run", entry, IM_SYM_FUNC);
+    int err = im_buf_finish(b);
+    im_image *img = err ? NULL : im_img_new();
+    if (!err && !img)
+        err = IM_ERR_NOMEM;
+    if (!err)
+        err = im_buf_to_image(b, img);
+    im_buf_free(b);
+    if (err) {
+        im_img_free(img);
+        return err;
+    }
+    *out = img;
+    return 0;
+}

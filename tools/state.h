@@ -120,4 +120,8 @@ struct st_opts {
 int st_parse_opts(int argc, char **argv, struct st_opts *o, void (*usage)(FILE *f),
                   int allow_reference, int *exit_status);
 
+/* A batch's code as an image: entry exported as "run", the buffer finished and freed (also
+ * on an error). Returns 0 (and *out) or an IM_ERR_* code. */
+int st_image(im_buf *b, int entry, im_image **out);
+
 #endif
