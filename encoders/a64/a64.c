@@ -363,7 +363,7 @@ static inline bool imm_fast(const imm_range *r, int64_t v, unsigned k, uint32_t 
 /* The encoder's hot path: every operand's field value (a register of the shared kinds and
  * a plain immediate in range inline, any other operand by its kind's field function),
  * placed as it comes when the row places each operand whole (im_form.whole, .pos), else by
- * the row's slices at the end; the row's checks only for the flags they look at. */
+ * the row's slices at the end; an area's check only for rows with a flag it looks at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
@@ -397,7 +397,7 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     if (f->flags & A64_FF_CHECKED) {
         for (size_t a = 0; a < NAREAS; a++) {
             int rc;
-            if (areas[a]->check && (rc = areas[a]->check(f, ops, vals)) < 0)
+            if ((f->flags & areas[a]->check_flags) && (rc = areas[a]->check(f, ops, vals)) < 0)
                 return rc;
         }
     }

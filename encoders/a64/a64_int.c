@@ -661,4 +661,5 @@ const a64_area a64_area_int = {
     .samples = int_samples,
     .bad_samples = int_bad_samples,
     .check = int_check,
+    .check_flags = A64_FF_SPEXT,
 };
