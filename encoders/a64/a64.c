@@ -326,23 +326,44 @@ static const uint32_t kind_mask[AK_COUNT] = {
 #undef KIND
 };
 
-/* The kinds whose field value is a range check and a shift (A64_IMM in kinds.def). */
+/* The kinds whose field value is a range check and a shift (A64_IMM, A64_IMMX in
+ * kinds.def) or one of two values (A64_PAIR). */
 typedef struct imm_range {
-    uint8_t type, shift; /* type 0: none */
+    uint8_t type, shift, pair, x; /* type 0: none; pair: lo -> 0, hi -> 1; x: xor */
     int64_t lo, hi;
 } imm_range;
 static const imm_range imm_ranges[AK_COUNT] = {
 #define KIND(n, c, b)
-#define A64_IMM(n, type, lo, hi, shift) [AK_##n] = {IM_OP_##type, shift, lo, hi},
+#define A64_IMM(n, type, lo, hi, shift) [AK_##n] = {IM_OP_##type, shift, 0, 0, lo, hi},
+#define A64_IMMX(n, type, lo, hi, shift, x) [AK_##n] = {IM_OP_##type, shift, 0, x, lo, hi},
+#define A64_PAIR(n, type, v0, v1) [AK_##n] = {IM_OP_##type, 0, 1, 0, v0, v1},
 #include "kinds.def"
+#undef A64_PAIR
+#undef A64_IMMX
 #undef A64_IMM
 #undef KIND
 };
 
+/* The inline field value of an operand of type r->type with value v, when v is one the
+ * kind's line covers (false: the field function decides, errors included). */
+static inline bool imm_fast(const imm_range *r, int64_t v, unsigned k, uint32_t *out)
+{
+    if (r->pair) {
+        if (v != r->lo && v != r->hi)
+            return false;
+        *out = v == r->hi;
+        return true;
+    }
+    if (v < r->lo || v > r->hi || (v & ((1 << r->shift) - 1)))
+        return false;
+    *out = ((uint32_t)((uint64_t)v >> r->shift) ^ r->x) & kind_mask[k];
+    return true;
+}
+
 /* The encoder's hot path: every operand's field value (a register of the shared kinds and
  * a plain immediate in range inline, any other operand by its kind's field function),
  * placed as it comes when the row places each operand whole (im_form.whole, .pos), else by
- * the row's slices at the end; the row's checks only for the flags they look at. */
+ * the row's slices at the end; an area's check only for rows with a flag it looks at. */
 static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint8_t *out,
                       size_t *len, im_fixup *fix)
 {
@@ -362,10 +383,8 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
                                i + 1);
             vals[i] = o->reg;
         } else if (imm_ranges[k].type && o->type == imm_ranges[k].type &&
-                   o->imm >= imm_ranges[k].lo && o->imm <= imm_ranges[k].hi &&
-                   !(o->imm & ((1 << imm_ranges[k].shift) - 1))) {
-            /* a plain immediate in range (A64_IMM), without the call */
-            vals[i] = (uint32_t)((uint64_t)o->imm >> imm_ranges[k].shift) & kind_mask[k];
+                   imm_fast(&imm_ranges[k], o->imm, k, &vals[i])) {
+            /* a plain immediate in range (A64_IMM, A64_IMMX, A64_PAIR), without the call */
         } else {
             int rc = kind_field[k](f, i, o, &vals[i]);
             if (rc < 0)
@@ -378,7 +397,7 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     if (f->flags & A64_FF_CHECKED) {
         for (size_t a = 0; a < NAREAS; a++) {
             int rc;
-            if (areas[a]->check && (rc = areas[a]->check(f, ops, vals)) < 0)
+            if ((f->flags & areas[a]->check_flags) && (rc = areas[a]->check(f, ops, vals)) < 0)
                 return rc;
         }
     }
@@ -389,11 +408,11 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     return 0;
 }
 
-/* The A64_IMM lines restate what their kinds' field functions do; this checks that they
- * agree: for every such kind, in the first row that has it, values at and around the
- * edges and the shift's multiples, each taken by the fast path only where the field
- * function gives the same field value. Returns the number of disagreements (one line
- * each into msg, the first kept). tests/test_enc.c runs it. */
+/* The A64_IMM, A64_IMMX and A64_PAIR lines restate what their kinds' field functions do;
+ * this checks that they agree: for every such kind, in the first row that has it, values
+ * at and around the edges and the shift's multiples, each taken by the fast path only where
+ * the field function gives the same field value. Returns the number of disagreements (one
+ * line each into msg, the first kept). tests/test_enc.c runs it. */
 int a64_check_imm_ranges(char *msg, size_t n)
 {
     int bad = 0;
@@ -423,11 +442,11 @@ int a64_check_imm_ranges(char *msg, size_t n)
             ops[at] = im_imm(vals[j]);
             ops[at].type = r->type;
             int64_t v = vals[j];
-            if (v < r->lo || v > r->hi || (v & (step - 1)))
+            uint32_t fast = 0;
+            if (!imm_fast(r, v, k, &fast))
                 continue; /* not the fast path's: the field function alone decides */
             uint32_t got = 0;
             int rc = kind_field[k](f, at, &ops[at], &got);
-            uint32_t fast = (uint32_t)((uint64_t)v >> r->shift) & kind_mask[k];
             if (rc != 0 || (got & kind_mask[k]) != fast) {
                 if (!bad++ && n)
                     im_appendf(msg, n, "kind %s (row %s) value %lld: field function %s 0x%x, "

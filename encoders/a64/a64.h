@@ -57,6 +57,9 @@ typedef struct a64_area {
      * like): 0 or a negative error. May be NULL. Called for the rows with a flag of
      * A64_FF_CHECKED (a new check needs its flag there). */
     int (*check)(const im_form *f, const im_operand *ops, const uint32_t *vals);
+    /* The row flags check looks at (part of A64_FF_CHECKED): a64_encode calls it only for
+     * rows with one of them. */
+    uint16_t check_flags;
 } a64_area;
 
 extern const a64_area a64_area_int, a64_area_mem, a64_area_fp, a64_area_simd;

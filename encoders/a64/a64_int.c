@@ -59,14 +59,30 @@ static int bimm_encode(uint64_t v, unsigned size)
     uint64_t m = e == 64 ? ~0ull : (1ull << e) - 1, elt = v & m;
     if (elt == 0 || elt == m)
         return -1;
-    unsigned ones = (unsigned)__builtin_popcountll(elt);
-    uint64_t run = (1ull << ones) - 1;
-    for (unsigned r = 0; r < e; r++)
-        if (ror_e(run, r, e) == elt) {
-            unsigned imms = ((~(e * 2 - 1)) & 0x3f) | (ones - 1);
-            return (int)((e == 64 ? 1u << 12 : 0) | r << 6 | (imms & 0x3f));
-        }
-    return -1;
+    /* The element must be a run of ones rotated: its rotation and length in O(1). With bit 0
+     * clear, the run is elt >> ctz(elt) placed at bit ctz(elt); with bit 0 set, the zeros
+     * are one run (at bit ctz(~elt)) and the ones wrap around from the top. */
+    unsigned ones, start;
+    if (!(elt & 1)) {
+        unsigned tz = (unsigned)__builtin_ctzll(elt);
+        uint64_t run = elt >> tz;
+        if (run & (run + 1))
+            return -1;
+        ones = (unsigned)__builtin_ctzll(~run);
+        start = tz;
+    } else {
+        uint64_t inv = ~elt & m;
+        unsigned tz = (unsigned)__builtin_ctzll(inv);
+        uint64_t zeros = inv >> tz;
+        if (zeros & (zeros + 1))
+            return -1;
+        unsigned nz = (unsigned)__builtin_ctzll(~zeros);
+        ones = e - nz;
+        start = tz + nz;
+    }
+    unsigned r = (e - start) & (e - 1); /* ror_e(run of ones, r, e) == elt */
+    unsigned imms = ((~(e * 2 - 1)) & 0x3f) | (ones - 1);
+    return (int)((e == 64 ? 1u << 12 : 0) | r << 6 | (imms & 0x3f));
 }
 
 /* ---- parsing and printing ---- */
@@ -650,4 +666,5 @@ const a64_area a64_area_int = {
     .samples = int_samples,
     .bad_samples = int_bad_samples,
     .check = int_check,
+    .check_flags = A64_FF_SPEXT,
 };

@@ -555,4 +555,5 @@ const a64_area a64_area_mem = {
     .samples = mem_samples,
     .bad_samples = mem_bad_samples,
     .check = mem_check,
+    .check_flags = IM_FF_WB | IM_FF_LDPAIR | A64_FF_STX,
 };
