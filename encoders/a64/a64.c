@@ -408,6 +408,28 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
     return 0;
 }
 
+/* The areas' checks run only for the rows with their check_flags, and only when the row
+ * has a flag of A64_FF_CHECKED: every area with a check must name its flags, and together
+ * they must be A64_FF_CHECKED. Returns the number of faults (the first described in msg);
+ * tests/test_enc.c runs it. */
+int a64_check_areas(char *msg, size_t n)
+{
+    int bad = 0;
+    uint16_t all = 0;
+    if (n)
+        msg[0] = '\0';
+    for (size_t a = 0; a < NAREAS; a++) {
+        all |= areas[a]->check_flags;
+        if (areas[a]->check && !areas[a]->check_flags && !bad++ && n)
+            im_appendf(msg, n, "area %s has a check but no check_flags: it never runs",
+                       areas[a]->name);
+    }
+    if (all != A64_FF_CHECKED && !bad++ && n)
+        im_appendf(msg, n, "the areas' check_flags (0x%x) are not A64_FF_CHECKED (0x%x)", all,
+                   (unsigned)A64_FF_CHECKED);
+    return bad;
+}
+
 /* The A64_IMM, A64_IMMX and A64_PAIR lines restate what their kinds' field functions do;
  * this checks that they agree: for every such kind, in the first row that has it, values
  * at and around the edges and the shift's multiples, each taken by the fast path only where

@@ -95,5 +95,7 @@ int a64_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx);
 /* The A64_IMM fast path agrees with the field functions (a64.c; run by tests/test_enc.c):
  * the number of disagreements, the first described in msg. */
 int a64_check_imm_ranges(char *msg, size_t n);
+/* Every area's check runs for the flags it looks at (a64.c; run by tests/test_enc.c). */
+int a64_check_areas(char *msg, size_t n);
 
 #endif
