@@ -107,6 +107,18 @@ bool a64_is_reg_name(const char *p)
     return false;
 }
 
+int a64_parse_cond(const char **p)
+{
+    for (int i = 0; i < 16; i++)
+        if (im_match_word(p, im_arm_cond_names[i]))
+            return i;
+    if (im_match_word(p, "hs"))
+        return 2;
+    if (im_match_word(p, "lo"))
+        return 3;
+    return -1;
+}
+
 int a64_parse_imm(const char **p, im_operand *op)
 {
     im_skip_ws(p);
@@ -183,20 +195,10 @@ static int core_parse(unsigned kind, const char **p, im_operand *op)
     }
     case AK_cond:
     case AK_bcond:
-        for (int i = 0; i < 16; i++)
-            if (im_match_word(p, im_arm_cond_names[i])) {
-                *op = kind == AK_cond ? im_imm(i) : im_cond((unsigned)i);
-                return 0;
-            }
-        if (im_match_word(p, "hs")) {
-            *op = kind == AK_cond ? im_imm(2) : im_cond(2);
-            return 0;
-        }
-        if (im_match_word(p, "lo")) {
-            *op = kind == AK_cond ? im_imm(3) : im_cond(3);
-            return 0;
-        }
-        return im_fail(IM_ERR_NO_ENCODING, "expected a condition");
+        if ((r = a64_parse_cond(p)) < 0)
+            return im_fail(IM_ERR_NO_ENCODING, "expected a condition");
+        *op = kind == AK_cond ? im_imm(r) : im_cond((unsigned)r);
+        return 0;
     default: return A64_NOT_MINE;
     }
 }

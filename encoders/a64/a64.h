@@ -87,6 +87,8 @@ static inline int a64_aligned(const im_form *f, unsigned i, int64_t v, int64_t s
 int a64_parse_greg(const char **p, char prefix, bool sp);
 /* True when *p starts with the name of any register (general, SIMD&FP, vector). */
 bool a64_is_reg_name(const char *p);
+/* A condition name eq..nv (hs and lo read as cs and cc): its number, or -1 if none. */
+int a64_parse_cond(const char **p);
 /* An immediate with an optional '#'. */
 int a64_parse_imm(const char **p, im_operand *op);
 /* A branch or literal target (a label, or '.'-relative), refusing register names. */

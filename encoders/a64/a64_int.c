@@ -98,24 +98,6 @@ static int match_names(const char **p, const char *const *names, unsigned n, uns
     return im_fail(IM_ERR_NO_ENCODING, "expected %s", what);
 }
 
-static int parse_cond(const char **p, im_operand *op)
-{
-    for (int i = 0; i < 16; i++)
-        if (im_match_word(p, im_arm_cond_names[i])) {
-            *op = im_imm(i);
-            return 0;
-        }
-    if (im_match_word(p, "hs")) {
-        *op = im_imm(2);
-        return 0;
-    }
-    if (im_match_word(p, "lo")) {
-        *op = im_imm(3);
-        return 0;
-    }
-    return im_fail(IM_ERR_NO_ENCODING, "expected a condition");
-}
-
 static int int_parse(unsigned kind, const char **p, im_operand *op, const im_parse_ctx *ctx)
 {
     switch (kind) {
@@ -124,7 +106,13 @@ static int int_parse(unsigned kind, const char **p, im_operand *op, const im_par
     case AK_ext:
     case AK_extw:
     case AK_extx: return match_names(p, ext_names, 8, 0, op, "an extend");
-    case AK_condinv: return parse_cond(p, op);
+    case AK_condinv: {
+        int c = a64_parse_cond(p);
+        if (c < 0)
+            return im_fail(IM_ERR_NO_ENCODING, "expected a condition");
+        *op = im_imm(c);
+        return 0;
+    }
     case AK_wdup:
     case AK_xdup: {
         int r = a64_parse_greg(p, kind == AK_wdup ? 'w' : 'x', false);
