@@ -48,7 +48,6 @@
 #define MXCSR 0x1f80u /* round to nearest, every exception masked, no DAZ/FTZ */
 #define WIN_LO 256u   /* pointers and memory operands land in [WIN_LO, WIN_HI) of the scratch */
 #define WIN_HI 768u
-#define MAX_CASES ST_MAX_CASES
 
 #define F_CF 0x1u
 #define F_PF 0x4u
@@ -556,6 +555,18 @@ static int make_case(const struct tgt *g, int fi, unsigned idx, uint64_t seed, u
     return -1;
 }
 
+/* make_case as st_draw calls it */
+struct draw {
+    const struct tgt *g;
+    uint64_t seed;
+};
+
+static int draw_case(void *ctx, int fi, unsigned k, unsigned slot, struct st_case *c)
+{
+    const struct draw *d = ctx;
+    return make_case(d->g, fi, k, d->seed, slot, (struct xcase *)c);
+}
+
 static void put_case(const struct tgt *g, const struct xcase *c, uint8_t *rec)
 {
     memset(rec, 0, REC);
@@ -1051,8 +1062,6 @@ int cmd_state(int argc, char **argv)
         return ostatus;
     const char *tname = o.target, *ename = o.engine ? o.engine : "native";
     const char *undef_path = o.undefined, *skip_path = o.notrun, *impl_path = o.implicit;
-    unsigned cases = o.cases, shard_i = o.shard_i, shard_n = o.shard_n;
-    uint64_t seed = o.seed;
     int scaffold = o.scaffold;
     const char *const *only = o.only;
     size_t nonly = o.nonly;
@@ -1094,54 +1103,29 @@ int cmd_state(int argc, char **argv)
             return 1;
         }
 
-    /* The cases of the selected forms. */
-    size_t cap = 1024, n = 0;
-    struct xcase **cs = malloc(cap * sizeof *cs);
-    int *forms_sel = calloc(g.a->nforms, sizeof *forms_sel);
+    /* The cases of the chosen forms. */
+    struct st_cases list = {0};
+    struct draw d = {&g, o.seed};
     unsigned ordinal = 0;
     for (size_t fi = 0; fi < g.a->nforms; fi++) {
         const im_form *f = &g.a->forms[fi];
-        if (!im_form_valid(t, (int)fi))
+        if (!im_form_valid(t, (int)fi) || !st_chosen(&o, f, &ordinal))
             continue;
-        if (nonly) {
-            int hit = 0;
-            for (size_t i = 0; i < nonly; i++)
-                hit |= !strcmp(only[i], f->id);
-            if (!hit)
-                continue;
-        } else if (ordinal++ % shard_n != shard_i - 1) {
-            continue;
-        }
         const char *reason = st_skip_reason(&skips, f);
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
             continue;
         }
-        unsigned made = 0;
-        for (unsigned k = 0; k < cases; k++) {
-            struct xcase *c = malloc(sizeof *c);
-            if (n >= MAX_CASES) {
-                tool_error(CMD, "more than %u cases: use fewer --cases or --shard", MAX_CASES);
-                return 1;
-            }
-            if (!c || make_case(&g, (int)fi, k, seed, (unsigned)n, c)) {
-                free(c);
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                cs = realloc(cs, cap * sizeof *cs);
-                if (!cs)
-                    abort();
-            }
-            cs[n++] = c;
-            made++;
+        long made = st_draw(&list, sizeof(struct xcase), o.cases, (int)fi, draw_case, &d, CMD);
+        if (made < 0) {
+            st_cases_free(&list);
+            return 1;
         }
         if (!made)
             printf("notrun\t%s\tno operands the encoder accepts were drawn for its kinds\n", f->id);
-        else
-            forms_sel[fi] = 1;
     }
+    size_t n = list.n;
+    struct xcase **cs = (struct xcase **)list.v;
 
     int status = 0;
     struct st_outcome *nat = calloc(n ? n : 1, sizeof *nat);
@@ -1165,9 +1149,8 @@ int cmd_state(int argc, char **argv)
     bat = calloc(n ? n : 1, sizeof *bat);
     blen = calloc(n ? n : 1, sizeof *blen);
     struct st_ops ops = {t, g.a, build_cases, put_rec, OUT_OFF, CMD};
-    struct st_case **hs = (struct st_case **)cs;
-    if (st_run_all(ne, IM_ENGINE_NATIVE, &ops, hs, n, nat, bat, blen) ||
-        (ee && st_run_like(ee, e, &ops, hs, n, bat, blen, eng))) {
+    if (st_run_all(ne, IM_ENGINE_NATIVE, &ops, list.v, n, nat, bat, blen) ||
+        (ee && st_run_like(ee, e, &ops, list.v, n, bat, blen, eng))) {
         status = 1;
         goto out;
     }
@@ -1212,10 +1195,7 @@ int cmd_state(int argc, char **argv)
 out:
     im_emu_close(ne);
     im_emu_close(ee);
-    for (size_t i = 0; i < n; i++)
-        free(cs[i]);
-    free(cs);
-    free(forms_sel);
+    st_cases_free(&list);
     free(bat);
     free(blen);
     free(nat);

@@ -447,6 +447,18 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
     return -1;
 }
 
+/* make_case as st_draw calls it; why keeps the last reason a case was left out */
+struct draw {
+    uint64_t seed;
+    const char *why;
+};
+
+static int draw_case(void *ctx, int fi, unsigned k, unsigned slot, struct st_case *c)
+{
+    struct draw *d = ctx;
+    return make_case(fi, k, d->seed, slot, (struct acase *)c, &d->why);
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
     memcpy(p, &v, 8);
@@ -989,8 +1001,6 @@ int cmd_state_a64(int argc, char **argv)
         return ostatus;
     const char *undef_path = o.undefined, *skip_path = o.notrun, *impl_path = o.implicit,
                *eopt = o.engine, *ropt = o.reference;
-    unsigned cases = o.cases, shard_i = o.shard_i, shard_n = o.shard_n;
-    uint64_t seed = o.seed;
     int scaffold = o.scaffold;
     const char *const *only = o.only;
     size_t nonly = o.nonly;
@@ -1031,21 +1041,13 @@ int cmd_state_a64(int argc, char **argv)
                       : "no native aarch64 engine on this host: the engines are compared with "
                         "each other");
 
-    size_t cap = 1024, n = 0;
-    struct acase **cs = malloc(cap * sizeof *cs);
+    struct st_cases list = {0};
     unsigned ordinal = 0;
     for (size_t fi = 0; fi < arch->nforms; fi++) {
         const im_form *f = &arch->forms[fi];
-        if (nonly) {
-            int hit = 0;
-            for (size_t i = 0; i < nonly; i++)
-                hit |= !strcmp(only[i], f->id);
-            if (!hit)
-                continue;
-        } else if (ordinal++ % shard_n != shard_i - 1) {
+        if (!st_chosen(&o, f, &ordinal))
             continue;
-        }
-        const char *reason = st_skip_reason(&skips, f), *why = NULL;
+        const char *reason = st_skip_reason(&skips, f);
         if (reason) {
             printf("notrun\t%s\t%s\n", f->id, reason);
             continue;
@@ -1053,32 +1055,21 @@ int cmd_state_a64(int argc, char **argv)
         if (rule_monitor(&implicits, f) >= 0 && mem_shape(f).base < 0) {
             tool_error(CMD, "%s: a monitor:FORM line names form %s, which has no base register",
                        impl_path, f->id);
+            st_cases_free(&list);
             return 1;
         }
-        unsigned made = 0;
-        for (unsigned k = 0; k < cases; k++) {
-            if (n >= ST_MAX_CASES) {
-                tool_error(CMD, "more than %u cases: use fewer --cases or --shard", ST_MAX_CASES);
-                return 1;
-            }
-            struct acase *c = malloc(sizeof *c);
-            if (!c || make_case((int)fi, k, seed, (unsigned)n, c, &why)) {
-                free(c);
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                cs = realloc(cs, cap * sizeof *cs);
-                if (!cs)
-                    abort();
-            }
-            cs[n++] = c;
-            made++;
+        struct draw d = {o.seed, NULL};
+        long made = st_draw(&list, sizeof(struct acase), o.cases, (int)fi, draw_case, &d, CMD);
+        if (made < 0) {
+            st_cases_free(&list);
+            return 1;
         }
         if (!made)
             printf("notrun\t%s\t%s\n", f->id,
-                   why ? why : "no operands the encoder accepts were drawn for its kinds");
+                   d.why ? d.why : "no operands the encoder accepts were drawn for its kinds");
     }
+    size_t n = list.n;
+    struct acase **cs = (struct acase **)list.v;
 
     int status = 0, two = e != re;
     struct st_outcome *ref = calloc(n ? n : 1, sizeof *ref);
@@ -1086,10 +1077,9 @@ int cmd_state_a64(int argc, char **argv)
     size_t *bat = calloc(n ? n : 1, sizeof *bat), *blen = calloc(n ? n : 1, sizeof *blen);
     im_emu *rm = NULL, *em = NULL;
     struct st_ops ops = {IM_TARGET_AARCH64, arch, build_image, put_case, XOUT, CMD};
-    struct st_case **hs = (struct st_case **)cs;
     if (open_engine(re, &rm) || (two && open_engine(e, &em)) ||
-        st_run_all(rm, re, &ops, hs, n, ref, bat, blen) ||
-        (two && st_run_like(em, e, &ops, hs, n, bat, blen, eng))) {
+        st_run_all(rm, re, &ops, list.v, n, ref, bat, blen) ||
+        (two && st_run_like(em, e, &ops, list.v, n, bat, blen, eng))) {
         status = 1;
         goto out;
     }
@@ -1133,9 +1123,7 @@ int cmd_state_a64(int argc, char **argv)
 out:
     im_emu_close(rm);
     im_emu_close(em);
-    for (size_t i = 0; i < n; i++)
-        free(cs[i]);
-    free(cs);
+    st_cases_free(&list);
     free(bat);
     free(blen);
     free(ref);

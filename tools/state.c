@@ -338,3 +338,53 @@ int st_image(im_buf *b, int entry, im_image **out)
     *out = img;
     return 0;
 }
+
+int st_chosen(const struct st_opts *o, const im_form *f, unsigned *ordinal)
+{
+    if (o->nonly) {
+        for (size_t i = 0; i < o->nonly; i++)
+            if (!strcmp(o->only[i], f->id))
+                return 1;
+        return 0;
+    }
+    return (*ordinal)++ % o->shard_n == o->shard_i - 1;
+}
+
+long st_draw(struct st_cases *cs, size_t size, unsigned cases, int fi, st_make_fn make,
+             void *ctx, const char *cmd)
+{
+    long made = 0;
+    for (unsigned k = 0; k < cases; k++) {
+        if (cs->n >= ST_MAX_CASES) {
+            tool_error(cmd, "more than %u cases: use fewer --cases or --shard", ST_MAX_CASES);
+            return -1;
+        }
+        if (cs->n == cs->cap) {
+            size_t cap = cs->cap ? 2 * cs->cap : 1024;
+            struct st_case **v = realloc(cs->v, cap * sizeof *v);
+            if (!v) {
+                tool_error(cmd, "out of memory");
+                return -1;
+            }
+            cs->v = v;
+            cs->cap = cap;
+        }
+        struct st_case *c = malloc(size);
+        if (!c || make(ctx, fi, k, (unsigned)cs->n, c)) {
+            free(c);
+            continue;
+        }
+        cs->v[cs->n++] = c;
+        made++;
+    }
+    return made;
+}
+
+void st_cases_free(struct st_cases *cs)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        free(cs->v[i]);
+    free(cs->v);
+    cs->v = NULL;
+    cs->n = cs->cap = 0;
+}

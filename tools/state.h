@@ -124,4 +124,22 @@ int st_parse_opts(int argc, char **argv, struct st_opts *o, void (*usage)(FILE *
  * on an error). Returns 0 (and *out) or an IM_ERR_* code. */
 int st_image(im_buf *b, int entry, im_image **out);
 
+/* Whether form f is one the options choose: one --form names, else (no --form) every
+ * shard_n-th of the forms passed here from the shard_i-th (*ordinal counts them). */
+int st_chosen(const struct st_opts *o, const im_form *f, unsigned *ordinal);
+
+/* The cases of a check, in order (each one a struct st_case heading the architecture's). */
+struct st_cases {
+    struct st_case **v;
+    size_t n, cap;
+};
+/* make fills case c (of the size st_draw was given) as case k of form fi in slot `slot`,
+ * or returns nonzero to leave it out. */
+typedef int (*st_make_fn)(void *ctx, int fi, unsigned k, unsigned slot, struct st_case *c);
+/* `cases` cases of form fi drawn with make and appended to cs: the number kept, or -1
+ * past ST_MAX_CASES or out of memory (reported). */
+long st_draw(struct st_cases *cs, size_t size, unsigned cases, int fi, st_make_fn make,
+             void *ctx, const char *cmd);
+void st_cases_free(struct st_cases *cs);
+
 #endif
