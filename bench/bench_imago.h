@@ -17,9 +17,21 @@ typedef struct bench_imago {
      * when an instruction does not encode (its error left in im_detail). */
     uint8_t *(*l1_copy)(uint8_t *p, uint8_t *end, const int64_t *lab);
     void (*l2_copy)(im_buf *b);      /* one copy of the mix by im_buf_emit */
-    void (*check_buf)(im_buf *b);    /* exit with the buffer's error, if any */
     const int *failed;               /* l1_copy's error code when it returned NULL */
 } bench_imago;
+
+/* Exit with the buffer's sticky error, if it has one. */
+static inline void bench_check_buf(const char *name, im_buf *b)
+{
+    const char *detail;
+    size_t off;
+    int rc = im_buf_error(b, &off, &detail);
+    if (rc) {
+        fprintf(stderr, "%s: error %d (%s) at offset 0x%zx: %s\n", name, rc, im_strerror(rc), off,
+                detail);
+        exit(1);
+    }
+}
 
 static inline int bench_imago_run(const bench_imago *bi, const bench_opts *o, const uint8_t *mix,
                                   size_t mixlen, int ninsn, const int64_t *lab, double *t)
@@ -73,7 +85,7 @@ static inline int bench_imago_run(const bench_imago *bi, const bench_opts *o, co
         const uint8_t *code = im_buf_code(bb, &len);
         volatile uint8_t sink = len ? code[len - 1] : 0;
         (void)sink;
-        bi->check_buf(bb);
+        bench_check_buf(l2, bb);
         im_buf_free(bb);
         double t1 = bench_now();
         if (len != (size_t)bytes)

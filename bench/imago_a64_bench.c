@@ -149,18 +149,6 @@ static int l2_copy_marked(im_buf *b, size_t *offs, int *line)
 }
 #undef MARK
 
-static void check_buf(im_buf *b)
-{
-    const char *detail;
-    size_t off;
-    int rc = im_buf_error(b, &off, &detail);
-    if (rc) {
-        fprintf(stderr, "imago-a64-l2: error %d (%s) at offset 0x%zx: %s\n", rc, im_strerror(rc),
-                off, detail);
-        exit(1);
-    }
-}
-
 static void json_str(const char *s)
 {
     putchar('"');
@@ -207,7 +195,7 @@ int main(int argc, char **argv)
         bench_fail("imago-a64-l2", "im_buf_new failed");
     int ninsn = l2_copy_marked(b, offs, line);
     im_buf_finish(b);
-    check_buf(b);
+    bench_check_buf("imago-a64-l2", b);
     size_t mixlen;
     const uint8_t *mix = im_buf_code(b, &mixlen);
     int64_t lab[BENCH_A64_LABELS];
@@ -217,7 +205,7 @@ int main(int argc, char **argv)
     if (o.dump)
         bench_a64_dump(o.dump, mix, offs, line, ninsn);
     static const bench_imago bi = {"imago-a64", "memcpy-a64", T, l1_copy,
-                                   l2_copy, check_buf, &failed};
+                                   l2_copy, &failed};
     int rc = bench_imago_run(&bi, &o, mix, mixlen, ninsn, lab, t); /* mix is b's code */
     im_buf_free(b);
     return rc;

@@ -119,18 +119,6 @@ static int l2_copy_marked(im_buf *b, size_t *offs)
 }
 #undef MARK
 
-static void check_buf(im_buf *b)
-{
-    const char *detail;
-    size_t off;
-    int rc = im_buf_error(b, &off, &detail);
-    if (rc) {
-        fprintf(stderr, "imago-l2: error %d (%s) at offset 0x%zx: %s\n", rc, im_strerror(rc), off,
-                detail);
-        exit(1);
-    }
-}
-
 int main(int argc, char **argv)
 {
     bench_opts o = bench_args(argc, argv);
@@ -142,9 +130,8 @@ int main(int argc, char **argv)
     if (!b)
         bench_fail("imago-l2", "im_buf_new failed");
     int ninsn = l2_copy_marked(b, offs);
-    if (im_buf_finish(b) < 0)
-        check_buf(b);
-    check_buf(b);
+    im_buf_finish(b);
+    bench_check_buf("imago-l2", b);
     size_t mixlen;
     const uint8_t *mix = im_buf_code(b, &mixlen);
     int64_t lab[BENCH_LABELS];
@@ -154,7 +141,7 @@ int main(int argc, char **argv)
     if (o.dump)
         bench_dump(o.dump, mix, offs, ninsn);
     static const bench_imago bi = {"imago", "memcpy", IM_TARGET_X86_64, l1_copy,
-                                   l2_copy, check_buf, &failed};
+                                   l2_copy, &failed};
     int rc = bench_imago_run(&bi, &o, mix, mixlen, ninsn, lab, t); /* mix is b's code */
     im_buf_free(b);
     return rc;
