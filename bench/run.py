@@ -36,6 +36,13 @@ A64_PEER = ("asmjit", "asmjit/arm/a64assembler.h", "asmjit_a64_bench.cpp",
             ["-lasmjit", "-lpthread", "-lrt"], "libasmjit-dev")
 
 
+def versus(mt, pr):
+    """The peer's side of a ratio record: imago's median time mt against the peer's run."""
+    pt = statistics.median(pr["times"])
+    return dict(peer_s=pt, ratio=mt / pt, peer_ns_per_insn=pt / pr["insns"] * 1e9,
+                peer_best_s=min(pr["times"]), peer_insns=pr["insns"], peer_bytes=pr["bytes"])
+
+
 def log(msg):
     print(msg, flush=True)
 
@@ -289,11 +296,7 @@ def a64_bench(build, outdir, cxx, reps, copies, fault, tmpdir):
             if pname not in runs:
                 rec.update(peer_s=None, ratio=None, absent=absent)
             else:
-                pr = runs[pname]
-                pt = statistics.median(pr["times"])
-                rec.update(peer_s=pt, ratio=mt / pt, peer_ns_per_insn=pt / pr["insns"] * 1e9,
-                           peer_best_s=min(pr["times"]), peer_insns=pr["insns"],
-                           peer_bytes=pr["bytes"])
+                rec.update(versus(mt, runs[pname]))
                 if peer == "memcpy":
                     rec["floor"] = True
                 else:
@@ -511,11 +514,7 @@ def main():
                 if peer in absent:
                     rec.update(peer_s=None, ratio=None, absent=absent[peer])
                 else:
-                    pr = runs[peer]
-                    pt = statistics.median(pr["times"])
-                    rec.update(peer_s=pt, ratio=mt / pt, peer_ns_per_insn=pt / pr["insns"] * 1e9,
-                               peer_best_s=min(pr["times"]), peer_insns=pr["insns"],
-                               peer_bytes=pr["bytes"])
+                    rec.update(versus(mt, runs[peer]))
                     if peer == "memcpy":
                         rec["floor"] = True
                     else:
