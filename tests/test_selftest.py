@@ -286,47 +286,33 @@ def test_wrong_expected_value_is_caught(imago_bin, tmp_path):
 # ---- (c2) a wrong result from one engine in the state check --------------------------
 
 
-def test_state_check_sees_a_wrong_result(imago_bin, tmp_path):
+@pytest.mark.parametrize("target,sel,reg,versus", [
+    ("x86_64", "x86_64 and (unicorn or qemu)", "rax", "native"),
+    ("aarch64", "aarch64 and (unicorn or qemu) and not scaffold", "x0", ""),
+])
+def test_state_check_sees_a_wrong_result(imago_bin, tmp_path, target, sel, reg, versus):
     """IMAGO_FAULT_STATE_DROP=unicorn: one byte of unicorn's copy-back of the data block
-    (the low byte of a case's out rax) is lost, so unicorn reports a wrong result; the
-    state check must fail on unicorn, name a reg:rax divergence, and pass on qemu."""
-    sel = ["conformance/test_state.py", "-k", "x86_64 and (unicorn or qemu)"]
+    (the low byte of a case's out rax / x0) is lost, so unicorn reports a wrong result; the
+    state check's unicorn cells (compared with native on x86; on aarch64 with qemu, or
+    native on an aarch64 machine) must fail and name the register, and the qemu cells pass."""
+    sel = ["conformance/test_state.py", "-k", sel]
     env = {"IMAGO_FAULT_STATE_DROP": "unicorn", "IMAGO_STATE_CASES": "4"}
     rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="statedrop")
     assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_DROP=unicorn" in out, out[-4000:]
     uc = {t: o for t, o in outcomes.items() if "unicorn" in t}
     q = {t: o for t, o in outcomes.items() if "qemu" in t}
     assert rc == 1 and uc and all(o == "failed" for o in uc.values()), \
-        "the state check passed with a byte of unicorn's results dropped: %s\n%s" % (
-            outcomes, out[-4000:])
-    assert "reg:rax" in out and "divergences of unicorn from native" in out, out[-4000:]
-    assert all(o in ("passed", "skipped") for o in q.values()), \
-        "qemu failed though only unicorn's results were damaged: %s\n%s" % (q, out[-4000:])
-    # Without the fault the same selection passes.
-    rc0, out0, outcomes0 = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
-                                           name="stateclean")
-    assert rc0 == 0, "control: the state check fails without the fault:\n" + out0[-4000:]
-
-
-def test_state_check_sees_a_wrong_result_aarch64(imago_bin, tmp_path):
-    """IMAGO_FAULT_STATE_DROP=unicorn on aarch64: the low byte of a case's out x0 in
-    unicorn's copy-back is lost; the aarch64 unicorn cells (compared with qemu, or native on
-    an aarch64 machine) must fail and name reg:x0, and the qemu cells pass."""
-    sel = ["conformance/test_state.py", "-k", "aarch64 and (unicorn or qemu) and not scaffold"]
-    env = {"IMAGO_FAULT_STATE_DROP": "unicorn", "IMAGO_STATE_CASES": "4"}
-    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="statedrop64")
-    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_DROP=unicorn" in out, out[-4000:]
-    uc = {t: o for t, o in outcomes.items() if "unicorn" in t}
-    q = {t: o for t, o in outcomes.items() if "qemu" in t}
-    assert rc == 1 and uc and all(o == "failed" for o in uc.values()), \
-        "the aarch64 state check passed with a byte of unicorn's results dropped: %s\n%s" % (
-            outcomes, out[-4000:])
-    assert "reg:x0" in out and "divergences of unicorn from" in out, out[-4000:]
+        "the %s state check passed with a byte of unicorn's results dropped: %s\n%s" % (
+            target, outcomes, out[-4000:])
+    assert "reg:" + reg in out and ("divergences of unicorn from " + versus) in out, \
+        out[-4000:]
     assert q and all(o in ("passed", "skipped") for o in q.values()), \
         "qemu failed though only unicorn's results were damaged: %s\n%s" % (q, out[-4000:])
+    # Without the fault the same selection passes.
     rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
-                                   name="stateclean64")
-    assert rc0 == 0, "control: the aarch64 state check fails without the fault:\n" + out0[-4000:]
+                                   name="stateclean")
+    assert rc0 == 0, "control: the %s state check fails without the fault:\n%s" % (
+        target, out0[-4000:])
 
 
 def test_state_monitor_check_sees_a_closed_monitor(imago_bin, tmp_path):
