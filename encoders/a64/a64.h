@@ -1,9 +1,10 @@
 /* Internal to encoders/a64/: the AArch64 kinds and the areas that implement them.
  *
  * encoders/a64/kinds.def is one section per source file: a64.c holds the registers and
- * conditions every area uses, each other a64_<area>.c the kinds of its section. a64.c asks
- * each area in turn; an area answers A64_NOT_MINE (or false / A64_NONE) for a kind that is
- * not its own. New rows go in the area's .tbl file (every .tbl here is one table, read in
+ * conditions every area uses, each other a64_<area>.c the kinds of its section. a64.c sends
+ * each kind to its own area (a64_kind_area, from kinds.def's A64_AREA numbers; the field
+ * functions through a table of them); an area answers A64_NOT_MINE (or false / A64_NONE)
+ * for a kind it does not implement, which a64.c reports as a table error. New rows go in the area's .tbl file (every .tbl here is one table, read in
  * name order), new kinds in its kinds_<area>.def and a64_<area>.c. */
 #ifndef IMAGO_A64_H
 #define IMAGO_A64_H
