@@ -67,7 +67,10 @@ TOOLS = {
         "bases": [0x10000000, 0x60000000],
     },
     "arm": {
-        "as": ["arm-linux-gnueabihf-as", "-march=armv7-a"],
+        # ARMv7-A with the integer divide extension (sdiv/udiv) and VFPv3-D32 with NEON:
+        # the whole table of imago's A32 encoder (docs/engines.md); without them GNU as
+        # refuses sdiv and every VFP form.
+        "as": ["arm-linux-gnueabihf-as", "-march=armv7-a+idiv", "-mfpu=neon"],
         "objdump": "arm-linux-gnueabihf-objdump",
         "ld": ["arm-linux-gnueabihf-ld"],
         "objcopy": "arm-linux-gnueabihf-objcopy",
@@ -352,6 +355,8 @@ def faults_active():
         out.append("IMAGO_FAULT_STATE_IMPLICIT")
     if os.environ.get("IMAGO_FAULT_STATE_MONITOR"):
         out.append("IMAGO_FAULT_STATE_MONITOR")
+    if os.environ.get("IMAGO_FAULT_STATE_COND"):
+        out.append("IMAGO_FAULT_STATE_COND")
     if os.environ.get("IMAGO_FAULT_EXPECT_DELTA") not in (None, "", "0"):
         out.append("IMAGO_FAULT_EXPECT_DELTA=%s" % os.environ["IMAGO_FAULT_EXPECT_DELTA"])
     return out

@@ -35,7 +35,7 @@ LLVM_TRIPLE = {"x86_64": "x86_64", "i386": "i386", "arm": "armv7-linux-gnueabihf
 # llvm-mc reads Intel syntax like GNU as after `.intel_syntax noprefix` (the
 # sources start with that directive too; the option also sets the default).
 LLVM_ARGS = {"x86_64": ["-x86-asm-syntax=intel"], "i386": ["-x86-asm-syntax=intel"],
-             "arm": [], "aarch64": ["-mattr=+fullfp16"]}
+             "arm": ["-mattr=+neon,+hwdiv-arm"], "aarch64": ["-mattr=+fullfp16"]}
 
 # Address (and default operand) width of each target, for wrapping numbers.
 BITS = {"x86_64": 64, "i386": 32, "arm": 32, "aarch64": 64}
@@ -417,6 +417,77 @@ _A64_FP_RE = re.compile(r"#([-+]?[0-9]+(?:\.[0-9]*(?:e[-+]?[0-9]+)?|e[-+]?[0-9]+
 _ARM_NUM_RE = re.compile(r"#([-+]?)(0x[0-9a-f]+|[0-9]+)\b")
 
 
+# ---- A32 vfp ----
+_A32_VFP_IMM_RE = re.compile(r"^vmov(?:%s)?\.f(?:32|64)$" % _ARM_COND)
+_A32_VFP_CMPZ_RE = re.compile(r"^vcmpe?(?:%s)?\.f(?:32|64)$" % _ARM_COND)
+_A32_VFP_MOV_RE = re.compile(r"^vmov(%s)?(\.f32|\.f64)?$" % _ARM_COND)
+_A32_VFP_CORE_RE = re.compile(r"^(?:r\d+|sp|lr|pc)$")
+
+
+def _a32_vfp_expand(imm8):
+    """VFPExpandImm: the value of a VFP constant's 8-bit field a:b:cd:efgh,
+    (-1)^a * (1 + efgh/16) * 2^E, E = cd - 3 when b is set, else cd + 1."""
+    b, cd = (imm8 >> 6) & 1, (imm8 >> 4) & 3
+    e = cd - 3 if b else cd + 1
+    return (-1.0 if imm8 & 0x80 else 1.0) * (1 + (imm8 & 15) / 16.0) * 2.0 ** e
+
+
+def _a32_vfp_lex(mnem, rest):
+    """A32 VFP notation before the integer rule: a vmov.f32/.f64 constant is one value
+    however written (imago #1.0, capstone #1.000000e+00, objdump #112, the 8-bit field,
+    with the value in its comment): compared as the value, marked #f. vcmp's zero: imago
+    and capstone #0, objdump #0.0."""
+    if _A32_VFP_IMM_RE.match(mnem):
+        m = re.match(r"^([sd]\d+),#(.*)$", rest)
+        if m:
+            v = m.group(2)
+            val = _a32_vfp_expand(int(v)) if re.fullmatch(r"\d+", v) else float(v)
+            return m.group(1) + ",#f" + repr(val)
+    if _A32_VFP_CMPZ_RE.match(mnem):
+        rest = re.sub(r",#0\.0+$", ",#0", rest)
+    return rest
+
+
+def _a32_vfp_list(op):
+    """{d16, d17, d18} (capstone) is {d16-d18} (imago, objdump)."""
+    regs = re.findall(r"([sd])(\d+)", op)
+    if not re.fullmatch(r"\{[sd]\d+(?:(?:,|-)[sd]\d+)*\}", op) or len({r[0] for r in regs}) != 1:
+        return op
+    nums = [int(r[1]) for r in regs]
+    if "-" in op:
+        if len(nums) != 2:
+            return op
+        nums = list(range(nums[0], nums[1] + 1))
+    if nums != list(range(nums[0], nums[0] + len(nums))):
+        return op
+    c = regs[0][0]
+    return "{%s%d}" % (c, nums[0]) if len(nums) == 1 else "{%s%d-%s%d}" % (c, nums[0], c, nums[-1])
+
+
+def _a32_vfp_rules(mnem, out):
+    # capstone's hs/lo before a type suffix (vaddhs.f32) are cs/cc
+    m = re.match(r"^(v[a-z]+?)(hs|lo)(\..*)$", mnem)
+    if m:
+        mnem = m.group(1) + _ARM_COND_ALIAS[m.group(2)] + m.group(3)
+    out = [_a32_vfp_list(op) if op.startswith("{") else op for op in out]
+    # vmov between core and s registers with a .f32 suffix (GNU as reads it; capstone
+    # prints vmov s0, r1 without) is vmov; vmov of two s registers is vmov.f32.
+    m = _A32_VFP_MOV_RE.match(mnem)
+    if m:
+        core = any(_A32_VFP_CORE_RE.match(op) for op in out)
+        if m.group(2) and core:
+            mnem = "vmov" + (m.group(1) or "")
+        elif not m.group(2) and len(out) == 2 and all(re.fullmatch(r"s\d+", op) for op in out):
+            mnem = "vmov" + (m.group(1) or "") + ".f32"
+    # VPUSH/VPOP are the preferred names of VSTMDB/VLDMIA on sp with writeback.
+    m = re.match(r"^(vstmdb|vldmia)(%s)?$" % _ARM_COND, mnem)
+    if m and len(out) == 2 and out[0] == "sp!":
+        mnem = ("vpush" if m.group(1) == "vstmdb" else "vpop") + (m.group(2) or "")
+        out = out[1:]
+    return mnem, out
+# ---- A32 vfp (end) ----
+
+
 # ---- AArch64 loads/stores, branches, system: normaliser rules (begin) -------------------
 
 # The unscaled mnemonic of each scaled load/store (and prfm), and the transfer size of
@@ -483,6 +554,44 @@ def _split_arm_operands(s):
     if cur:
         out.append(cur)
     return out
+
+
+# ---- A32 mem ----
+# Loads and stores (encoders/a32/mem.tbl): the notation GNU as reads and the decoders print.
+# The names of LDM/STM: the UAL name of each mode (ldm = ia; stm = ia), which objdump,
+# capstone and llvm print (objdump: stmia with writeback), and the other names GNU as
+# reads (ldmia, the stack names: full/empty, descending/ascending).
+_A32_LSM_ALIAS = {"ldmia": "ldm", "ldmfd": "ldm", "ldmed": "ldmib", "ldmfa": "ldmda",
+                  "ldmea": "ldmdb", "stmia": "stm", "stmea": "stm", "stmfa": "stmib",
+                  "stmed": "stmda", "stmfd": "stmdb"}
+_A32_LSM_RE = re.compile(r"^(ldm|stm)(ia|ib|da|db|fd|ed|fa|ea)?(%s)?$" % _ARM_COND)
+# the user-mode (unprivileged) forms: post-index only
+_A32_USER_RE = re.compile(r"^(?:ldr|str)(?:s?b|s?h)?t(?:%s)?$" % _ARM_COND)
+# the forms of a register pair (Rt, Rt+1), and where the pair starts
+_A32_PAIR_RE = re.compile(r"^(ldrd|strd|ldrexd|strexd)(?:%s)?$" % _ARM_COND)
+_A32_REG_RE = re.compile(r"^(r\d+|sp|lr|pc)$")
+
+
+def _a32_mem_normalise(mnem, out):
+    """A32 rules of the load/store forms: returns (mnem, out)."""
+    m = _A32_LSM_RE.match(mnem)
+    if m:
+        base = m.group(1) + (m.group(2) or "")
+        mnem = _A32_LSM_ALIAS.get(base, base) + (m.group(3) or "")
+    # pre-index with no offset: [rn]! is [rn, #0]! (objdump and capstone print #0)
+    out = [re.sub(r"^\[([a-z0-9]+)\]!$", r"[\1,#0x0]!", op) for op in out]
+    # ldrt and the other user-mode forms: [rn] alone is post-index #0
+    if _A32_USER_RE.match(mnem) and len(out) == 2 and re.match(r"^\[[a-z0-9]+\]$", out[1]):
+        out = out + ["#0x0"]
+    # ldrd/strd/ldrexd/strexd: GNU as reads the pair with its second register left out,
+    # objdump prints only the first
+    m = _A32_PAIR_RE.match(mnem)
+    if m:
+        at = 2 if m.group(1) == "strexd" else 1
+        if len(out) > at + 1 and _A32_REG_RE.match(out[at]) and _A32_REG_RE.match(out[at - 1]):
+            out = out[:at] + out[at + 1:]
+    return mnem, out
+# ---- A32 mem (end) ----
 
 
 # ---- AArch64 Advanced SIMD (normalise_arm) ----
@@ -631,6 +740,101 @@ def _a64_base(mnem, out):
     return mnem, out
 
 
+# ---- A32 dp ----
+# A32 data processing (encoders/a32/dp.tbl, docs/a32-dp.md): GNU as's substitutions and
+# the shift instructions, each read as the instruction the bytes hold, which objdump and
+# capstone print.
+_A32_DP_RE = re.compile(r"^(and|eor|sub|rsb|add|adc|sbc|rsc|tst|teq|cmp|cmn|orr|mov|bic|mvn"
+                        r"|lsl|lsr|asr|ror|rrx)(s?)(%s)?$" % _ARM_COND)
+# The partner GNU as takes when a value has no encoding: by its inverse or its negation.
+_A32_DP_INV = {"mov": "mvn", "mvn": "mov", "and": "bic", "bic": "and", "adc": "sbc",
+               "sbc": "adc"}
+_A32_DP_NEG = {"add": "sub", "sub": "add", "cmp": "cmn", "cmn": "cmp"}
+
+
+def _a32_modimm(v):
+    """True when v (32 bits) is an 8-bit value rotated right by an even amount."""
+    v &= 0xffffffff
+    return any(((v << r | v >> (32 - r)) & 0xffffffff) <= 0xff for r in range(0, 32, 2))
+
+
+def _a32_dp(mnem, out):
+    m = _A32_DP_RE.match(mnem)
+    if not m:
+        return mnem, out
+    base, s, cond = m.group(1), m.group(2), m.group(3) or ""
+    # A shift operand: asl is lsl; lsl #0 (and lsr/asr/ror #0, which GNU as reads so) is
+    # no shift.
+    out = [re.sub(r"^asl\b", "lsl", o) for o in out]
+    out = [o for o in out if not re.match(r"^(lsl|lsr|asr|ror) ?#0x0$", o)]
+    # MOV with a shift is the shift instruction (objdump and capstone print lsl r0, r1, #2
+    # for mov r0, r1, lsl #2; rrx r0, r1 for mov r0, r1, rrx); a shift by #0 is mov.
+    if base == "mov" and len(out) == 3:
+        sh = re.match(r"^(lsl|lsr|asr|ror) ?(#0x[0-9a-f]+|\w+)$", out[2])
+        if out[2] == "rrx":
+            base, out = "rrx", out[:2]
+        elif sh:
+            base, out = sh.group(1), out[:2] + [sh.group(2)]
+    if base in ("lsl", "lsr", "asr", "ror") and len(out) == 3 and out[2] == "#0x0":
+        base, out = "mov", out[:2]
+    # An immediate with no encoding is GNU as's partner instruction with the inverse
+    # (mov/mvn, and/bic, adc/sbc) or the negation (add/sub, cmp/cmn); add (not adds) from
+    # pc takes a value of 2^31 or more as negative: sub; mov of 16 bits neither encodes is
+    # movw.
+    if out and out[-1].startswith("#") and base in {**_A32_DP_INV, **_A32_DP_NEG}:
+        v = _num(out[-1][1:]) & 0xffffffff
+        if base == "add" and not s and len(out) == 3 and out[1] == "pc" and v >= 1 << 31 \
+                and _a32_modimm(-v):
+            base, v = "sub", -v & 0xffffffff
+        elif not _a32_modimm(v):
+            if base in _A32_DP_INV and _a32_modimm(~v):
+                base, v = _A32_DP_INV[base], ~v & 0xffffffff
+            elif base in _A32_DP_NEG and _a32_modimm(-v):
+                base, v = _A32_DP_NEG[base], -v & 0xffffffff
+            elif base == "mov" and not s and v <= 0xffff:
+                base = "movw"
+        out = out[:-1] + ["#" + _hex(v)]
+    return base + s + cond, out
+# ---- A32 dp (end) ----
+# ---- A32 sys ----
+# Branches and system instructions (encoders/a32/branch.tbl, docs/a32-sys.md).
+# dmb/dsb/isb options as their numbers: objdump prints ARMv8's names for the ARMv7
+# reserved values (oshld, nshld, ishld, ld), un/unst for nsh/nshst, and ssbb, pssbb for
+# dsb #0, #4, dfb for dsb #12; GNU as reads a missing option as sy.
+_A32_BARRIER = {"sy": 15, "st": 14, "ld": 13, "ish": 11, "ishst": 10, "ishld": 9, "nsh": 7,
+                "un": 7, "nshst": 6, "unst": 6, "nshld": 5, "osh": 3, "oshst": 2, "oshld": 1}
+# msr's APSR masks are CPSR_f, CPSR_s, CPSR_fs (objdump's spelling); mrs reads APSR as CPSR.
+_A32_PSR_MASK = {"cpsr_f": "apsr_nzcvq", "cpsr_s": "apsr_g", "cpsr_fs": "apsr_nzcvqg",
+                 "cpsr_sf": "apsr_nzcvqg", "apsr_gnzcvq": "apsr_nzcvqg"}
+
+
+def _a32_sys(mnem, out):
+    """A32 branches and system instructions: (mnemonic, operands) in one notation."""
+    m = re.match(r"^(dmb|dsb|isb|nop|svc|bkpt|udf|mrs|msr|ssbb|pssbb|dfb)(%s)?$" % _ARM_COND, mnem)
+    if not m:
+        return mnem, out
+    base = m.group(1)
+    if base in ("ssbb", "pssbb", "dfb"):
+        return "dsb", ["#" + _hex({"ssbb": 0, "pssbb": 4, "dfb": 12}[base])]
+    if base in ("dmb", "dsb", "isb"):
+        if not out:
+            out = ["sy"]
+        out = ["#" + _hex(_A32_BARRIER[o]) if o in _A32_BARRIER else o for o in out]
+    elif base == "nop" and out == ["{0}"]:
+        out = []  # objdump shows the hint number of nop
+    elif base in ("svc", "bkpt", "udf"):
+        if not out:
+            out = ["#0x0"]  # bkpt, udf: the immediate defaults to 0
+        # objdump prints svc and bkpt's number bare (0x00ffffff)
+        out = ["#" + _hex(int(o, 16)) if re.match(r"^0x[0-9a-f]+$", o) else o for o in out]
+    elif base == "mrs" and len(out) == 2 and out[1] == "apsr":
+        out = [out[0], "cpsr"]
+    elif base == "msr" and out:
+        out = [_A32_PSR_MASK.get(out[0], out[0])] + out[1:]
+    return mnem, out
+# ---- end A32 sys ----
+
+
 def normalise_arm(text, target, addr=None):
     """The canonical form of one A32 (UAL) or AArch64 instruction as GNU as reads it or
     as objdump / capstone print it (see normalise_x86 for `addr`)."""
@@ -662,6 +866,8 @@ def _arm_lex(text, target):
     if not a32:
         rest = re.sub(r"(?<=,)(hs|lo)$", lambda m: _ARM_COND_ALIAS[m.group(1)], rest)
     # ---- end AArch64 FP scalar ----
+    if a32:
+        rest = _a32_vfp_lex(mnem, rest)  # A32 vfp: FP constants, vcmp's zero
     # Numbers: decimal or hex (#41, #0x29): one notation, sign kept.
     rest = _ARM_NUM_RE.sub(lambda m: "#" + _hex(_num(m.group(1) + m.group(2))), rest)
     if a32:
@@ -696,7 +902,8 @@ def _arm_rules(lexed, target, addr):
             # A decoder's absolute target (objdump: hex without 0x; capstone: #0x..):
             # relative to where the decoder placed the instruction.
             op = "." + _hex(_signed(int(op.lstrip("#"), 16) - (addr & page), bits))
-        elif a32 and op.startswith("#") and not (i and ops[i - 1].startswith("[")):
+        elif (a32 and op.startswith("#") and not op.startswith("#f")  # (A32 vfp: #f constants)
+              and not (i and ops[i - 1].startswith("["))):
             # An A32 data-processing immediate is a 32-bit value (a rotated 8-bit
             # one); objdump prints some negative (#-1073741796 for #0xc000001c):
             # compare it modulo 2^32. Offsets after a [base] keep their sign.
@@ -710,6 +917,16 @@ def _arm_rules(lexed, target, addr):
         out.append(op)
 
     if a32:
+        mnem, out = _a32_dp(mnem, out)  # A32 data processing (the block above)
+        # ---- A32 misc ----
+        # PKHTB without a shift is GNU as's spelling of PKHBT with Rn and Rm swapped
+        # (pkhtb Rd, Rn, Rm = pkhbt Rd, Rm, Rn: the tb form has no asr #0); the decoders
+        # print pkhbt.
+        m = re.match(r"^pkhtb(%s)?$" % _ARM_COND, mnem)
+        if m and len(out) == 3:
+            mnem, out = "pkhbt" + (m.group(1) or ""), [out[0], out[2], out[1]]
+        # ---- end A32 misc ----
+        mnem, out = _a32_mem_normalise(mnem, out)  # A32 loads and stores (the block above)
         # PUSH/POP of one register are STR/LDR with writeback on sp (their A1
         # encodings); objdump prints push/pop, capstone str for push.
         m = re.match(r"^str(%s)?$" % _ARM_COND, mnem)
@@ -725,6 +942,8 @@ def _arm_rules(lexed, target, addr):
         if m and len(out) == 2 and out[0] == "sp!" and out[1].startswith("{"):
             mnem = ("push" if m.group(1).startswith("st") else "pop") + (m.group(2) or "")
             out = out[1:]
+        mnem, out = _a32_sys(mnem, out)  # A32 branches and system (the block above)
+        mnem, out = _a32_vfp_rules(mnem, out)  # A32 vfp: lists, vmov and vpush/vpop names
     else:
         mnem, out = _a64_mem_normalise(mnem, out)  # AArch64 loads/stores, branches
         # An immediate with `lsl #s` (add/sub #imm12, lsl #12; movz #imm16, lsl #16k)
@@ -1037,6 +1256,31 @@ DECODER_CLASSES = [
 ]
 
 
+# ---- A32 misc ----
+def _objdump_a32_sat_asr32(target, text, hexstr, dec):
+    # USAT/SSAT (A1) with sh=1, imm5=0 is the shift ASR #32; objdump prints the raw
+    # field, `asr #0`, which GNU as reads as lsl #0 (another encoding). Matched by those
+    # bytes and a decoding that is the vector's text with asr #32 written asr #0.
+    if target != "arm" or len(hexstr) != 8 or len(dec) != 1:
+        return False
+    word = int.from_bytes(bytes.fromhex(hexstr), "little")
+    if word & 0x0fa00030 != 0x06a00010 or word >> 6 & 0x3f != 1:
+        return False  # usat (0110111) or ssat (0110101), bits 11:6 = imm5 0, sh 1
+    return (re.search(r"asr\s*#(0x)?0\s*$", dec[0][1].split("@")[0].strip()) is not None
+            and normalise_arm(re.sub(r"asr\s*#(0x)?0\s*$", "asr #32",
+                                     dec[0][1].split("@")[0].strip()), target)
+            == normalise_arm(text, target))
+
+
+DECODER_CLASSES.append(
+    Known("objdump-a32-sat-asr32", "objdump",
+          "usat/ssat with `asr #32` (sh=1, imm5=0): objdump prints the raw field, `asr #0`, "
+          "which GNU as reads as `lsl #0`, another encoding (capstone and llvm-mc print and "
+          "read `asr #32`). Matched by those bytes and the decoding with asr #32 written "
+          "asr #0.", _objdump_a32_sat_asr32))
+# ---- end A32 misc ----
+
+
 def _llvm_ds_prefix(target, text, hexstr, llvm_hex, err):
     # llvm-mc keeps an explicit `ds:` override as a 3E prefix; GNU as (and imago)
     # drop it because DS is already the default segment of that operand.
@@ -1222,6 +1466,40 @@ LLVM_CLASSES = [
 ]
 
 
+# ---- A32 mem: llvm-mc classes ----
+def _llvm_a32_lsm_stack_name(target, text, hexstr, llvm_hex, err):
+    # ldmed/ldmfa/stmed/stmfa (the ARM ARM's stack names of ldmib/ldmda/stmda/stmib,
+    # which GNU as reads): llvm-mc 14 knows only the fd/ea names and rejects these.
+    return (target == "arm" and llvm_hex is None and err is not None
+            and "invalid instruction" in err
+            and re.match(r"^(ldm(ed|fa)|stm(ed|fa))(%s)?\s" % _ARM_COND,
+                         text.strip().lower()) is not None)
+
+
+def _llvm_a32_strht_no_offset(target, text, hexstr, llvm_hex, err):
+    # `strht rt, [rn]` (post-index #0, as GNU as reads it and as llvm-mc reads ldrht and
+    # strt): llvm-mc 14 wants the offset written for strht (`too few operands`).
+    return (target == "arm" and llvm_hex is None and err is not None
+            and ("invalid instruction" in err or "too few operands" in err)
+            and re.match(r"^strht(%s)?\s+\w+\s*,\s*\[\s*\w+\s*\]\s*$" % _ARM_COND,
+                         text.strip().lower()) is not None)
+
+
+LLVM_CLASSES += [
+    Known("llvm-a32-lsm-stack-name", "llvm-mc",
+          "A32 ldmed, ldmfa, stmed, stmfa (the ARM ARM's stack-oriented names of ldmib, "
+          "ldmda, stmda, stmib, which GNU as reads): llvm-mc 14 accepts only the fd/ea names "
+          "(`invalid instruction, did you mean: ldm, ldmda, ldmdb?`).",
+          _llvm_a32_lsm_stack_name),
+    Known("llvm-a32-strht-no-offset", "llvm-mc",
+          "A32 `strht rt, [rn]` with no post-index offset (GNU as reads #0, as llvm-mc does "
+          "for ldrht and strt): llvm-mc 14 rejects it (`too few operands for "
+          "instruction`) and takes `strht rt, [rn], #0` to the same bytes.",
+          _llvm_a32_strht_no_offset),
+]
+# ---- A32 mem: llvm-mc classes (end) ----
+
+
 # AArch64 loads/stores, branches, system: llvm-mc classes (begin)
 LLVM_CLASSES.append(
     Known("llvm-a64-prfm-unscaled", "llvm-mc",
@@ -1230,6 +1508,28 @@ LLVM_CLASSES.append(
           "llvm-mc 14 rejects the text (`index must be a multiple of 8 in range [0, "
           "32760]`).", _llvm_a64_prfm_unscaled))
 # AArch64 loads/stores, branches, system: llvm-mc classes (end)
+
+
+# ---- A32 sys: llvm-mc classes ----
+def _llvm_a32_blx_reloc(target, text, hexstr, llvm_hex, err):
+    # llvm-mc leaves an R_ARM_CALL relocation on `blx` to a local address, with the
+    # offset's words in imm24 and the H bit (bit 24: a halfword target) clear, for the
+    # linker to fill; GNU as resolves it. The bytes equal imago's but for H.
+    if target != "arm" or llvm_hex is None or err is None or "relocation" not in err:
+        return False
+    if not re.match(r"^blx\s+\.", text) or len(llvm_hex) != 8 or len(hexstr) != 8:
+        return False
+    a = int.from_bytes(bytes.fromhex(hexstr), "little")
+    b = int.from_bytes(bytes.fromhex(llvm_hex), "little")
+    return a & ~(1 << 24) == b
+
+
+LLVM_CLASSES.append(
+    Known("llvm-a32-blx-reloc", "llvm-mc",
+          "llvm-mc leaves an `R_ARM_CALL` relocation on `blx` to a local address, the "
+          "halfword bit H (bit 24) clear for the linker to set; GNU as resolves it. "
+          "Matched when the bytes equal imago's but for H.", _llvm_a32_blx_reloc))
+# ---- end A32 sys: llvm-mc classes ----
 
 
 def classify(classes, *args):
@@ -1256,7 +1556,13 @@ def llvm_argv(llvm, target, obj, src):
 def llvm_text(text, index, target):
     """The vector's text as llvm-mc is given it. llvm-mc's Intel-syntax parser has no
     `.` (the location counter); the vector's own marker __iv_N names the same
-    address, so on x86 `.+N` is written `__iv_K+N`. Nothing else is changed."""
+    address, so on x86 `.+N` is written `__iv_K+N`. On arm, llvm-mc 14 crashes
+    (segmentation fault, no object) on ldrh/ldrsh/ldrsb from `[pc]` with no offset: that
+    is written `[pc, #0]`, which GNU as reads as the same instruction. Nothing else is
+    changed."""
+    if target == "arm":
+        return re.sub(r"^(\s*ldr(?:h|sh|sb)(?:%s)?\s.*\[\s*pc\s*)\]" % _ARM_COND,
+                      r"\1, #0]", text, flags=re.I)
     if target not in ("x86_64", "i386"):
         return text
     return re.sub(r"(?<![\w.])\.(?=[-+]\s*(?:0x[0-9a-fA-F]+|\d+)\b)", "__iv_%d" % index, text)
@@ -1280,3 +1586,56 @@ def llvm_messages(stderr):
         if m:
             out.setdefault(int(m.group(2)), []).append((m.group(4), m.group(5)))
     return out
+
+
+# ---- A32 dp: llvm-mc classes ----
+def _llvm_a32_dp_subst_sp_pc(target, text, hexstr, llvm_hex, err):
+    # llvm-mc 14 makes GNU as's substitutions mov<->mvn and cmp<->cmn (a value with no
+    # encoding whose inverse or negation has one) only for r0-r12 and lr (its aliases take
+    # rGPR), and rejects them with sp or pc; GNU as takes them (imago too).
+    if target != "arm" or llvm_hex is not None or err is None:
+        return False
+    mnem, rest = _arm_lex(text, target)
+    m = _A32_DP_RE.match(mnem)
+    ops = _split_arm_operands(rest)
+    if not m or m.group(1) not in ("mov", "mvn", "cmp", "cmn") or len(ops) != 2 \
+            or not ops[1].startswith("#") or ops[0] not in ("sp", "pc"):
+        return False
+    return not _a32_modimm(_num(ops[1][1:]))
+
+
+LLVM_CLASSES.append(
+    Known("llvm-a32-dp-subst-sp-pc", "llvm-mc",
+          "A32 `mov`/`mvn`/`cmp`/`cmn` (and movs/mvns) of sp or pc with a value that has no "
+          "modified-immediate encoding but whose inverse (mov/mvn) or negation (cmp/cmn) "
+          "has: GNU as assembles the partner instruction (mvn/mov, cmn/cmp); llvm-mc 14 "
+          "does so only for r0-r12 and lr and rejects the text (`invalid instruction`).",
+          _llvm_a32_dp_subst_sp_pc))
+
+
+def _llvm_a32_add_pc_signed(target, text, hexstr, llvm_hex, err):
+    # `add rd, pc, #v` (no S) with v of 2^31 or more that has an encoding, as has -v:
+    # GNU as reads the value as negative (adr-like) and emits sub rd, pc, #-v; llvm-mc
+    # emits the add with v.
+    if target != "arm" or llvm_hex is None or len(llvm_hex) != 8 or len(hexstr) != 8:
+        return False
+    mnem, rest = _arm_lex(text, target)
+    ops = _split_arm_operands(rest)
+    if not re.match(r"^add(%s)?$" % _ARM_COND, mnem) or len(ops) != 3 or ops[1] != "pc" \
+            or not ops[2].startswith("#"):
+        return False
+    v = _num(ops[2][1:]) & 0xffffffff
+    mine = int.from_bytes(bytes.fromhex(hexstr), "little")
+    theirs = int.from_bytes(bytes.fromhex(llvm_hex), "little")
+    return (v >= 1 << 31 and _a32_modimm(v) and theirs & 0x0ff00000 == 0x02800000
+            and mine & 0x0ff00000 == 0x02400000
+            and theirs & 0xf00ff000 == mine & 0xf00ff000)
+
+
+LLVM_CLASSES.append(
+    Known("llvm-a32-add-pc-signed", "llvm-mc",
+          "A32 `add rd, pc, #v` (no S) with v >= 2^31: GNU as reads the immediate as a "
+          "signed pc-relative constant (like adr) and emits `sub rd, pc, #-v` (imago the "
+          "same); llvm-mc emits the add with v when v has an encoding.",
+          _llvm_a32_add_pc_signed))
+# ---- A32 dp: llvm-mc classes (end) ----

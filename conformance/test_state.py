@@ -21,6 +21,14 @@ before the instruction, the others with it closed by clrex, and the status must 
 resp. 1 with the scratch block untouched, on every engine), state/a64-undefined.tsv (what a form leaves UNKNOWN),
 state/a64-known-divergences.tsv (TARGET, ENGINE, REFERENCE, FORM, WHAT, EVIDENCE).
 
+arm (A32) is checked the same way (qemu the reference off an arm machine, unicorn compared
+with it), with state/a32-notrun.tsv, a32-implicit.tsv (bx: the target; the
+store-exclusives' monitor), a32-undefined.tsv and a32-known-divergences.tsv. Its
+conditional forms run with NZCV that pass their condition in even cases and fail it in odd
+ones: imago state prints how many cases ran and how many were skipped by their condition
+("cond" lines), and a skipped case must leave every register, APSR, FPSCR and the scratch
+block as they were, on every engine (a "cond" divergence otherwise).
+
 test_state_scaffold checks the fixed code around each instruction (`imago state
 --scaffold`: its bytes and assembler text) byte for byte against GNU as.
 
@@ -48,6 +56,16 @@ A64_IMPLICIT = os.path.join(STATE_DIR, "a64-implicit.tsv")
 A64_UNDEFINED = os.path.join(STATE_DIR, "a64-undefined.tsv")
 A64_KNOWN = os.environ.get("IMAGO_STATE_A64_KNOWN") or os.path.join(STATE_DIR,
                                                                     "a64-known-divergences.tsv")
+A32 = "arm"
+A32_NOTRUN = os.path.join(STATE_DIR, "a32-notrun.tsv")
+A32_IMPLICIT = os.path.join(STATE_DIR, "a32-implicit.tsv")
+A32_UNDEFINED = os.path.join(STATE_DIR, "a32-undefined.tsv")
+A32_KNOWN = os.environ.get("IMAGO_STATE_A32_KNOWN") or os.path.join(STATE_DIR,
+                                                                    "a32-known-divergences.tsv")
+# Targets compared with a reference engine where the machine does not run them natively.
+REFERENCED = (A32, A64)
+# GNU as options the A32 scaffold needs beyond harness.TOOLS (vldm/vstm of d16-d31, vmrs).
+SCAFFOLD_AS = {A32: ["-march=armv7-a+idiv", "-mfpu=neon"]}
 DEFAULT_CASES = 16
 CASES = int(os.environ.get("IMAGO_STATE_CASES") or DEFAULT_CASES)
 SEED = os.environ.get("IMAGO_STATE_SEED") or "1"
@@ -56,17 +74,17 @@ SHARDS = int(os.environ.get("IMAGO_STATE_SHARDS") or 2)
 
 def reference(target):
     """The engine a target's engines are compared with: native where the machine runs the
-    target, else (aarch64 on another machine) qemu."""
+    target, else (arm or aarch64 on another machine) qemu."""
     return "native" if "native" in harness.engines_for(target) else "qemu"
 
 
 def _cells():
     out = []
-    for t in STATE_TARGETS + (A64,):
+    for t in STATE_TARGETS + (A32, A64):
         engines = harness.engines_for(t)
-        if "native" not in engines and t != A64:
+        if "native" not in engines and t not in REFERENCED:
             continue  # no ground truth on this machine
-        # aarch64 elsewhere: native is not offered, qemu is the reference
+        # arm and aarch64 elsewhere: native is not offered, qemu is the reference
         for e in engines:
             for s in range(1, SHARDS + 1):
                 out.append(pytest.param(t, e, s, id="%s-%s-%d" % (t, e, s)))
@@ -75,8 +93,8 @@ def _cells():
 
 def load_known(path=KNOWN):
     """{(target, engine, reference, form, what): evidence} from a known-divergence file:
-    the x86 one (TARGET ENGINE FORM WHAT EVIDENCE, against native) or the aarch64 one
-    (TARGET ENGINE REFERENCE FORM WHAT EVIDENCE)."""
+    the x86 one (TARGET ENGINE FORM WHAT EVIDENCE, against native) or the aarch64 and arm
+    ones (TARGET ENGINE REFERENCE FORM WHAT EVIDENCE)."""
     known = {}
     if not os.path.exists(path):
         return known
@@ -97,8 +115,10 @@ def load_known(path=KNOWN):
 
 def parse(out):
     """imago state's lines: {"notrun": {form: reason}, "forms": {engine: {form: (cases,
-    faulted)}}, "diverge": [(engine, form, what, case, detail)], "summary": {engine: {}}}."""
-    res = {"notrun": {}, "forms": {}, "diverge": [], "summary": {}, "reference": None}
+    faulted)}}, "diverge": [(engine, form, what, case, detail)], "summary": {engine: {}},
+    "cond": {form: (executed, skipped)} (arm)}."""
+    res = {"notrun": {}, "forms": {}, "diverge": [], "summary": {}, "reference": None,
+           "cond": {}}
     for line in out.splitlines():
         f = line.split("\t")
         if f[0] == "reference" and len(f) == 3:
@@ -108,6 +128,9 @@ def parse(out):
         elif f[0] == "form" and len(f) == 5:
             kv = dict(x.split("=", 1) for x in f[3:])
             res["forms"].setdefault(f[2], {})[f[1]] = (int(kv["cases"]), int(kv["faulted"]))
+        elif f[0] == "cond" and len(f) == 4:
+            kv = dict(x.split("=", 1) for x in f[2:])
+            res["cond"][f[1]] = (int(kv["executed"]), int(kv["skipped"]))
         elif f[0] == "diverge" and len(f) == 6:
             res["diverge"].append((f[1], f[2], f[3], int(f[4]), f[5]))
         elif f[0] == "summary":
@@ -118,6 +141,9 @@ def parse(out):
 
 
 def rule_args(target):
+    if target == A32:
+        return ["--reference", reference(target), "--undefined", A32_UNDEFINED, "--notrun",
+                A32_NOTRUN, "--implicit", A32_IMPLICIT]
     if target == A64:
         return ["--reference", reference(target), "--undefined", A64_UNDEFINED, "--notrun",
                 A64_NOTRUN, "--implicit", A64_IMPLICIT]
@@ -154,7 +180,7 @@ def test_state(target, engine, shard, stats, imago_bin):
             cmd, target, ref), pytrace=False)
     forms = res["forms"].get(engine, {})
     run_forms = sorted(f for f, (c, _x) in forms.items() if c > 0)
-    known_path = A64_KNOWN if target == A64 else KNOWN
+    known_path = {A64: A64_KNOWN, A32: A32_KNOWN}.get(target, KNOWN)
     known = load_known(known_path)
     unexpected, seen = [], set()
     for d in res["diverge"]:
@@ -168,7 +194,11 @@ def test_state(target, engine, shard, stats, imago_bin):
     stale = sorted(k for k in known if k[0] == target and k[1] == engine and k[2] == ref
                    and k[3] in forms and k not in seen)
     summ = res["summary"][engine]
-    stats(target, **{
+    extra = {}
+    if target == A32:
+        extra = {"state_%s_executed" % engine: int(summ.get("executed", 0)),
+                 "state_%s_skipped_by_condition" % engine: int(summ.get("skipped", 0))}
+    stats(target, **extra, **{
         "state_%s_forms" % engine: run_forms,
         "state_%s_cases" % engine: int(summ["cases"]),
         "state_%s_faulted" % engine: int(summ["faulted"]),
@@ -190,14 +220,24 @@ def test_state(target, engine, shard, stats, imago_bin):
             msgs.append("  %s %s (%d cases), e.g. case %d: %s" % (form, what, len(ds), ds[0][3],
                                                                 ds[0][4]))
         msgs.append("  reproduce: %s --form FORM" % cmd)
-    if target == A64 and engine == ref:
-        # aarch64's operands are aimed from the table alone (memory bases at the scratch
-        # block, branch registers at the marker): a case that faults on the reference was
-        # aimed wrong, or its form belongs in a64-notrun.tsv
+    if target in REFERENCED and engine == ref:
+        # arm's and aarch64's operands are aimed from the table alone (memory bases at the
+        # scratch block, branch registers at the marker): a case that faults on the
+        # reference was aimed wrong, or its form belongs in a32-/a64-notrun.tsv
         bad = sorted("%s (%d of %d cases)" % (f, x, c + x) for f, (c, x) in forms.items() if x)
         if bad:
             msgs.append("forms with cases that fault on %s (`%s --form FORM`): %s" % (
                 ref, cmd, ", ".join(bad)))
+    if target == A32 and engine == ref and CASES >= 4:
+        # every conditional form must have run cases both ways (even cases pass their
+        # condition, odd cases draw one other than al and fail it)
+        oneway = sorted("%s (executed %d, skipped %d)" % (f, x, y)
+                        for f, (x, y) in res["cond"].items() if f in forms and (not x or not y))
+        if oneway:
+            msgs.append("conditional forms whose cases did not both pass and fail their "
+                        "condition: " + ", ".join(oneway))
+        if not res["cond"] and forms:
+            msgs.append("`%s` printed no cond lines: no conditional form ran" % cmd)
     if stale and CASES >= DEFAULT_CASES:
         msgs.append("listed in %s but not reproduced (remove them, or say why they are "
                     "gone):" % harness.rel(known_path))
@@ -259,7 +299,7 @@ def _assemble(target, text, tmpdir, name):
     src, obj, binf = (os.path.join(tmpdir, name + ext) for ext in (".s", ".o", ".bin"))
     with open(src, "w") as f:
         f.write(spec["header"] + text + "\n")
-    p = harness.run(spec["as"] + ["-o", obj, src])
+    p = harness.run(spec["as"] + SCAFFOLD_AS.get(target, []) + ["-o", obj, src])
     if p.returncode != 0:
         return None, p.stderr.strip()
     p = harness.run([spec["objcopy"], "-O", "binary", "-j", ".text", obj, binf])
@@ -270,20 +310,22 @@ def _assemble(target, text, tmpdir, name):
 
 
 @pytest.mark.kind("state")
-@pytest.mark.parametrize("target", STATE_TARGETS + (A64,))
+@pytest.mark.parametrize("target", STATE_TARGETS + (A32, A64))
 def test_state_scaffold(target, tmp_path, imago_bin):
     """Every piece of fixed code imago state puts around an instruction (x86: loads and
     stores of the GPRs, xmm registers and MXCSR, popf/pushf; aarch64: ldp/stp of the x and
     q registers, msr/mrs of nzcv, fpcr, fpsr and tpidr_el0, mov to and from sp, movz/movk
     of the record's address; the branch marker, prologue and epilogue; clrex, the
     load-exclusives of a64-implicit.tsv's monitor:FORM lines and the movz/movk that put
-    their registers back) must be what GNU as makes of its assembler text."""
+    their registers back; arm: ldm/stm of r0-r14, vldmia/vstmia of d0-d31, msr/mrs of APSR,
+    vmsr/vmrs of FPSCR, mcr/mrc of TPIDRURW, movw/movt, the branches, clrex and the
+    load-exclusives of a32-implicit.tsv) must be what GNU as makes of its assembler text."""
     missing = harness.missing_tools(target, which=("as", "objcopy"))
     if missing:
         pytest.skip("not installed: %s" % ", ".join(missing))
-    # aarch64: with the rules, the monitor code too (clrex, each load-exclusive it names)
-    p = harness.imago("state", "-a", target, "--scaffold",
-                      *(["--implicit", A64_IMPLICIT] if target == A64 else []))
+    # arm, aarch64: with the rules, the monitor code too (clrex, each load-exclusive named)
+    impl = {A32: A32_IMPLICIT, A64: A64_IMPLICIT}.get(target)
+    p = harness.imago("state", "-a", target, "--scaffold", *(["--implicit", impl] if impl else []))
     assert p.returncode == 0, p.stderr
     pieces = [line.split("\t") for line in p.stdout.splitlines()]
     assert pieces and all(len(x) == 3 and x[0] == "scaffold" for x in pieces), p.stdout[:2000]

@@ -239,6 +239,10 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
     }
     case IM_TARGET_ARM: {
         static const int regs[4] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
+        /* User mode (CPSR.M = 0b10000, A/I/F clear), as under Linux and qemu-user: unicorn
+         * resets to Supervisor mode, where mrs reads another mode and I/F set. First, so
+         * that sp and lr below are the User-mode ones. */
+        err = wreg32(uc, UC_ARM_REG_CPSR, 0x10u);
         for (int i = 0; i < 4 && !err; i++)
             err = wreg32(uc, regs[i], (uint32_t)a[i]);
         if (!err)

@@ -12,6 +12,7 @@
 /* internal: the A64 encoder's self-check (encoders/a64/a64.c) */
 int a64_check_imm_ranges(char *msg, size_t n);
 int a64_check_areas(char *msg, size_t n);
+int a32_check_areas(char *msg, size_t n);
 
 #define X64 IM_TARGET_X86_64
 #define X32 IM_TARGET_I386
@@ -335,6 +336,10 @@ static void test_a64_imm_ranges(void)
     bad = a64_check_areas(msg, sizeof msg);
     if (bad)
         fprintf(stderr, "A64 area checks: %s\n", msg);
+    CHECK_EQ(bad, 0);
+    bad = a32_check_areas(msg, sizeof msg);
+    if (bad)
+        fprintf(stderr, "A32 area checks: %s\n", msg);
     CHECK_EQ(bad, 0);
 }
 

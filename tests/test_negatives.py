@@ -1,8 +1,8 @@
 """Negatives: texts imago must refuse (docs/testing.md, "Negatives").
 
-(a) `imago asm` refuses a sample of the negatives of each x86 target (those GNU as
-    rejects and the lenient ones GNU as truncates): exit 1, `FILE:LINE: error:` naming
-    the line, no output file left behind.
+(a) `imago asm` refuses a sample of the negatives of each target (those GNU as rejects and
+    the lenient ones GNU as truncates or takes with a warning): exit 1, `FILE:LINE: error:`
+    naming the line, no output file left behind.
 (b) Self-tests: a mutant imago whose encoder refuses a valid operand (rbp as an index)
     prints negatives GNU as accepts, and test_negatives must fail naming one; a mutant
     that encodes rsp as an index prints that bad operand as a vector, and
@@ -20,7 +20,6 @@ import harness
 from test_selftest import run_conformance
 
 ROOT = harness.ROOT
-X86 = ["x86_64", "i386"]
 SAMPLE = 40  # texts per target and stream fed to `imago asm`
 
 
@@ -37,17 +36,24 @@ def spread(items, n):
     return items[::step][:n]
 
 
+# Each target's source header and a valid line to put around the negative.
+ASM = {"x86_64": ([".intel_syntax noprefix", ".text"], "add rax, 1"),
+       "i386": ([".intel_syntax noprefix", ".text"], "add eax, 1"),
+       "arm": ([".syntax unified", ".arm", ".text"], "add r0, r0, #1"),
+       "aarch64": ([".text"], "add x0, x0, #1")}
+
+
 @pytest.mark.parametrize("mode", ["only", "lenient"])
-@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("target", harness.TARGETS)
 def test_asm_refuses_negatives(imago_bin, target, mode, tmp_path):
     neg = [v for v in vectors(imago_bin, target, mode) if not v[2]]
     assert len(neg) > (20000 if mode == "only" else 1000), \
         "%s: only %d %s negatives" % (target, len(neg), mode)
-    good = {"x86_64": "add rax, 1", "i386": "add eax, 1"}[target]
+    header, good = ASM[target]
     for k, (form, text, _) in enumerate(spread(neg, SAMPLE)):
         src, out = tmp_path / "n.s", tmp_path / "n.img"
-        line = 3 + k % 3  # after the header and some valid lines
-        body = [".intel_syntax noprefix", ".text"] + [good] * (line - 3) + [text, good]
+        line = len(header) + 1 + k % 3  # after the header and some valid lines
+        body = header + [good] * (line - len(header) - 1) + [text, good]
         src.write_text("\n".join(body) + "\n")
         for raw in ([], ["--raw"]):
             p = harness.run([imago_bin, "asm", "-a", target] + raw + [str(src), "-o", str(out)])

@@ -3,12 +3,13 @@ real conformance tests (narrowed with -k) in a subprocess and asserts that they
 go red for the right reason, and, where it matters, that the same selection
 without the fault does not fail that way (so the fault is what they caught).
 
-(a) A wrong bit in one table row of each architecture (A64 and x86: any row, drawn at
-    random each run, IMAGO_SELFTEST_SEED=N to repeat a draw): encoders/ is copied, one
-    fixed bit flipped (A64: any bit of the row's mask that no operand field places, in
-    any encoders/a64/*.tbl; x86: bit 3 of the last opcode byte), imago rebuilt from the
-    copy (make BUILD=... TABLES=...), and test_encodings.py run against the mutant, on
-    that form's vectors (--form), must name that form.
+(a) A wrong bit in one table row of each architecture (A64, A32 and x86: any row, drawn
+    at random each run, IMAGO_SELFTEST_SEED=N to repeat a draw): encoders/ is copied, one
+    fixed bit flipped (A64 and A32: any bit of the row's mask that no operand field
+    places, in any encoders/a64/*.tbl or encoders/a32/*.tbl; x86: bit 3 of the last
+    opcode byte), imago rebuilt from the copy (make BUILD=... TABLES=...), and
+    test_encodings.py run against the mutant, on that form's vectors (--form), must name
+    that form.
 (b) A skipped relocation: IMAGO_FAULT_STRIP_RELOCS=1 makes the program tests
     strip the relocation records from their images; the reloc program must fail
     and the seed programs must not.
@@ -79,8 +80,8 @@ def _rows(path):
 
 
 def _a64_tokens(enc):
-    """(token, its fixed bits or None, its width) of an A64 encoding, bit 31 first; None
-    when a token is not one gentables reads."""
+    """(token, its fixed bits or None, its width) of an A64 (or A32: the same encoding
+    syntax) encoding, bit 31 first; None when a token is not one gentables reads."""
     out = []
     for tok in enc.split():
         if re.fullmatch(r"[01]+", tok):
@@ -185,16 +186,35 @@ def any_a64_row(tables, seed):
     return rid, rng.choice(a64_fixed_bits(enc))
 
 
+def any_a32_row(tables, seed):
+    """One A32 row of any encoders/a32/*.tbl (every area's table, whichever there are) and
+    one of its fixed bits, drawn at random (IMAGO_SELFTEST_SEED, else a new seed each
+    run): (form id, fixed bit). The encodings have A64's syntax: the same helpers read
+    and flip them."""
+    import random
+    rng = random.Random("a32:%s" % seed)
+    rows = []
+    for tbl in sorted(os.listdir(os.path.join(tables, "a32"))):
+        if tbl.endswith(".tbl"):
+            _, rs = _rows(os.path.join(tables, "a32", tbl))
+            rows += [(rid, fields[2]) for _, rid, fields in rs if a64_fixed_bits(fields[2])]
+    assert rows, "no A32 row with fixed bits under %s" % tables
+    rid, enc = rng.choice(rows)
+    return rid, rng.choice(a64_fixed_bits(enc))
+
+
 @pytest.fixture(scope="module")
 def mutant(tmp_path_factory, imago_bin):
-    """imago built from a copy of encoders/ with one bit flipped in an A64 row and
-    one in an x86 row."""
+    """imago built from a copy of encoders/ with one bit flipped in an A64 row, one in
+    an A32 row and one in an x86 row."""
     tmp = str(tmp_path_factory.mktemp("mutant"))
     tables = os.path.join(tmp, "encoders")
     shutil.copytree(os.path.join(ROOT, "encoders"), tables)
     seed = os.environ.get("IMAGO_SELFTEST_SEED") or str(random_seed())
     a64_row, a64_bit = any_a64_row(tables, seed)
     a64 = mutate(tables, "a64", [a64_row], lambda enc: flip_a64_bit(enc, a64_bit))
+    a32_row, a32_bit = any_a32_row(tables, seed)
+    a32 = mutate(tables, "a32", [a32_row], lambda enc: flip_a64_bit(enc, a32_bit))
     x86 = mutate(tables, "x86", [any_x86_row(tables, seed)], flip_x86)
     build = os.path.join(tmp, "build")
     target = os.path.join(build, "bin", "imago")
@@ -202,22 +222,22 @@ def mutant(tmp_path_factory, imago_bin):
                         "TABLES=" + tables, target], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
     assert p.returncode == 0 and os.path.exists(target), \
-        "building the mutant imago failed (flipped %s: %s -> %s, %s: %s -> %s):\n%s" % (
-            a64[:3] + x86[:3] + (p.stdout[-4000:],))
-    return {"imago": target, "aarch64": a64, "x86": x86, "seed": seed, "tmp": tmp}
+        "building the mutant imago failed (flipped %s: %s -> %s, %s: %s -> %s, " \
+        "%s: %s -> %s):\n%s" % (a64[:3] + a32[:3] + x86[:3] + (p.stdout[-4000:],))
+    return {"imago": target, "aarch64": a64, "arm": a32, "x86": x86, "seed": seed, "tmp": tmp}
 
 
 def random_seed():
     return int.from_bytes(os.urandom(4), "little")
 
 
-@pytest.mark.parametrize("arch", ["aarch64", "x86"])
+@pytest.mark.parametrize("arch", ["aarch64", "arm", "x86"])
 def test_wrong_table_bit_is_caught(mutant, arch, tmp_path):
     """Any row of each architecture, drawn at random (the seed is in the message;
     IMAGO_SELFTEST_SEED=N repeats a draw). The run is narrowed to that row's vectors
     (--form), on the target the row exists on."""
     form, old, new, flags = mutant[arch]
-    target = arch if arch == "aarch64" else ("i386" if "x32" in flags else "x86_64")
+    target = arch if arch != "x86" else ("i386" if "x32" in flags else "x86_64")
     env = {"IMAGO_VECTORS_ARGS": "--form " + form}
     sel = ["conformance/test_encodings.py", "-k", "test_encodings and %s" % target]
     rc, out, _ = run_conformance(str(tmp_path), sel, env_extra=env, imago=mutant["imago"],
@@ -289,12 +309,14 @@ def test_wrong_expected_value_is_caught(imago_bin, tmp_path):
 @pytest.mark.parametrize("target,sel,reg,versus", [
     ("x86_64", "x86_64 and (unicorn or qemu)", "rax", "native"),
     ("aarch64", "aarch64 and (unicorn or qemu) and not scaffold", "x0", ""),
+    ("arm", "arm and (unicorn or qemu) and not scaffold", "r0", ""),
 ])
 def test_state_check_sees_a_wrong_result(imago_bin, tmp_path, target, sel, reg, versus):
     """IMAGO_FAULT_STATE_DROP=unicorn: one byte of unicorn's copy-back of the data block
-    (the low byte of a case's out rax / x0) is lost, so unicorn reports a wrong result; the
-    state check's unicorn cells (compared with native on x86; on aarch64 with qemu, or
-    native on an aarch64 machine) must fail and name the register, and the qemu cells pass."""
+    (the low byte of a case's out rax / x0 / r0) is lost, so unicorn reports a wrong result;
+    the state check's unicorn cells (compared with native on x86; on arm and aarch64 with
+    qemu, or native on such a machine) must fail and name the register, and the qemu cells
+    pass."""
     sel = ["conformance/test_state.py", "-k", sel]
     env = {"IMAGO_FAULT_STATE_DROP": "unicorn", "IMAGO_STATE_CASES": "4"}
     rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="statedrop")
@@ -315,35 +337,54 @@ def test_state_check_sees_a_wrong_result(imago_bin, tmp_path, target, sel, reg, 
         target, out0[-4000:])
 
 
-def test_state_monitor_check_sees_a_closed_monitor(imago_bin, tmp_path):
+@pytest.mark.parametrize("target,insn", [("aarch64", "stxr"), ("arm", "strex")])
+def test_state_monitor_check_sees_a_closed_monitor(imago_bin, tmp_path, target, insn):
     """IMAGO_FAULT_STATE_MONITOR=1: imago state never opens the exclusive monitor before a
     store-exclusive (clrex instead of the load-exclusive of a64-implicit.tsv's monitor:FORM
-    line), so the cases that expect it open read status 1 on every engine; the aarch64 qemu
-    cells (the reference on a machine that is not aarch64) must fail and name a monitor
-    divergence of a store-exclusive."""
-    sel = ["conformance/test_state.py", "-k", "aarch64 and qemu and not scaffold"]
+    line; arm: a32-implicit.tsv's), so the cases that expect it open read status 1 on every
+    engine; the qemu cells (the reference off an aarch64 / arm machine) must fail and name
+    a monitor divergence of a store-exclusive."""
+    sel = ["conformance/test_state.py", "-k", "%s and qemu and not scaffold" % target]
     env = {"IMAGO_FAULT_STATE_MONITOR": "1", "IMAGO_STATE_CASES": "4"}
     rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="monitor")
     assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_MONITOR" in out, out[-4000:]
     assert rc == 1 and outcomes and all(o == "failed" for o in outcomes.values()), \
         "the state check passed with the monitor never opened: %s\n%s" % (outcomes, out[-4000:])
-    assert "monitor" in out and "stxr" in out, out[-4000:]
+    assert "monitor" in out and insn in out, out[-4000:]
     rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
                                    name="monitorclean")
-    assert rc0 == 0, "control: the aarch64 state check fails without the fault:\n" + out0[-4000:]
+    assert rc0 == 0, "control: the %s state check fails without the fault:\n%s" % (
+        target, out0[-4000:])
+
+
+def test_state_cond_check_sees_a_wrong_nzcv(imago_bin, tmp_path):
+    """IMAGO_FAULT_STATE_COND=1: imago state -a arm chooses NZCV that pass the condition of
+    the odd cases, which it still counts as skipped by their condition; those cases change
+    registers, so the arm qemu cells (the reference off an arm machine) must fail and name
+    a cond divergence ("condition ... fails ... but the instruction ran")."""
+    sel = ["conformance/test_state.py", "-k", "arm and qemu and not scaffold"]
+    env = {"IMAGO_FAULT_STATE_COND": "1", "IMAGO_STATE_CASES": "4"}
+    rc, out, outcomes = run_conformance(str(tmp_path), sel, env, name="cond")
+    assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_COND" in out, out[-4000:]
+    assert rc == 1 and outcomes and all(o == "failed" for o in outcomes.values()), \
+        "the arm state check passed with odd cases that run: %s\n%s" % (outcomes, out[-4000:])
+    assert " cond (" in out and "but the instruction ran" in out, out[-4000:]
+    rc0, out0, _ = run_conformance(str(tmp_path), sel, {"IMAGO_STATE_CASES": "4"},
+                                   name="condclean")
+    assert rc0 == 0, "control: the arm state check fails without the fault:\n" + out0[-4000:]
 
 
 def test_state_scaffold_check_sees_a_wrong_byte(imago_bin, tmp_path):
     """IMAGO_FAULT_STATE_SCAFFOLD=1: imago state's xmm store gets a load's opcode (0F 6F for
-    0F 7F), its aarch64 stp of q registers an ldp's word; the scaffold check must fail on
-    every target and name movdqu and stp q."""
+    0F 7F), its aarch64 stp of q registers an ldp's word, its arm vstmia a vldmia's word; the
+    scaffold check must fail on every target and name movdqu, stp q and vstmia."""
     sel = ["conformance/test_state.py", "-k", "scaffold"]
     rc, out, outcomes = run_conformance(str(tmp_path), sel, {"IMAGO_FAULT_STATE_SCAFFOLD": "1"},
                                         name="scaffold")
     assert "FAULT INJECTION ACTIVE: IMAGO_FAULT_STATE_SCAFFOLD" in out, out[-4000:]
-    assert rc == 1 and len(outcomes) == 3 and all(o == "failed" for o in outcomes.values()), \
+    assert rc == 1 and len(outcomes) == 4 and all(o == "failed" for o in outcomes.values()), \
         "the scaffold check passed with a wrong opcode: %s\n%s" % (outcomes, out[-4000:])
-    assert "movdqu XMMWORD PTR" in out and "stp q" in out, out[-4000:]
+    assert "movdqu XMMWORD PTR" in out and "stp q" in out and "vstmia" in out, out[-4000:]
     rc0, out0, _ = run_conformance(str(tmp_path), sel, name="scaffoldclean")
     assert rc0 == 0, "control: the scaffold check fails without the fault:\n" + out0[-4000:]
 

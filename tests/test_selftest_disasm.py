@@ -128,6 +128,39 @@ SAME = [
     ("arm", "pusheq {r0}", "streq r0, [sp, #-4]!", 0),
     ("arm", "pusheq {sp}", "stmfdeq\tsp!, {sp}", 0),
     ("arm", "popne {r0}", "ldrne r0, [sp], #4", 0),
+    # ---- A32 mem (equal) ----
+    ("arm", "ldmfdeq r1!, {r2, r3}", "ldmeq\tr1!, {r2, r3}", 0),
+    ("arm", "stmea r0!, {r1}", "stmia r0!, {r1}", 0),
+    ("arm", "stmfd sp!, {r4, lr}", "push {r4, lr}", 0),
+    ("arm", "ldr r0, [r1]!", "ldr r0, [r1, #0]!", 0),
+    ("arm", "ldrt r0, [r1]", "ldrt r0, [r1], #0", 0),
+    ("arm", "ldrd r2, r3, [r4, #8]", "ldrd r2, [r4, #8]", 0),
+    ("arm", "strexd r0, r2, r3, [r4]", "strexd r0, r2, [r4]", 0),
+    # ---- A32 sys ----
+    ("arm", "dmb", "dmb\tsy", 0),
+    ("arm", "dmb #1", "dmb\toshld", 0),
+    ("arm", "dmb nshst", "dmb\tunst", 0),
+    ("arm", "dsb #0", "ssbb", 0),
+    ("arm", "dsb #4", "pssbb", 0),
+    ("arm", "dsb #12", "dfb", 0),
+    ("arm", "isb", "isb sy", 0),
+    ("arm", "nopeq", "nopeq\t{0}", 0),
+    ("arm", "svcne #0xffffff", "svcne\t0x00ffffff", 0),
+    ("arm", "bkpt", "bkpt\t0x0000", 0),
+    ("arm", "udf", "udf\t#0", 0),
+    ("arm", "mrs r0, APSR", "mrs\tr0, CPSR", 0),
+    ("arm", "msr APSR_nzcvq, r1", "msr\tCPSR_f, r1", 0),
+    ("arm", "msr APSR_g, #0x260", "msr\tCPSR_s, #608\t@ 0x260", 0),
+    ("arm", "msrvs APSR_nzcvqg, r2", "msrvs\tCPSR_fs, r2", 0),
+    ("arm", "blx .+33554438", "blx\t2000006 <__iv_0+0x2000006>", 0),
+    # ---- end A32 sys ----
+    # ---- A32 vfp ----
+    ("arm", "vmov.f32 s0, #1.0", "vmov.f32\ts0, #112\t@ 0x3f800000  1.0", 0),
+    ("arm", "vmovne.f32 s28, #24.0", "vmovne.f32 s28, #2.400000e+01", 0),
+    ("arm", "vpushne {d16-d18}", "vpushne {d16, d17, d18}", 0),
+    ("arm", "vaddcc.f32 s0, s1, s2", "vaddlo.f32 s0, s1, s2", 0),
+    ("arm", "vmov s7, s3", "vmov.f32 s7, s3", 0),
+    ("arm", "vcmp.f32 s0, #0", "vcmp.f32 s0, #0.0", 0),
     ("aarch64", "mov w0, #0x1", "movz w0, #0x1", 0),
     ("aarch64", "movz x1, #0x9c31, lsl #32", "mov\tx1, #0x9c3100000000 \t// #171734267330560", 0),
     ("aarch64", "mov x0, #-0x8000000000000000", "mov x0, #0x8000000000000000", 0),
@@ -194,6 +227,34 @@ SAME = [
     ("aarch64", "add x0, x1, w2, sxtx #3", "add x0, x1, x2, sxtx #3", 0),
     ("aarch64", "ccmp x1, #0x3, #0x2, cs", "ccmp x1, #3, #2, hs", 0),
     # -- end AArch64 data processing --
+    # ---- A32 dp ----
+    ("arm", "mov r0, #0xffffff00", "mvn\tr0, #255\t@ 0xff", 0),
+    ("arm", "mvnseq r1, #0xfffffffe", "movseq r1, #1", 0),
+    ("arm", "and r0, r1, #0xffffff00", "bic r0, r1, #0xff", 0),
+    ("arm", "adcs r2, r3, #-1", "sbcs r2, r3, #0", 0),
+    ("arm", "add r0, r1, #-8", "sub r0, r1, #8", 0),
+    ("arm", "cmp r0, #-1", "cmn r0, #1", 0),
+    ("arm", "add r0, pc, #0xff000000", "sub\tr0, pc, #16777216\t@ 0x1000000", 0),
+    ("arm", "adds r0, pc, #0xff000000", "adds\tr0, pc, #-16777216\t@ 0xff000000", 0),
+    ("arm", "movne r0, #0x1234", "movwne\tr0, #4660\t@ 0x1234", 0),
+    ("arm", "mov r0, r1, lsl #2", "lsl\tr0, r1, #2", 0),
+    ("arm", "movs r0, r1, lsr #32", "lsrs r0, r1, #32", 0),
+    ("arm", "movgt r0, r1, rrx", "rrxgt r0, r1", 0),
+    ("arm", "mov r0, r1, ror r2", "ror r0, r1, r2", 0),
+    ("arm", "lsl r0, r1, #0", "mov r0, r1", 0),
+    ("arm", "add r0, r1, r2, asl #3", "add r0, r1, r2, lsl #3", 0),
+    ("arm", "add r0, r1, r2, lsl #0", "add r0, r1, r2", 0),
+    ("arm", "add r0, r1, r2, ror #0", "add r0, r1, r2", 0),
+    ("arm", "eor r0, r1, r2, asl r3", "eor r0, r1, r2, lsl r3", 0),
+    # ---- A32 dp (end) ----
+    # ---- A32 misc ----
+    ("arm", "movw r0, #65535", "movw\tr0, #65535\t@ 0xffff", 0),
+    ("arm", "movtne r12, #4660", "movtne\tip, #4660\t@ 0x1234", 0),
+    ("arm", "uxtab r10, r11, r12, ror #8", "uxtab\tsl, fp, ip, ror #8", 0),
+    ("arm", "ubfxcs r0, r9, #4, #28", "ubfxhs r0, sb, #0x4, #0x1c", 0),
+    ("arm", "umlalscc r0, r1, r2, r3", "umlalslo r0, r1, r2, r3", 0),
+    ("arm", "pkhtbeq lr, r3, r2", "pkhbteq\tlr, r2, r3", 0),
+    # ---- end A32 misc ----
 ]
 # ... and pairs that must stay different (what each rule must not erase).
 DIFFERENT = [
@@ -221,6 +282,31 @@ DIFFERENT = [
     ("arm", "beq .-33554424", "beq #0xfe00000c", 0),
     ("arm", "ldrcc r5, .-4087", "ldrcc r5, [pc, #-4087]", 0),
     ("arm", "pusheq {r0}", "streq r0, [sp, #-8]!", 0),
+    # ---- A32 mem (different) ----
+    ("arm", "ldmfd r1!, {r2, r3}", "ldmdb r1!, {r2, r3}", 0),
+    ("arm", "stmfa r0, {r1}", "stmia r0, {r1}", 0),
+    ("arm", "ldr r0, [r1]!", "ldr r0, [r1, #4]!", 0),
+    ("arm", "ldrt r0, [r1]", "ldrt r0, [r1], #4", 0),
+    ("arm", "ldrd r2, r3, [r4, #8]", "ldrd r4, [r4, #8]", 0),
+    ("arm", "ldr r0, [r1, -r2, lsl #3]", "ldr r0, [r1, r2, lsl #3]", 0),
+    # ---- A32 sys ----
+    ("arm", "dmb", "dmb\tst", 0),
+    ("arm", "dmb #1", "dmb\tosh", 0),
+    ("arm", "dsb #0", "pssbb", 0),
+    ("arm", "dmb #0", "ssbb", 0),
+    ("arm", "isb", "isb #0", 0),
+    ("arm", "nopeq", "nopeq\t{1}", 0),
+    ("arm", "svc #0xffffff", "svc\t0x00fffffe", 0),
+    ("arm", "bkpt", "bkpt\t0x0001", 0),
+    ("arm", "mrs r0, APSR", "mrs\tr0, SPSR", 0),
+    ("arm", "msr APSR_nzcvq, r1", "msr\tCPSR_s, r1", 0),
+    ("arm", "msr APSR_nzcvq, r1", "msr\tSPSR_f, r1", 0),
+    ("arm", "blx .+33554438", "blx\t2000004 <__iv_0+0x2000004>", 0),
+    # ---- end A32 sys ----
+    # ---- A32 vfp ----
+    ("arm", "vmov.f32 s0, #1.0", "vmov.f32 s0, #113", 0),
+    ("arm", "vpushne {d16-d18}", "vpushne {d16, d17, d19}", 0),
+    ("arm", "vaddcc.f32 s0, s1, s2", "vaddhs.f32 s0, s1, s2", 0),
     ("aarch64", "movz x1, #0x9c31, lsl #32", "mov x1, #0x9c3100000000, lsl #16", 0),
     ("aarch64", "add w0, w9, #0xfd7000", "add w0, w9, #0xfd7", 0),
     ("aarch64", "sub w4, wzr, w2, lsr #7", "neg w4, w2, lsl #7", 0),
@@ -262,6 +348,35 @@ DIFFERENT = [
     ("aarch64", "add x0, sp, w1", "add x0, sp, w1, sxtw", 0),
     ("aarch64", "add x0, x1, w2, uxtw #1", "add x0, x1, w2, uxtw #2", 0),
     # -- end AArch64 data processing --
+    # ---- A32 dp ----
+    ("arm", "mov r0, #0xff", "mvn r0, #0xff", 0),
+    ("arm", "and r0, r1, #0xffffff00", "bic r0, r1, #0xfe", 0),
+    ("arm", "add r0, r1, #-8", "add r0, r1, #8", 0),
+    ("arm", "adds r0, pc, #0xff000000", "subs r0, pc, #0x1000000", 0),
+    ("arm", "add r0, pc, #0x7f000000", "sub r0, pc, #0x81000000", 0),
+    ("arm", "orr r0, r1, #0xffffff00", "orn r0, r1, #0xff", 0),
+    ("arm", "movs r0, #0x1234", "movw r0, #0x1234", 0),
+    ("arm", "mov r0, r1, lsl #2", "lsl r0, r1, #3", 0),
+    ("arm", "mov r0, r1, lsr #2", "asr r0, r1, #2", 0),
+    ("arm", "movs r0, r1, rrx", "rrx r0, r1", 0),
+    ("arm", "mov r0, r1, ror r2", "ror r0, r2, r1", 0),
+    ("arm", "add r0, r1, r2, ror #1", "add r0, r1, r2, rrx", 0),
+    ("arm", "add r0, r1, r2, lsl r3", "add r0, r1, r2, lsl #3", 0),
+    # ---- A32 dp (end) ----
+    # ---- A32 misc ----
+    ("arm", "usat r5, #29, r8, asr #32", "usat\tr5, #29, r8, asr #0", 0),
+    ("arm", "usat r5, #29, r8, asr #1", "usat r5, #29, r8, lsl #1", 0),
+    ("arm", "uxtb r0, r1, ror #8", "uxtb r0, r1, ror #16", 0),
+    ("arm", "uxtb r0, r1, ror #8", "uxtb r0, r1", 0),
+    ("arm", "bfi r0, r1, #4, #8", "bfi r0, r1, #4, #9", 0),
+    ("arm", "umull r0, r1, r2, r3", "umull r1, r0, r2, r3", 0),
+    ("arm", "muls r0, r1, r2", "mul r0, r1, r2", 0),
+    ("arm", "ssat r0, #1, r1", "ssat r0, #2, r1", 0),
+    ("arm", "sxtab16 r0, r1, r2", "sxtb16 r0, r2", 0),
+    ("arm", "pkhtbeq lr, r3, r2", "pkhbteq lr, r3, r2", 0),
+    ("arm", "pkhtb lr, r3, r2, asr #1", "pkhbt lr, r2, r3, lsl #1", 0),
+    ("arm", "qadd r0, r1, r2", "qadd r0, r2, r1", 0),
+    # ---- end A32 misc ----
 ]
 
 
@@ -282,3 +397,19 @@ def test_docs_list_every_class():
         doc = f.read()
     missing = [c.id for c in secondop.all_classes() if "`%s`" % c.id not in doc]
     assert not missing, "docs/second-opinions.md does not list: %s" % ", ".join(missing)
+
+
+# ---- A32 misc ----
+def test_a32_sat_asr32_class():
+    """objdump-a32-sat-asr32 takes objdump's `asr #0` for usat/ssat asr #32, and only it."""
+    cls = [c for c in secondop.DECODER_CLASSES if c.id == "objdump-a32-sat-asr32"]
+    assert len(cls) == 1
+    m = cls[0].match
+    assert m("arm", "usatle r5, #29, r8, asr #32", "5850fdd6", [(4, "usatle\tr5, #29, r8, asr #0")])
+    assert m("arm", "ssat r0, #5, r1, asr #32", "5100a4e6", [(4, "ssat\tr0, #5, r1, asr #0")])
+    # another amount, another register, lsl #0 bytes, another instruction: not the class
+    assert not m("arm", "usatle r5, #29, r8, asr #31", "5850fdd6", [(4, "usatle r5, #29, r8, asr #0")])
+    assert not m("arm", "usatle r5, #29, r9, asr #32", "5850fdd6", [(4, "usatle r5, #29, r8, asr #0")])
+    assert not m("arm", "usatle r5, #29, r8", "1850fdd6", [(4, "usatle r5, #29, r8, asr #0")])
+    assert not m("arm", "ubfx r0, r1, #0, #1", "5100e0e7", [(4, "ubfx r0, r1, #0, #0")])
+# ---- end A32 misc ----

@@ -19,6 +19,8 @@ static void asm_usage(FILE *f)
                "  -a, --arch TARGET  target architecture\n"
                "  -o FILE            output file (written whole or not at all)\n"
                "  --raw              write the bare code bytes, linked at address 0\n"
+               "The directives read, and ARM's ldr rN, =value with its literal pools\n"
+               "(.ltorg), are described in docs/asm.md.\n"
                "Errors name FILE:LINE and the reason; the exit status is then 1.\n");
 }
 
@@ -117,8 +119,8 @@ static void vectors_usage(FILE *f)
             "that the assembler rejects (combinations the encoder refuses, an operand of\n"
             "another kind, a bad operand of the kind, a row of the other x86 mode).\n"
             "  --per-form K      operand combinations tried per form (default 1500)\n"
-            "  --negatives MODE  on: after the vectors (default for x86_64 and i386); off:\n"
-            "                    none (default for arm and aarch64); only: negatives alone;\n"
+            "  --negatives MODE  on: after the vectors (the default); off: none; only:\n"
+            "                    negatives alone;\n"
             "                    lenient: alone, the rejected texts GNU as accepts by\n"
             "                    truncating a value or reading a name as a symbol\n"
             "  --neg-per-form K  negatives kept per form, at most (default 200)\n");
@@ -350,8 +352,9 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
     }
     for (unsigned i = 0; i < f->nops; i++) {
         unsigned k1 = f->kinds[i], c1 = a->kinds[k1].cls;
-        if (c1 == IM_KC_COND || i == f->cond_op)
-            continue;
+        /* a condition has only (c): A32's unconditional rows (kind nocond) name the
+         * conditions GNU as refuses on them */
+        bool cond = c1 == IM_KC_COND || i == f->cond_op;
         /* (b) an operand of another kind of this target, printed as that kind, where x86
          * (and GNU as) has no instruction of any shape: memory for a non-memory operand of
          * a row whose other operand is memory (memory to memory), and a register of another
@@ -359,7 +362,7 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
          * Register classes only (kinds with more than one register: a fixed register such
          * as cl picks another instruction), and only kinds some row of this target uses
          * (i386 reads x86_64 register names as symbols). Immediates out of range are (c). */
-        for (unsigned k2 = 0; k2 < a->nkinds && c1 != IM_KC_REL; k2++) {
+        for (unsigned k2 = 0; k2 < a->nkinds && c1 != IM_KC_REL && !cond; k2++) {
             unsigned c2 = a->kinds[k2].cls;
             bool mem2 = c2 == IM_KC_MEM || c2 == IM_KC_RM;
             bool reg2 = c2 == IM_KC_REG && ks[k2].n > 1;
@@ -389,6 +392,16 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
                 }
                 if (!other)
                     break;
+                /* a slot where an immediate fits too: GNU as may read the name as a
+                 * symbol (im_arch.imm_text) */
+                uint8_t code[16];
+                size_t len;
+                int form, rc;
+                if (reg2 && a->imm_text &&
+                    im_form_print_with(a, t, f, ops, (int)i, a->imm_text, text, sizeof text) >= 0 &&
+                    ((rc = im_asm_one(t, text, code, &len, &form)) >= 0 ||
+                     rc == IM_ERR_UNPREDICTABLE))
+                    break;
                 sub[0] = '\0';
                 a->print(t, k2, s2, sub, sizeof sub);
                 if (im_form_print_with(a, t, f, ops, (int)i, sub, text, sizeof text) >= 0)
@@ -399,6 +412,7 @@ static void negatives_round(negctx *c, const im_form *f, im_rng *rng)
         if (!a->bad_samples)
             continue;
         im_bad_sample bad[64];
+        memset(bad, 0, sizeof bad); /* a kind that sets no lenient flag means not lenient */
         size_t nb = a->bad_samples(t, k1, rng, bad, sizeof bad / sizeof bad[0]);
         for (size_t j = 0; j < nb; j++) {
             if (!random_ops(f, ks, rng, ops))
@@ -503,7 +517,7 @@ int cmd_vectors(int argc, char **argv)
     if (neg_per_form < 1)
         neg_per_form = 1;
     const im_arch *a = im_arch_for(t);
-    if (neg < 0) /* GNU as confirms the x86 negatives; ARM's are not described yet */
+    if (neg < 0) /* every target describes its bad operands (im_arch.bad_samples) */
         neg = a->bad_samples ? NEG_ON : NEG_OFF;
     if (neg == NEG_ONLY || neg == NEG_LENIENT) {
         printf("# imago vectors target=%s seed=%llu negatives=%s\n", im_target_name(t), seed,

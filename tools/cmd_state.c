@@ -913,13 +913,6 @@ static void put_rec(const struct st_ops *o, const struct st_case *c, uint8_t *re
 
 /* ---- comparing ---- */
 
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* "rax=0x.. rcx=0x.. ... flags=0x.." of the in-state, for a reproducer. */
 static void in_state(const struct tgt *g, const struct xcase *c, char *buf, size_t n)
 {
@@ -928,10 +921,6 @@ static void in_state(const struct tgt *g, const struct xcase *c, char *buf, size
         im_appendf(buf, n, "%s=0x%" PRIx64 " ", g->nregs == 16 ? reg64[i] : reg32[i], c->regs[i]);
     im_appendf(buf, n, "flags=0x%" PRIx64, c->flags);
 }
-
-struct tally {
-    unsigned forms, cases, faulted, diverge;
-};
 
 static void diverge(const char *engine, const struct tgt *g, const struct xcase *c,
                     const char *what, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -965,8 +954,8 @@ static unsigned compare(const char *engine, const struct tgt *g, const struct xc
         return d;
     }
     for (unsigned i = 0; i < g->nregs; i++) {
-        uint64_t a = get64(nat->rec + OUT_OFF + 8 * i) & g->mask;
-        uint64_t b = get64(eng->rec + OUT_OFF + 8 * i) & g->mask;
+        uint64_t a = im_get64(nat->rec + OUT_OFF + 8 * i) & g->mask;
+        uint64_t b = im_get64(eng->rec + OUT_OFF + 8 * i) & g->mask;
         if (a != b) {
             char name[8];
             snprintf(name, sizeof name, "reg:%s", g->nregs == 16 ? reg64[i] : reg32[i]);
@@ -981,7 +970,7 @@ static unsigned compare(const char *engine, const struct tgt *g, const struct xc
             snprintf(name, sizeof name, "xmm:%u", i);
             diverge(engine, g, c, name,
                     "native 0x%016" PRIx64 "%016" PRIx64 ", %s 0x%016" PRIx64 "%016" PRIx64,
-                    get64(xa + 8), get64(xa), engine, get64(xb + 8), get64(xb));
+                    im_get64(xa + 8), im_get64(xa), engine, im_get64(xb + 8), im_get64(xb));
             d++;
         }
     }
@@ -993,8 +982,8 @@ static unsigned compare(const char *engine, const struct tgt *g, const struct xc
         d++;
     }
     unsigned undef = rules_for(g, c);
-    unsigned fa = (unsigned)get64(nat->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
-    unsigned fb = (unsigned)get64(eng->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
+    unsigned fa = (unsigned)im_get64(nat->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
+    unsigned fb = (unsigned)im_get64(eng->rec + OUT_OFF + 128) & F_COMPARED & ~undef;
     for (unsigned bit = 1; bit <= F_OF; bit <<= 1) {
         if ((fa ^ fb) & bit) {
             char name[16], fn[8];
@@ -1005,9 +994,9 @@ static unsigned compare(const char *engine, const struct tgt *g, const struct xc
             d++;
         }
     }
-    if (get64(nat->rec + OUT_OFF + 136) != get64(eng->rec + OUT_OFF + 136)) {
+    if (im_get64(nat->rec + OUT_OFF + 136) != im_get64(eng->rec + OUT_OFF + 136)) {
         diverge(engine, g, c, "taken", "native taken=%" PRIu64 ", %s taken=%" PRIu64,
-                get64(nat->rec + OUT_OFF + 136), engine, get64(eng->rec + OUT_OFF + 136));
+                im_get64(nat->rec + OUT_OFF + 136), engine, im_get64(eng->rec + OUT_OFF + 136));
         d++;
     }
     if (memcmp(nat->rec + SCR_OFF, eng->rec + SCR_OFF, SCR_LEN)) {
@@ -1052,10 +1041,14 @@ static void usage(FILE *f)
 
 int cmd_state(int argc, char **argv)
 {
-    for (int i = 1; i + 1 < argc; i++) /* AArch64 has its own check (cmd_state_a64.c) */
-        if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--target")) &&
-            im_target_from_name(argv[i + 1]) == IM_TARGET_AARCH64)
-            return cmd_state_a64(argc, argv);
+    for (int i = 1; i + 1 < argc; i++) /* AArch64 and A32 have their own checks */
+        if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--target")) {
+            im_target at = im_target_from_name(argv[i + 1]);
+            if (at == IM_TARGET_AARCH64)
+                return cmd_state_a64(argc, argv); /* cmd_state_a64.c */
+            if (at == IM_TARGET_ARM)
+                return cmd_state_a32(argc, argv); /* cmd_state_a32.c */
+        }
     struct st_opts o;
     int ostatus;
     if (st_parse_opts(argc, argv, &o, usage, 0, &ostatus))
@@ -1072,7 +1065,7 @@ int cmd_state(int argc, char **argv)
     }
     im_target t = im_target_from_name(tname);
     if (t != IM_TARGET_X86_64 && t != IM_TARGET_I386) {
-        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64, i386 and aarch64)", tname);
+        tool_error(CMD, "no state checks for target '%s' (they exist for x86_64, i386, arm and aarch64)", tname);
         return 1;
     }
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
@@ -1154,7 +1147,7 @@ int cmd_state(int argc, char **argv)
         status = 1;
         goto out;
     }
-    struct tally tn = {0}, te = {0};
+    struct st_tally tn = {0}, te = {0};
     for (size_t i = 0; i < n;) {
         size_t k = i;
         unsigned nf = 0, ef = 0;
@@ -1175,15 +1168,9 @@ int cmd_state(int argc, char **argv)
             printf("notrun\t%s\tevery case faults natively (%s); every engine must fault too\n", id,
                    why ? why : nat[i].detail);
         }
-        printf("form\t%s\tnative\tcases=%u\tfaulted=%u\n", id, total - nf, nf);
-        tn.forms += nf < total;
-        tn.cases += total - nf;
-        tn.faulted += nf;
+        st_form_line(&tn, id, "native", total, nf);
         if (ee) {
-            printf("form\t%s\t%s\tcases=%u\tfaulted=%u\n", id, ename, total - ef, ef);
-            te.forms += ef < total;
-            te.cases += total - ef;
-            te.faulted += ef;
+            st_form_line(&te, id, ename, total, ef);
         }
         i = k;
     }

@@ -68,134 +68,17 @@ static const char *const CMD = "state";
 
 static const im_arch *arch;
 
-/* Where the operands sit around the memory operand's brackets in a template. */
-struct mem_shape {
-    int base;     /* the operand right after '[', or -1 */
-    int in[IM_MAX_OPS], nin; /* other operands inside the brackets */
-    int post[IM_MAX_OPS], npost; /* operands after ']' (post-index): the address is the base */
-};
-
-static struct mem_shape mem_shape(const im_form *f)
-{
-    struct mem_shape m = {-1, {0}, 0, {0}, 0};
-    int depth = 0;
-    for (const char *p = f->tpl; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '[') {
-            depth = 1;
-            if ((unsigned char)p[1] >= 1 && (unsigned char)p[1] <= IM_MAX_OPS && m.base < 0)
-                m.base = p[1] - 1, p++;
-        } else if (ch == ']') {
-            depth = 2;
-        } else if (ch >= 1 && ch <= IM_MAX_OPS) {
-            if (depth == 1)
-                m.in[m.nin++] = ch - 1;
-            else if (depth == 2 && m.base >= 0)
-                m.post[m.npost++] = ch - 1;
-        }
-    }
-    return m;
-}
 
 /* ---- rules ---- */
 
 /* --undefined: what a form leaves UNKNOWN (KEY<TAB>ITEMS: nzcv, fpsr, or case). */
 enum { U_NZCV = 1, U_FPSR = 2, U_CASE = 4 };
-enum { U_TARGET = 1, U_MONITOR = 8 }; /* --implicit */
-struct rule {
-    char key[64]; /* a glob on the form id, or a mnemonic */
-    unsigned bits;
-    int mon; /* --implicit monitor:FORM: the load-exclusive that opens the monitor, or -1 */
-};
-struct rules {
-    struct rule *v;
-    size_t n;
-    int implicit; /* reading --implicit: ITEMS is "target" */
-};
-
-static int rule_line(void *ctx, char **fields, int nf, const char *path, int ln)
-{
-    struct rules *rs = ctx;
-    if (nf < 2 || strlen(fields[0]) >= 64) {
-        tool_error(CMD, "%s:%d: expected KEY<TAB>%s", path, ln, rs->implicit ? "target" : "ITEMS");
-        return 1;
-    }
-    struct rule r = {{0}, 0, -1};
-    snprintf(r.key, sizeof r.key, "%s", fields[0]);
-    for (char *s = fields[1]; *s;) {
-        size_t l = strcspn(s, " ,");
-        unsigned b = 0;
-        if (rs->implicit && l > 8 && !strncmp(s, "monitor:", 8)) {
-            char id[64];
-            snprintf(id, sizeof id, "%.*s", (int)(l - 8 < 63 ? l - 8 : 63), s + 8);
-            r.mon = im_form_lookup(IM_TARGET_AARCH64, id);
-            if (r.mon < 0 || mem_shape(&arch->forms[r.mon]).base < 0) {
-                tool_error(CMD, "%s:%d: monitor:%s: %s", path, ln, id,
-                           r.mon < 0 ? "no such aarch64 form"
-                                     : "not a load with a base register ([Xn|SP])");
-                return 1;
-            }
-            b = U_MONITOR;
-        } else if (rs->implicit)
-            b = l == 6 && !strncmp(s, "target", 6);
-        else if (l == 4 && !strncmp(s, "nzcv", 4))
-            b = U_NZCV;
-        else if (l == 4 && !strncmp(s, "fpsr", 4))
-            b = U_FPSR;
-        else if (l == 4 && !strncmp(s, "case", 4))
-            b = U_CASE;
-        if (!b) {
-            tool_error(CMD, "%s:%d: unknown item '%.*s' (%s)", path, ln, (int)l, s,
-                       rs->implicit ? "target, monitor:FORM" : "nzcv, fpsr, case");
-            return 1;
-        }
-        r.bits |= b;
-        s += l;
-        s += strspn(s, " ,");
-    }
-    struct rule *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
-    if (!nv)
-        abort();
-    rs->v = nv;
-    rs->v[rs->n++] = r;
-    return 0;
-}
-
-static unsigned rule_bits(const struct rules *rs, const im_form *f)
-{
-    unsigned b = 0;
-    for (size_t i = 0; i < rs->n; i++)
-        if (!fnmatch(rs->v[i].key, f->id, 0) || st_key_names(rs->v[i].key, f))
-            b |= rs->v[i].bits;
-    return b;
-}
-
-/* The load-exclusive a monitor:FORM rule names for f (the last matching line), or -1. */
-static int rule_monitor(const struct rules *rs, const im_form *f)
-{
-    int m = -1;
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->v[i].mon >= 0 && (!fnmatch(rs->v[i].key, f->id, 0) || st_key_names(rs->v[i].key, f)))
-            m = rs->v[i].mon;
-    return m;
-}
-
-static struct rules undefs, implicits = {NULL, 0, 1};
+static const struct st_item undef_items[] = {{"nzcv", U_NZCV}, {"fpsr", U_FPSR}, {"case", U_CASE}};
+static struct st_rules undefs = {.cmd = "state", .t = IM_TARGET_AARCH64, .items = undef_items,
+                                 .nitems = sizeof undef_items / sizeof undef_items[0]},
+                       implicits = {.cmd = "state", .t = IM_TARGET_AARCH64, .implicit = 1};
 static struct st_skips skips;
 
-/* Not-run keys "text:GLOB": cases whose text matches are drawn again (an msr to a system
- * register EL0 may not write, say), unless an "allow:GLOB" key matches the text too; a form
- * left with no case is not run, for that reason. */
-static const char *text_skip(const char *text)
-{
-    for (size_t i = 0; i < skips.n; i++)
-        if (!strncmp(skips.v[i].key, "allow:", 6) && !fnmatch(skips.v[i].key + 6, text, 0))
-            return NULL;
-    for (size_t i = 0; i < skips.n; i++)
-        if (!strncmp(skips.v[i].key, "text:", 5) && !fnmatch(skips.v[i].key + 5, text, 0))
-            return skips.v[i].reason;
-    return NULL;
-}
 
 /* ---- cases ---- */
 
@@ -274,7 +157,7 @@ static int monitor_ops(struct acase *c, int lf, int base, unsigned idx)
 {
     static im_operand samples[IM_MAX_SAMPLES];
     const im_form *f = &arch->forms[c->h.form], *l = &arch->forms[lf];
-    struct mem_shape lms = mem_shape(l);
+    struct st_mem_shape lms = st_mem_shape(l);
     int used[32] = {0};
     for (unsigned i = 0; i < f->nops; i++)
         if (c->ops[i].type == IM_OP_REG && is_gpr(f->kinds[i]))
@@ -314,11 +197,11 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
     if (!r.s)
         r.s = 1;
     static im_operand samples[IM_MAX_SAMPLES];
-    struct mem_shape ms = mem_shape(f);
-    unsigned rb = rule_bits(&undefs, f);
-    int target = (int)(rule_bits(&implicits, f) & U_TARGET);
+    struct st_mem_shape ms = st_mem_shape(f);
+    unsigned rb = st_rule_bits(&undefs, f);
+    int target = (int)(st_rule_bits(&implicits, f) & ST_U_TARGET);
     int literal = !strncmp(f->mnem, "ld", 2) || !strcmp(f->mnem, "prfm");
-    int mon = rule_monitor(&implicits, f);
+    int mon = st_rule_monitor(&implicits, f);
     if (mon >= 0 && ms.base < 0)
         return -1; /* refused by cmd_state_a64 */
     /* texts a not-run rule refuses (most system registers of msr) take more draws */
@@ -424,7 +307,7 @@ static int make_case(int fi, unsigned idx, uint64_t seed, unsigned slot, struct 
         if (im_encode(IM_TARGET_AARCH64, fi, test, tmp, sizeof tmp) <= 0 || (rb & U_CASE))
             continue;
         im_print(IM_TARGET_AARCH64, fi, test, c->h.text, sizeof c->h.text);
-        const char *ts = text_skip(c->h.text);
+        const char *ts = st_text_skip(&skips, c->h.text);
         if (ts) {
             *why = ts;
             continue;
@@ -459,18 +342,6 @@ static int draw_case(void *ctx, int fi, unsigned k, unsigned slot, struct st_cas
     return make_case(fi, k, d->seed, slot, (struct acase *)c, &d->why);
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static void put_case(const struct st_ops *o, const struct st_case *h, uint8_t *rec)
 {
     (void)o;
@@ -478,20 +349,17 @@ static void put_case(const struct st_ops *o, const struct st_case *h, uint8_t *r
     memset(rec, 0, ST_REC);
     memcpy(rec + VIN, c->v, sizeof c->v);
     for (unsigned i = 0; i < 32; i++)
-        put64(rec + XIN + 8 * i, c->x[i]);
-    put64(rec + XIN + O_NZCV, c->nzcv);
-    put64(rec + XIN + O_FPCR, c->fpcr);
-    put64(rec + XIN + O_FPSR, c->fpsr);
-    put64(rec + XIN + O_TPIDR, c->tpidr);
+        im_put64(rec + XIN + 8 * i, c->x[i]);
+    im_put64(rec + XIN + O_NZCV, c->nzcv);
+    im_put64(rec + XIN + O_FPCR, c->fpcr);
+    im_put64(rec + XIN + O_FPSR, c->fpsr);
+    im_put64(rec + XIN + O_TPIDR, c->tpidr);
     memcpy(rec + SCR_OFF, c->scratch, SCR_LEN);
 }
 
 /* ---- code ---- */
 
-/* The scaffolding is fixed instruction words; with --scaffold each is also listed with its
- * assembler text ("scaffold<TAB>HEX<TAB>TEXT"), and conformance/test_state.py assembles the
- * text with GNU as and requires the same bytes. */
-static FILE *listing;
+/* The scaffolding is fixed instruction words (st_word, listed with --scaffold). */
 
 /* Fault injection for the self-test: IMAGO_FAULT_STATE_SCAFFOLD=1 gives the loads and stores
  * of the v registers (ldp/stp q) a load's word, in the code and in the listing (whose text
@@ -501,36 +369,21 @@ static int fault_scaffold;
  * the load-exclusive), so every store-exclusive fails. */
 static int fault_monitor;
 
-static void ins(im_buf *b, uint32_t w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void ins(im_buf *b, uint32_t w, const char *fmt, ...)
-{
-    uint8_t x[4];
-    im_put32(x, w);
-    im_buf_bytes(b, x, 4);
-    if (!listing)
-        return;
-    fprintf(listing, "scaffold\t%02x%02x%02x%02x\t", x[0], x[1], x[2], x[3]);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(listing, fmt, ap);
-    va_end(ap);
-    fputc('\n', listing);
-}
 
 static void mov32(im_buf *b, unsigned rd, uint64_t v) /* movz, movk: a 32-bit address */
 {
-    ins(b, 0xd2800000u | (uint32_t)(v & 0xffff) << 5 | rd, "movz x%u, #0x%x", rd,
+    st_word(b, 0xd2800000u | (uint32_t)(v & 0xffff) << 5 | rd, "movz x%u, #0x%x", rd,
         (unsigned)(v & 0xffff));
-    ins(b, 0xf2a00000u | (uint32_t)(v >> 16 & 0xffff) << 5 | rd, "movk x%u, #0x%x, lsl #16", rd,
+    st_word(b, 0xf2a00000u | (uint32_t)(v >> 16 & 0xffff) << 5 | rd, "movk x%u, #0x%x, lsl #16", rd,
         (unsigned)(v >> 16 & 0xffff));
 }
 
 static void mov64(im_buf *b, unsigned rd, uint64_t v) /* movz, movk x3: any value */
 {
-    ins(b, 0xd2800000u | (uint32_t)(v & 0xffff) << 5 | rd, "movz x%u, #0x%x", rd,
+    st_word(b, 0xd2800000u | (uint32_t)(v & 0xffff) << 5 | rd, "movz x%u, #0x%x", rd,
         (unsigned)(v & 0xffff));
     for (unsigned hw = 1; hw < 4; hw++)
-        ins(b, 0xf2800000u | hw << 21 | (uint32_t)(v >> 16 * hw & 0xffff) << 5 | rd,
+        st_word(b, 0xf2800000u | hw << 21 | (uint32_t)(v >> 16 * hw & 0xffff) << 5 | rd,
             "movk x%u, #0x%x, lsl #%u", rd, (unsigned)(v >> 16 * hw & 0xffff), 16 * hw);
 }
 
@@ -540,13 +393,13 @@ static void pair(im_buf *b, int load, int q, unsigned t1, unsigned t2, unsigned 
     unsigned sc = q ? 16 : 8;
     uint32_t w = (q ? 0xad000000u : 0xa9000000u) | (load || (q && fault_scaffold) ? 1u << 22 : 0) |
                  ((uint32_t)(off / (int)sc) & 0x7f) << 15 | t2 << 10 | n << 5 | t1;
-    ins(b, w, "%s %c%u, %c%u, [x%u, #%d]", load ? "ldp" : "stp", q ? 'q' : 'x', t1, q ? 'q' : 'x',
+    st_word(b, w, "%s %c%u, %c%u, [x%u, #%d]", load ? "ldp" : "stp", q ? 'q' : 'x', t1, q ? 'q' : 'x',
         t2, n, off);
 }
 
 static void ldst(im_buf *b, int load, unsigned t, unsigned n, unsigned off) /* ldr/str x */
 {
-    ins(b, (load ? 0xf9400000u : 0xf9000000u) | (off / 8) << 10 | n << 5 | t, "%s x%u, [x%u, #%u]",
+    st_word(b, (load ? 0xf9400000u : 0xf9000000u) | (off / 8) << 10 | n << 5 | t, "%s x%u, [x%u, #%u]",
         load ? "ldr" : "str", t, n, off);
 }
 
@@ -556,22 +409,22 @@ static void sysreg(im_buf *b, int write, unsigned sr, unsigned t)
     static const uint32_t enc[] = {0x4200, 0x4400, 0x4420, 0xd040};
     static const char *const names[] = {"nzcv", "fpcr", "fpsr", "tpidr_el0"};
     if (write)
-        ins(b, 0xd51b0000u | enc[sr] | t, "msr %s, x%u", names[sr], t);
+        st_word(b, 0xd51b0000u | enc[sr] | t, "msr %s, x%u", names[sr], t);
     else
-        ins(b, 0xd53b0000u | enc[sr] | t, "mrs x%u, %s", t, names[sr]);
+        st_word(b, 0xd53b0000u | enc[sr] | t, "mrs x%u, %s", t, names[sr]);
 }
 
 static void mov_sp(im_buf *b, int to_sp, unsigned r) /* mov sp, xr / mov xr, sp */
 {
     if (to_sp)
-        ins(b, 0x9100001fu | r << 5, "mov sp, x%u", r);
+        st_word(b, 0x9100001fu | r << 5, "mov sp, x%u", r);
     else
-        ins(b, 0x910003e0u | r, "mov x%u, sp", r);
+        st_word(b, 0x910003e0u | r, "mov x%u, sp", r);
 }
 
 static void branch(im_buf *b, int64_t n) /* b .+n */
 {
-    ins(b, 0x14000000u | ((uint32_t)(n / 4) & 0x3ffffff), "b .%+" PRId64, n);
+    st_word(b, 0x14000000u | ((uint32_t)(n / 4) & 0x3ffffff), "b .%+" PRId64, n);
 }
 
 /* b to offset to (at or after the current one), then udf #0 words up to it. */
@@ -595,7 +448,7 @@ static void prologue(im_buf *b)
     for (unsigned r = 19; r < 31; r += 2)
         pair(b, 0, 0, r, r + 1, 0, (int)(r - 19) * 8);
     for (unsigned r = 8; r < 16; r += 2)
-        ins(b, 0x6d000000u | ((r - 8) + 12) << 15 | (r + 1) << 10 | r, "stp d%u, d%u, [x0, #%u]", r,
+        st_word(b, 0x6d000000u | ((r - 8) + 12) << 15 | (r + 1) << 10 | r, "stp d%u, d%u, [x0, #%u]", r,
             r + 1, (r - 8 + 12) * 8);
     mov_sp(b, 0, 1);
     ldst(b, 0, 1, 0, H_SP);
@@ -615,12 +468,12 @@ static void epilogue(im_buf *b, uint64_t saved)
     ldst(b, 1, 1, 0, H_FPCR);
     sysreg(b, 1, SR_FPCR, 1);
     for (unsigned r = 8; r < 16; r += 2)
-        ins(b, 0x6d400000u | ((r - 8) + 12) << 15 | (r + 1) << 10 | r, "ldp d%u, d%u, [x0, #%u]", r,
+        st_word(b, 0x6d400000u | ((r - 8) + 12) << 15 | (r + 1) << 10 | r, "ldp d%u, d%u, [x0, #%u]", r,
             r + 1, (r - 8 + 12) * 8);
     for (unsigned r = 19; r < 31; r += 2)
         pair(b, 1, 0, r, r + 1, 0, (int)(r - 19) * 8);
-    ins(b, 0xd2800000u, "movz x0, #0x0");
-    ins(b, 0xd65f03c0u, "ret");
+    st_word(b, 0xd2800000u, "movz x0, #0x0");
+    st_word(b, 0xd65f03c0u, "ret");
 }
 
 /* Load the in-state of the record at rec: x0 is the base, loaded last. */
@@ -650,7 +503,7 @@ static void path_head(im_buf *b, uint64_t rec, int spill, unsigned base, unsigne
         sysreg(b, 1, SR_TPIDR, 0);
     mov32(b, base, rec + XOUT);
     ldst(b, 0, flag, base, flag * 8);
-    ins(b, 0xd2800000u | (uint32_t)taken << 5 | flag, "movz x%u, #0x%x", flag, (unsigned)taken);
+    st_word(b, 0xd2800000u | (uint32_t)taken << 5 | flag, "movz x%u, #0x%x", flag, (unsigned)taken);
 }
 
 static void store_state(im_buf *b, int spill, unsigned base, unsigned flag)
@@ -689,7 +542,7 @@ static void store_state(im_buf *b, int spill, unsigned base, unsigned flag)
 static int monitor_code(im_buf *b, int lf, const im_operand *ops, int open, const uint64_t *x)
 {
     if (!open) {
-        ins(b, 0xd5033f5fu, "clrex");
+        st_word(b, 0xd5033f5fu, "clrex");
         return 0;
     }
     uint8_t w[4];
@@ -697,9 +550,9 @@ static int monitor_code(im_buf *b, int lf, const im_operand *ops, int open, cons
     if (im_encode(IM_TARGET_AARCH64, lf, ops, w, sizeof w) != 4 ||
         im_print(IM_TARGET_AARCH64, lf, ops, text, sizeof text) < 0)
         return IM_ERR_NO_ENCODING;
-    ins(b, im_get32(w), "%s", text);
+    st_word(b, im_get32(w), "%s", text);
     const im_form *l = &arch->forms[lf];
-    int base = mem_shape(l).base;
+    int base = st_mem_shape(l).base;
     for (unsigned i = 0; i < l->nops; i++)
         if ((int)i != base && ops[i].type == IM_OP_REG && is_gpr(l->kinds[i]))
             mov64(b, ops[i].reg, x[ops[i].reg]);
@@ -746,34 +599,17 @@ static int emit_case(im_buf *b, struct acase *c, uint64_t base)
     return 0;
 }
 
+static int emit_one(im_buf *b, struct st_case *c, uint64_t base)
+{
+    return emit_case(b, (struct acase *)c, base);
+}
+
 /* The image of cases[0..n) at their slots: entry "run". */
 static int build_image(const struct st_ops *o, struct st_case *const *cs, size_t n, uint64_t saved,
                        uint64_t base, im_image **out)
 {
-    (void)o;
-    im_buf *b = im_buf_new(IM_TARGET_AARCH64);
-    if (!b)
-        return IM_ERR_NOMEM;
-    int entry = im_buf_label(b);
-    im_buf_bind(b, entry);
-    prologue(b);
-    for (size_t i = 0; i < n; i++) {
-        struct acase *c = (struct acase *)cs[i];
-        b_to(b, (size_t)(st_code_addr(c->h.slot) - base));
-        int err = emit_case(b, c, base);
-        if (!err && im_buf_offset(b) > st_code_addr(c->h.slot + 1) - base - 4) {
-            tool_error(CMD, "aarch64: the code of a case of %s is longer than %u bytes",
-                       arch->forms[c->h.form].id, ST_CODE_STRIDE - 4);
-            err = IM_ERR_RANGE;
-        }
-        if (err) {
-            im_buf_free(b);
-            return err;
-        }
-    }
-    b_to(b, (size_t)(st_code_addr(cs[n - 1]->slot + 1) - base));
-    epilogue(b, saved);
-    return st_image(b, entry, out);
+    static const struct st_code code = {prologue, b_to, emit_one, epilogue};
+    return st_build_code(o, &code, cs, n, saved, base, out);
 }
 
 /* --scaffold: every piece of scaffolding the cases use, at a record's addresses. */
@@ -782,7 +618,7 @@ static int list_scaffold(void)
     im_buf *b = im_buf_new(IM_TARGET_AARCH64);
     if (!b)
         return 1;
-    listing = stdout;
+    st_listing = stdout;
     uint64_t rec = st_rec_addr(3);
     prologue(b);
     load_state(b, rec);
@@ -804,7 +640,7 @@ static int list_scaffold(void)
         if (lf < 0 || done)
             continue;
         const im_form *l = &arch->forms[lf];
-        int lb = mem_shape(l).base;
+        int lb = st_mem_shape(l).base;
         for (unsigned sp = 0; sp < 2; sp++) {
             im_operand ops[IM_MAX_OPS];
             uint64_t x[32];
@@ -829,7 +665,7 @@ static int list_scaffold(void)
         }
     }
     epilogue(b, st_rec_addr(0) - ST_HDR);
-    listing = NULL;
+    st_listing = NULL;
     im_buf_free(b);
     return fflush(stdout) != 0;
 }
@@ -868,7 +704,7 @@ static unsigned monitor_check(const char *eng, const struct acase *c, const stru
     unsigned d = 0;
     const im_form *f = &arch->forms[c->h.form];
     if (f->nops && c->ops[0].type == IM_OP_REG && is_gpr(f->kinds[0]) && c->ops[0].reg < 31) {
-        uint64_t st = get64(o->rec + XOUT + 8 * c->ops[0].reg), want = c->mon_open ? 0 : 1;
+        uint64_t st = im_get64(o->rec + XOUT + 8 * c->ops[0].reg), want = c->mon_open ? 0 : 1;
         if (st != want) {
             diverge(eng, c, "monitor", "monitor %s: status x%u is 0x%" PRIx64 ", not %" PRIu64,
                     c->mon_open ? "open" : "closed", c->ops[0].reg, st, want);
@@ -917,7 +753,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
             snprintf(name, sizeof name, "%s%s", w == 5 ? "" : "reg:", words[w].name);
             off = words[w].off;
         }
-        uint64_t a = get64(ref->rec + off), b = get64(eng->rec + off);
+        uint64_t a = im_get64(ref->rec + off), b = im_get64(eng->rec + off);
         if (a != b) {
             diverge(ename, c, name, "%s 0x%" PRIx64 ", %s 0x%" PRIx64, rname, a, ename, b);
             d++;
@@ -929,7 +765,7 @@ static unsigned compare(const struct acase *c, const struct st_outcome *ref,
             char name[16];
             snprintf(name, sizeof name, "reg:v%u", i);
             diverge(ename, c, name, "%s 0x%016" PRIx64 "%016" PRIx64 ", %s 0x%016" PRIx64 "%016" PRIx64,
-                    rname, get64(va + 8), get64(va), ename, get64(vb + 8), get64(vb));
+                    rname, im_get64(va + 8), im_get64(va), ename, im_get64(vb + 8), im_get64(vb));
             d++;
         }
     }
@@ -1008,7 +844,7 @@ int cmd_state_a64(int argc, char **argv)
     fault_scaffold = getenv("IMAGO_FAULT_STATE_SCAFFOLD") && *getenv("IMAGO_FAULT_STATE_SCAFFOLD");
     fault_monitor = getenv("IMAGO_FAULT_STATE_MONITOR") && *getenv("IMAGO_FAULT_STATE_MONITOR");
     if (scaffold) {
-        int st = (o.implicit && st_read_rules(CMD, o.implicit, rule_line, &implicits)) ||
+        int st = (o.implicit && st_read_rules(CMD, o.implicit, st_rule_line, &implicits)) ||
                  list_scaffold();
         free(implicits.v);
         implicits.v = NULL;
@@ -1024,9 +860,9 @@ int cmd_state_a64(int argc, char **argv)
                    re == IM_ENGINE_NONE ? rname : ename);
         return 1;
     }
-    if ((undef_path && st_read_rules(CMD, undef_path, rule_line, &undefs)) ||
+    if ((undef_path && st_read_rules(CMD, undef_path, st_rule_line, &undefs)) ||
         (skip_path && st_read_skips(CMD, skip_path, &skips)) ||
-        (impl_path && st_read_rules(CMD, impl_path, rule_line, &implicits)))
+        (impl_path && st_read_rules(CMD, impl_path, st_rule_line, &implicits)))
         return 1;
     for (size_t i = 0; i < nonly; i++)
         if (im_form_lookup(IM_TARGET_AARCH64, only[i]) < 0) {
@@ -1052,7 +888,7 @@ int cmd_state_a64(int argc, char **argv)
             printf("notrun\t%s\t%s\n", f->id, reason);
             continue;
         }
-        if (rule_monitor(&implicits, f) >= 0 && mem_shape(f).base < 0) {
+        if (st_rule_monitor(&implicits, f) >= 0 && st_mem_shape(f).base < 0) {
             tool_error(CMD, "%s: a monitor:FORM line names form %s, which has no base register",
                        impl_path, f->id);
             st_cases_free(&list);
@@ -1083,9 +919,7 @@ int cmd_state_a64(int argc, char **argv)
         status = 1;
         goto out;
     }
-    struct {
-        unsigned forms, cases, faulted, diverge;
-    } tr = {0, 0, 0, 0}, te = {0, 0, 0, 0};
+    struct st_tally tr = {0}, te = {0};
     for (size_t i = 0; i < n;) {
         size_t k = i;
         unsigned rf = 0, ef = 0;
@@ -1103,15 +937,9 @@ int cmd_state_a64(int argc, char **argv)
         if (rf == total)
             printf("notrun\t%s\tevery case faults on %s (%s); every engine must fault too\n", id,
                    rname, ref[i].detail);
-        printf("form\t%s\t%s\tcases=%u\tfaulted=%u\n", id, rname, total - rf, rf);
-        tr.forms += rf < total;
-        tr.cases += total - rf;
-        tr.faulted += rf;
+        st_form_line(&tr, id, rname, total, rf);
         if (two) {
-            printf("form\t%s\t%s\tcases=%u\tfaulted=%u\n", id, ename, total - ef, ef);
-            te.forms += ef < total;
-            te.cases += total - ef;
-            te.faulted += ef;
+            st_form_line(&te, id, ename, total, ef);
         }
         i = k;
     }

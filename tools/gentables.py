@@ -22,15 +22,40 @@ MAX_SLICES = 8
 
 
 # The row flags of the ARM tables (A32 and A64) and their bits in im_form.flags
-# (encoders/core/form.h; A64's own from bit 6 on: encoders/a64/a64.h).
+# (encoders/core/form.h; each architecture's own from bit 6 on: encoders/a64/a64.h,
+# encoders/a32/a32.h).
 ARM_FLAGS = {
     "pcalign": 1 << 2,
     "pcimm": 1 << 3,
     "wb": 1 << 4,
     "ldpair": 1 << 5,
-    "spext": 1 << 6,  # A64: A64_FF_SPEXT (encoders/a64/a64.h)
-    "stx": 1 << 7,  # A64: A64_FF_STX
     "page": 1 << 15,  # any: IM_FF_PAGE (encoders/core/form.h), a page-relative target
+}
+ARCH_FLAGS = {
+    "a64": {
+        "spext": 1 << 6,  # A64_FF_SPEXT (encoders/a64/a64.h)
+        "stx": 1 << 7,  # A64_FF_STX
+    },
+    # encoders/a32/a32.h: bits 6-7 data processing, 8-10 loads and stores, 11 branches and
+    # system, 12-13 VFP, 14 misc (each area names its own)
+    "a32": {
+        "pcu": 1 << 6,  # A32_FF_PCU (encoders/a32/a32.h): dp, a shift by pc UNPREDICTABLE
+        "unpred": 1 << 14,  # A32_FF_UNPRED (encoders/a32/a32.h): misc
+        "ovl": 1 << 8,  # A32_FF_OVL (encoders/a32/a32.h): loads and stores
+        "stx": 1 << 9,  # A32_FF_STX
+        "rtdiff": 1 << 12,  # A32_FF_RTDIFF (a32_vfp.c)
+    },
+}
+
+# A32 only: what a row needs of the architecture, an extension or the FPU (at most one per
+# row): im_form.req (encoders/core/form.h, whose IM_A32R_* enum these numbers must match).
+# `imago asm` refuses the row unless .arch, .arch_extension or .fpu selected it
+# (docs/asm.md).
+A32_REQUIRES = {
+    "v4t": 1, "v5t": 2, "v5te": 3, "v6": 4, "v6k": 5, "v6t2": 6, "v7": 7,
+    "idiv": 8, "sec": 9, "mp": 10, "virt": 11,
+    "vfp": 12, "vfp_dp": 13, "vfpv3": 14, "vfpv3_dp": 15, "vfpv4": 16, "vfpv4_dp": 17,
+    "neon": 18, "neon_fp16": 19, "neon_vfpv4": 20, "fp16": 21,
 }
 
 
@@ -78,7 +103,7 @@ def c_str(s):
 def parse_syntax(syntax, kinds):
     """Return (mnemonic, cond_operand_index or None, template, operands)."""
     syntax = syntax.strip()
-    m = re.match(r"([a-z0-9.]+(?:\{\w+:\w+\})?)(.*)$", syntax)
+    m = re.match(r"([a-z0-9.]+(?:\{\w+:\w+\}(?:\.[a-z0-9]+)*)?)(.*)$", syntax)
     if not m:
         raise RowError("empty syntax")
     mnem_part, rest = m.group(1), m.group(2)
@@ -95,9 +120,14 @@ def parse_syntax(syntax, kinds):
         return len(ops) - 1
 
     cond = None
-    cm = re.match(r"^([a-z0-9.]+)\{(\w+):(\w+)\}$", mnem_part)
+    cond_at = 0xFF
+    # the condition placeholder ends the mnemonic, or comes right before a '.' suffix
+    # (A32 VFP: vadd{c:cond}.f32 reads vaddeq.f32)
+    cm = re.match(r"^([a-z0-9.]+)\{(\w+):(\w+)\}((?:\.[a-z0-9]+)*)$", mnem_part)
     if cm:
-        mnem = cm.group(1)
+        mnem = cm.group(1) + cm.group(4)
+        if cm.group(4):
+            cond_at = len(cm.group(1))
         if kinds.get(cm.group(3), ("",))[0] != "COND":
             raise RowError(f"mnemonic placeholder must be a COND kind, not '{cm.group(3)}'")
         cond = add_op(cm.group(2), cm.group(3), 0)
@@ -139,7 +169,7 @@ def parse_syntax(syntax, kinds):
             i += 1
     if depth:
         raise RowError("unclosed optional group")
-    return mnem, cond, "".join(tpl), ops
+    return mnem, cond, cond_at, "".join(tpl), ops
 
 
 def parse_arm_encoding(enc, ops, kinds):
@@ -355,7 +385,7 @@ def expand_cc(line):
     return out
 
 
-def load_rows(tbl_dir, kinds, family):
+def load_rows(tbl_dir, kinds, family, arch):
     rows = []
     ids = set()
     files = sorted(f for f in os.listdir(tbl_dir) if f.endswith(".tbl"))
@@ -374,7 +404,7 @@ def load_rows(tbl_dir, kinds, family):
                 except RowError as e:
                     raise RowError(f"{where}: {e}") from None
                 for s in lines:
-                    rows.append(load_row(s, where, kinds, family, ids))
+                    rows.append(load_row(s, where, kinds, family, ids, arch))
     if family == "arm":
         seen = {}
         for r in rows:
@@ -385,7 +415,7 @@ def load_rows(tbl_dir, kinds, family):
     return rows
 
 
-def load_row(s, where, kinds, family, ids):
+def load_row(s, where, kinds, family, ids, arch):
     try:
         cols = [c.strip() for c in s.split("|")]
         if len(cols) not in (3, 4):
@@ -397,8 +427,8 @@ def load_row(s, where, kinds, family, ids):
         if rid in ids:
             raise RowError(f"duplicate id '{rid}'")
         ids.add(rid)
-        mnem, cond, tpl, ops = parse_syntax(syntax, kinds)
-        fl = 0
+        mnem, cond, cond_at, tpl, ops = parse_syntax(syntax, kinds)
+        fl = req = 0
         for flag in flags:
             if family == "x86" and flag == "x64":
                 fl |= 1
@@ -406,9 +436,16 @@ def load_row(s, where, kinds, family, ids):
                 fl |= 2
             elif family == "arm" and flag in ARM_FLAGS:
                 fl |= ARM_FLAGS[flag]
+            elif flag in ARCH_FLAGS.get(arch, {}):
+                fl |= ARCH_FLAGS[arch][flag]
+            elif arch == "a32" and flag in A32_REQUIRES:
+                if req:
+                    raise RowError(f"a row needs one feature at most ('{flag}' is a second)")
+                req = A32_REQUIRES[flag]
             else:
                 raise RowError(f"unknown flag '{flag}'")
-        row = dict(id=rid, mnem=mnem, cond=cond, tpl=tpl, ops=ops, flags=fl, where=where)
+        row = dict(id=rid, mnem=mnem, cond=cond, cond_at=cond_at, tpl=tpl, ops=ops, flags=fl,
+                   req=req, where=where)
         if family == "arm":
             row["bits"], row["mask"], row["slices"] = parse_arm_encoding(enc, ops, kinds)
         else:
@@ -442,7 +479,7 @@ def arm_whole(r, kinds):
 
 def emit(arch_dir, prefix, family, tables, out_dir):
     kinds, order = read_kinds(os.path.join("encoders", arch_dir, "kinds.def"))
-    rows = load_rows(os.path.join(tables, arch_dir), kinds, family)
+    rows = load_rows(os.path.join(tables, arch_dir), kinds, family, arch_dir)
     low = prefix.lower()
     lines = [f"/* generated by tools/gentables.py from {tables}/{arch_dir}/ tables (.tbl); do not edit */",
              f"static const im_form im_{low}_forms[] = {{"]
@@ -452,7 +489,7 @@ def emit(arch_dir, prefix, family, tables, out_dir):
         dl = ", ".join(str(o[2]) for o in r["ops"]) or "0"
         cond = 0xFF if r["cond"] is None else r["cond"]
         f = [f".id = {c_str(r['id'])}", f".mnem = {c_str(r['mnem'])}", f".tpl = {c_str(r['tpl'])}",
-             f".nops = {nops}", f".cond_op = {cond}", f".flags = {r['flags']}",
+             f".nops = {nops}", f".cond_op = {cond}", f".cond_at = {r['cond_at']}", f".flags = {r['flags']}",
              f".kinds = {{{kl}}}", f".defs = {{{dl}}}"]
         if family == "arm":
             sl = ", ".join("{%d, %d, %d, %d}" % s for s in r["slices"])
@@ -460,7 +497,7 @@ def emit(arch_dir, prefix, family, tables, out_dir):
                   f".nslices = {len(r['slices'])}", f".slices = {{{sl}}}"]
             whole, rel, pos = arm_whole(r, kinds)
             pl = ", ".join(str(x) for x in pos) or "0"
-            f += [f".whole = {whole}", f".rel = {rel}", f".pos = {{{pl}}}"]
+            f += [f".whole = {whole}", f".rel = {rel}", f".pos = {{{pl}}}", f".req = {r['req']}"]
         else:
             ob = ", ".join(f"0x{b:02x}" for b in r["opc"])
             rl = ", ".join(str(x) for x in r["roles"]) or "0"

@@ -2,6 +2,8 @@
 #include "state.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,4 +389,188 @@ void st_cases_free(struct st_cases *cs)
     free(cs->v);
     cs->v = NULL;
     cs->n = cs->cap = 0;
+}
+
+const char *st_text_skip(const struct st_skips *s, const char *text)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strncmp(s->v[i].key, "allow:", 6) && !fnmatch(s->v[i].key + 6, text, 0))
+            return NULL;
+    for (size_t i = 0; i < s->n; i++)
+        if (!strncmp(s->v[i].key, "text:", 5) && !fnmatch(s->v[i].key + 5, text, 0))
+            return s->v[i].reason;
+    return NULL;
+}
+
+struct st_mem_shape st_mem_shape(const im_form *f)
+{
+    struct st_mem_shape m = {-1, {0}, 0, {0}, 0};
+    int depth = 0;
+    for (const char *p = f->tpl; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '[') {
+            depth = 1;
+            if ((unsigned char)p[1] >= 1 && (unsigned char)p[1] <= IM_MAX_OPS && m.base < 0)
+                m.base = p[1] - 1, p++;
+        } else if (ch == ']') {
+            depth = 2;
+        } else if (ch >= 1 && ch <= IM_MAX_OPS) {
+            if (depth == 1)
+                m.in[m.nin++] = ch - 1;
+            else if (depth == 2 && m.base >= 0)
+                m.post[m.npost++] = ch - 1;
+        }
+    }
+    return m;
+}
+
+/* One item of a rule line (s, l bytes) into r: 0, or 1 after saying what is wrong. */
+static int rule_item(const struct st_rules *rs, struct st_rule *r, const char *s, size_t l,
+                     const char *path, int ln)
+{
+    unsigned b = 0;
+    if (rs->implicit && l > 8 && !strncmp(s, "monitor:", 8)) {
+        char id[64];
+        snprintf(id, sizeof id, "%.*s", (int)(l - 8 < 63 ? l - 8 : 63), s + 8);
+        r->mon = im_form_lookup(rs->t, id);
+        if (r->mon < 0 || st_mem_shape(&im_arch_for(rs->t)->forms[r->mon]).base < 0) {
+            tool_error(rs->cmd, "%s:%d: monitor:%s: %s", path, ln, id,
+                       r->mon < 0 ? "no such form of the target" : "not a load with a base register");
+            return 1;
+        }
+        b = ST_U_MONITOR;
+    } else if (!rs->implicit && rs->distinct_bit && l > 9 && !strncmp(s, "distinct:", 9)) {
+        unsigned i, j;
+        char tail, item[32];
+        snprintf(item, sizeof item, "%.*s", (int)(l < 31 ? l : 31), s);
+        if (sscanf(item + 9, "%u:%u%c", &i, &j, &tail) != 2 || i >= IM_MAX_OPS ||
+            j >= IM_MAX_OPS || i == j || r->ndis == ST_MAX_DISTINCT) {
+            tool_error(rs->cmd, "%s:%d: bad item '%s' (distinct:I:J, operand indexes 0..%d)",
+                       path, ln, item, IM_MAX_OPS - 1);
+            return 1;
+        }
+        r->dis[r->ndis][0] = (unsigned char)i;
+        r->dis[r->ndis++][1] = (unsigned char)j;
+        b = rs->distinct_bit;
+    } else if (rs->implicit) {
+        b = l == 6 && !strncmp(s, "target", 6) ? ST_U_TARGET : 0;
+    } else {
+        for (size_t i = 0; i < rs->nitems; i++)
+            if (strlen(rs->items[i].name) == l && !strncmp(s, rs->items[i].name, l))
+                b = rs->items[i].bit;
+    }
+    if (!b) {
+        char names[160] = "";
+        if (rs->implicit)
+            snprintf(names, sizeof names, "target, monitor:FORM");
+        for (size_t i = 0; !rs->implicit && i < rs->nitems; i++)
+            im_appendf(names, sizeof names, "%s%s", i ? ", " : "", rs->items[i].name);
+        if (!rs->implicit && rs->distinct_bit)
+            im_appendf(names, sizeof names, ", distinct:I:J");
+        tool_error(rs->cmd, "%s:%d: unknown item '%.*s' (%s)", path, ln, (int)l, s, names);
+        return 1;
+    }
+    r->bits |= b;
+    return 0;
+}
+
+int st_rule_line(void *ctx, char **fields, int nf, const char *path, int ln)
+{
+    struct st_rules *rs = ctx;
+    if (nf < 2 || strlen(fields[0]) >= 64) {
+        tool_error(rs->cmd, "%s:%d: expected KEY<TAB>%s", path, ln,
+                   rs->implicit ? "target" : "ITEMS");
+        return 1;
+    }
+    struct st_rule r = {{0}, 0, -1, {{0}}, 0};
+    snprintf(r.key, sizeof r.key, "%s", fields[0]);
+    for (char *s = fields[1]; *s;) {
+        size_t l = strcspn(s, " ,");
+        if (rule_item(rs, &r, s, l, path, ln))
+            return 1;
+        s += l;
+        s += strspn(s, " ,");
+    }
+    struct st_rule *nv = realloc(rs->v, (rs->n + 1) * sizeof *nv);
+    if (!nv)
+        abort();
+    rs->v = nv;
+    rs->v[rs->n++] = r;
+    return 0;
+}
+
+int st_rule_names(const struct st_rule *r, const im_form *f)
+{
+    return !fnmatch(r->key, f->id, 0) || st_key_names(r->key, f);
+}
+
+unsigned st_rule_bits(const struct st_rules *rs, const im_form *f)
+{
+    unsigned b = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (st_rule_names(&rs->v[i], f))
+            b |= rs->v[i].bits;
+    return b;
+}
+
+int st_rule_monitor(const struct st_rules *rs, const im_form *f)
+{
+    int m = -1;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].mon >= 0 && st_rule_names(&rs->v[i], f))
+            m = rs->v[i].mon;
+    return m;
+}
+
+FILE *st_listing;
+
+void st_word(im_buf *b, uint32_t w, const char *fmt, ...)
+{
+    uint8_t x[4];
+    im_put32(x, w);
+    im_buf_bytes(b, x, 4);
+    if (!st_listing)
+        return;
+    fprintf(st_listing, "scaffold\t%02x%02x%02x%02x\t", x[0], x[1], x[2], x[3]);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(st_listing, fmt, ap);
+    va_end(ap);
+    fputc('\n', st_listing);
+}
+
+int st_build_code(const struct st_ops *o, const struct st_code *k, struct st_case *const *cs,
+                  size_t n, uint64_t saved, uint64_t base, im_image **out)
+{
+    im_buf *b = im_buf_new(o->t);
+    if (!b)
+        return IM_ERR_NOMEM;
+    int entry = im_buf_label(b);
+    im_buf_bind(b, entry);
+    k->prologue(b);
+    for (size_t i = 0; i < n; i++) {
+        k->to(b, (size_t)(st_code_addr(cs[i]->slot) - base));
+        int err = k->emit(b, cs[i], base);
+        if (!err && im_buf_offset(b) > st_code_addr(cs[i]->slot + 1) - base - 4) {
+            tool_error(o->cmd, "%s: the code of a case of %s is longer than %u bytes",
+                       im_target_name(o->t), o->a->forms[cs[i]->form].id, ST_CODE_STRIDE - 4);
+            err = IM_ERR_RANGE;
+        }
+        if (err) {
+            im_buf_free(b);
+            return err;
+        }
+    }
+    k->to(b, (size_t)(st_code_addr(cs[n - 1]->slot + 1) - base));
+    k->epilogue(b, saved);
+    return st_image(b, entry, out);
+}
+
+void st_form_line(struct st_tally *t, const char *id, const char *engine, unsigned total,
+                  unsigned faulted)
+{
+    printf("form\t%s\t%s\tcases=%u\tfaulted=%u\n", id, engine, total - faulted, faulted);
+    t->forms += faulted < total;
+    t->cases += total - faulted;
+    t->faulted += faulted;
 }

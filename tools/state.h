@@ -1,5 +1,6 @@
 /* imago state: what the per-instruction state checks of every architecture share
- * (tools/cmd_state.c: x86, tools/cmd_state_a64.c: AArch64; docs/testing.md, "State checks").
+ * (tools/cmd_state.c: x86, tools/cmd_state_a64.c: AArch64, tools/cmd_state_a32.c: A32;
+ * docs/testing.md, "State checks").
  *
  * A check draws cases (struct st_case heads the architecture's own case struct), builds the
  * code of a batch of cases (each case's code at a fixed address, its record at a fixed
@@ -101,8 +102,85 @@ int st_read_skips(const char *cmd, const char *path, struct st_skips *out);
 /* The reason a form is not run, or NULL. */
 const char *st_skip_reason(const struct st_skips *s, const im_form *f);
 
+/* Not-run keys "text:GLOB": the reason a case whose text matches is drawn again, unless an
+ * "allow:GLOB" key matches the text too; NULL when neither. */
+const char *st_text_skip(const struct st_skips *s, const char *text);
+
+/* The ARM checks' scaffolding: fixed instruction words appended to b; with --scaffold
+ * (st_listing set) each is also listed with its assembler text ("scaffold<TAB>HEX<TAB>TEXT"),
+ * and conformance/test_state.py assembles the text with GNU as and requires the same bytes. */
+extern FILE *st_listing;
+void st_word(im_buf *b, uint32_t w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* What a check counts per engine for its summary line. */
+struct st_tally {
+    unsigned forms, cases, faulted, diverge, executed, skipped;
+};
+/* A form's line on engine ("form<TAB>ID<TAB>ENGINE<TAB>cases=N<TAB>faulted=M"), counted in t:
+ * a form run when not every one of its total cases faulted. */
+void st_form_line(struct st_tally *t, const char *id, const char *engine, unsigned total,
+                  unsigned faulted);
+
+/* The code of a batch, from the architecture's pieces: the prologue, each case's code at its
+ * slot (the buffer padded to an offset by `to`), the epilogue after the last slot. */
+struct st_code {
+    void (*prologue)(im_buf *b);
+    void (*to)(im_buf *b, size_t off);
+    int (*emit)(im_buf *b, struct st_case *c, uint64_t base); /* 0 or an IM_ERR_* code */
+    void (*epilogue)(im_buf *b, uint64_t saved);
+};
+/* st_ops.build for a check whose batches are made of st_code's pieces; a case whose code
+ * passes ST_CODE_STRIDE - 4 bytes is an error. */
+int st_build_code(const struct st_ops *o, const struct st_code *k, struct st_case *const *cs,
+                  size_t n, uint64_t saved, uint64_t base, im_image **out);
+
+/* Where the operands sit around a memory operand's brackets in a template (ARM). */
+struct st_mem_shape {
+    int base;                    /* the operand right after '[', or -1 */
+    int in[IM_MAX_OPS], nin;     /* other operands inside the brackets */
+    int post[IM_MAX_OPS], npost; /* operands after ']' (post-index): the address is the base */
+};
+struct st_mem_shape st_mem_shape(const im_form *f);
+
+/* The --undefined and --implicit files of the ARM checks: KEY<TAB>ITEMS, KEY a glob on the
+ * form id or a mnemonic (st_key_names). --undefined items are the check's own (items[],
+ * each a bit) and, where distinct_bit is set, distinct:I:J (operands I and J may not name a
+ * common register); --implicit items are target (ST_U_TARGET) and monitor:FORM
+ * (ST_U_MONITOR: FORM a load with a base register, which opens the exclusive monitor). */
+enum { ST_U_TARGET = 1, ST_U_MONITOR = 8 };
+#define ST_MAX_DISTINCT 8
+struct st_rule {
+    char key[64];
+    unsigned bits;
+    int mon;                               /* monitor:FORM: the form, or -1 */
+    unsigned char dis[ST_MAX_DISTINCT][2]; /* distinct:I:J pairs */
+    unsigned ndis;
+};
+struct st_item {
+    const char *name;
+    unsigned bit;
+};
+struct st_rules {
+    struct st_rule *v;
+    size_t n;
+    /* set by the caller */
+    const char *cmd;
+    im_target t;
+    int implicit;                /* reading --implicit */
+    const struct st_item *items; /* --undefined: the check's items */
+    size_t nitems;
+    unsigned distinct_bit; /* --undefined: the bit of distinct:I:J, or 0 (not offered) */
+};
+/* st_read_rules' line function for struct st_rules (ctx). */
+int st_rule_line(void *ctx, char **fields, int nf, const char *path, int ln);
+int st_rule_names(const struct st_rule *r, const im_form *f);
+unsigned st_rule_bits(const struct st_rules *rs, const im_form *f); /* every matching line's */
+int st_rule_monitor(const struct st_rules *rs, const im_form *f); /* the last monitor:FORM, or -1 */
+
 /* imago state -a aarch64 (tools/cmd_state_a64.c); cmd_state hands the target over. */
 int cmd_state_a64(int argc, char **argv);
+/* imago state -a arm (tools/cmd_state_a32.c). */
+int cmd_state_a32(int argc, char **argv);
 
 /* The options every state check takes (`imago state --help`). */
 struct st_opts {

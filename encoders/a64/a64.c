@@ -416,20 +416,7 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
  * tests/test_enc.c runs it. */
 int a64_check_areas(char *msg, size_t n)
 {
-    int bad = 0;
-    uint16_t all = 0;
-    if (n)
-        msg[0] = '\0';
-    for (size_t a = 0; a < NAREAS; a++) {
-        all |= areas[a]->check_flags;
-        if (areas[a]->check && !areas[a]->check_flags && !bad++ && n)
-            im_appendf(msg, n, "area %s has a check but no check_flags: it never runs",
-                       areas[a]->name);
-    }
-    if (all != A64_FF_CHECKED && !bad++ && n)
-        im_appendf(msg, n, "the areas' check_flags (0x%x) are not A64_FF_CHECKED (0x%x)", all,
-                   (unsigned)A64_FF_CHECKED);
-    return bad;
+    return im_arm_check_areas(areas, NAREAS, A64_FF_CHECKED, msg, n);
 }
 
 /* The A64_IMM, A64_IMMX and A64_PAIR lines restate what their kinds' field functions do;

@@ -39,29 +39,11 @@ enum {
 extern const uint8_t a64_kind_area[AK_COUNT];
 enum { A64_AREA_CORE, A64_AREA_INT, A64_AREA_MEM, A64_AREA_FP, A64_AREA_SIMD }; /* kinds.def */
 
-#define A64_NOT_MINE 1     /* parse/field/check: the kind or row is another area's */
-#define A64_NONE ((size_t)-1) /* samples/bad_samples: the kind is another area's */
-
-typedef struct a64_area {
-    const char *name;
-    /* Parse one operand of kind at *p (advance *p): 0, a negative error, or A64_NOT_MINE. */
-    int (*parse)(unsigned kind, const char **p, im_operand *op, const im_parse_ctx *ctx);
-    /* Append the operand's text; false when the kind is not the area's. */
-    bool (*print)(unsigned kind, const im_operand *op, char *buf, size_t n);
-    /* Operand i's field value: 0, a negative error (im_fail), or A64_NOT_MINE. */
-    int (*field)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
-    /* Samples for vectors: the count, or A64_NONE. */
-    size_t (*samples)(unsigned kind, im_rng *rng, im_operand *out, size_t max);
-    /* Bad operand texts (im_bad_sample): the count, or A64_NONE. May be NULL. */
-    size_t (*bad_samples)(unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
-    /* Whole-row checks after every field is valid (UNPREDICTABLE combinations and the
-     * like): 0 or a negative error. May be NULL. Called for the rows with a flag of
-     * A64_FF_CHECKED (a new check needs its flag there). */
-    int (*check)(const im_form *f, const im_operand *ops, const uint32_t *vals);
-    /* The row flags check looks at (part of A64_FF_CHECKED): a64_encode calls it only for
-     * rows with one of them. */
-    uint16_t check_flags;
-} a64_area;
+#define A64_NOT_MINE IM_AREA_NOT_MINE /* parse/field/check: the kind or row is another area's */
+#define A64_NONE IM_AREA_NONE         /* samples/bad_samples: the kind is another area's */
+/* An area (encoders/core/form.h): its check is called for rows with a flag of its
+ * check_flags, part of A64_FF_CHECKED. */
+typedef im_arm_area a64_area;
 
 extern const a64_area a64_area_int, a64_area_mem, a64_area_fp, a64_area_simd;
 /* The areas' field functions (each area's .field), which a64.c calls by kind directly. */

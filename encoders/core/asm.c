@@ -33,6 +33,7 @@ typedef struct stmt {
     size_t count;       /* S_SPACE */
     size_t off;         /* offset in the code, set when emitted */
     uint8_t byte;       /* S_SPACE fill */
+    bool lit;           /* S_INSN: a load from the literal pool (ldr rN, =value) */
 } stmt;
 
 typedef struct sym {
@@ -44,6 +45,17 @@ typedef struct sym {
     uint32_t kind;
 } sym;
 
+/* A literal pool entry (ldr rN, =value): its value (IM_OP_IMM, or IM_OP_LABEL: an address
+ * that needs a relocation) and the label of its word. Two loads share an entry when GNU as
+ * shares it: the same label and addend, or the same constant written with the same
+ * signedness (GNU as keeps -0x12345 and 0xfffedcbb apart: a leading minus makes the
+ * expression signed). */
+typedef struct pool_ent {
+    im_operand val;
+    bool is_signed;
+    int label;
+} pool_ent;
+
 typedef struct asmctx {
     im_target t;
     const im_arch *a;
@@ -54,7 +66,19 @@ typedef struct asmctx {
     size_t nsyms, symcap;
     int line;
     bool intel; /* x86: .intel_syntax noprefix seen */
-    int64_t *addr; /* label addresses during layout */
+    int64_t *addr;  /* label addresses during layout */
+    size_t nlabels; /* labels made (symbols and literal pool entries) */
+    /* ARM: what .arch, .arch_extension and .fpu selected (dir_arm_feature; the rows that
+     * name a feature need it: arm_row_allowed); at the start what conformance/harness.py
+     * gives GNU as, -march=armv7-a+idiv -mfpu=neon (arm_defaults) */
+    int arch, fpu_name; /* indexes in arm_archs and arm_fpus */
+    unsigned ext, fpu;
+    /* ARM: the literal pool being filled (ldr rN, =value), placed at .ltorg/.pool and at
+     * the end of the section */
+    pool_ent *pool;
+    size_t npool, poolcap;
+    /* in a section that holds no code (.note.GNU-stack): statements there are refused */
+    const char *other_section;
 } asmctx;
 
 static sym *find_sym(asmctx *c, const char *name, size_t len)
@@ -77,6 +101,7 @@ static sym *get_sym(asmctx *c, const char *name, size_t len)
     int label = im_buf_label(c->b);
     if (label < 0)
         return NULL;
+    c->nlabels++;
     char *n = strndup(name, len);
     if (!n)
         return NULL;
@@ -100,6 +125,11 @@ static int label_cb(void *user, const char *name, size_t len)
 
 static int add_stmt(asmctx *c, const stmt *s)
 {
+    if (c->other_section)
+        return im_fail(IM_ERR_SYNTAX,
+                       "content in section %s is not supported: an image holds one code "
+                       "section per target",
+                       c->other_section);
     int rc = im_grow((void **)&c->st, &c->stcap, c->nst + 1, sizeof *c->st);
     if (rc < 0)
         return rc;
@@ -250,6 +280,349 @@ static int sym_arg(asmctx *c, const char **p, sym **out)
     return 0;
 }
 
+/* ---- ARM literal pools ---- */
+
+/* Place the pending literal pool here (.ltorg, .pool, the end of the section), as GNU as
+ * places it: nothing when it is empty, else zeros up to a word boundary, then the entries
+ * in the order they were first used. */
+static int pool_flush(asmctx *c)
+{
+    if (!c->npool || c->other_section) /* .ltorg in another section flushes that one's pool */
+        return 0;
+    stmt al = {.kind = S_ALIGN, .size = 4}; /* under 4 bytes of padding: zeros (emit) */
+    int rc = add_stmt(c, &al);
+    for (size_t i = 0; i < c->npool && rc == 0; i++) {
+        stmt lab = {.kind = S_LABEL, .label = c->pool[i].label};
+        stmt word = {.kind = S_DATA, .size = 4, .val = c->pool[i].val};
+        if (word.val.type == IM_OP_LABEL)
+            word.val.type = IM_OP_SYM; /* an address: relocated, as a .word label */
+        if ((rc = add_stmt(c, &lab)) == 0)
+            rc = add_stmt(c, &word);
+    }
+    c->npool = 0;
+    return rc;
+}
+
+/* The label of the pool entry for v (shared with an equal one), made when new. */
+static int pool_entry(asmctx *c, const im_operand *v, bool is_signed)
+{
+    for (size_t i = 0; i < c->npool; i++) {
+        const pool_ent *p = &c->pool[i];
+        if (p->val.type == v->type && p->val.imm == v->imm &&
+            (v->type == IM_OP_LABEL ? p->val.label == v->label : p->is_signed == is_signed))
+            return p->label;
+    }
+    if (im_grow((void **)&c->pool, &c->poolcap, c->npool + 1, sizeof *c->pool) < 0)
+        return im_fail(IM_ERR_NOMEM, "out of memory");
+    int label = im_buf_label(c->b);
+    if (label < 0)
+        return label;
+    c->nlabels++;
+    c->pool[c->npool++] = (pool_ent){*v, is_signed, label};
+    return label;
+}
+
+/* ---- ARM: .arch, .arch_extension, .fpu ----
+ *
+ * The names GNU as (2.40) accepts, checked; a name is refused when GNU as does not know it,
+ * or when it selects an architecture imago cannot assemble for. What they select is one
+ * mask of the IM_A32R_* features (encoders/core/form.h), bit n for feature n, and a row
+ * that names a feature (its im_form.req, tools/gentables.py A32_REQUIRES) is
+ * refused unless the mask has it. Every table below was read off GNU as: which probe
+ * instruction of each feature (form.h) it takes under each name. */
+
+#define RQ(x) (1u << IM_A32R_##x)
+
+/* .arch_extension names that select no IM_A32R_ feature (recorded) */
+enum { AE_SIMD = 1u << 24, AE_FP = 1u << 25, AE_COPROC = 1u << 26 };
+/* .fpu: d16-d31 exist (arm_d32_check) */
+enum { AF_D32 = 1u << 30 };
+
+enum {
+    A_V4T = RQ(V4T),
+    A_V5T = A_V4T | RQ(V5T),
+    A_V5TE = A_V5T | RQ(V5TE),
+    A_V6 = A_V5TE | RQ(V6),
+    A_V6K = A_V6 | RQ(V6K),
+    A_V6T2 = A_V6K | RQ(V6T2), /* GNU as takes the ARMv6K instructions on ARMv6T2 too */
+    A_V7 = A_V6T2 | RQ(V7),
+    /* the extensions .arch_extension may name, per base architecture */
+    AE_ALL_V7A = RQ(IDIV) | RQ(SEC) | RQ(MP) | RQ(VIRT) | AE_SIMD | AE_FP | AE_COPROC,
+    AE_V6K = RQ(SEC) | AE_FP | AE_COPROC,
+    AE_V5TE = AE_FP | AE_COPROC,
+    AE_V4 = AE_COPROC,
+};
+
+/* The architectures imago assembles for: their features, the extensions .arch_extension
+ * may name there, those the architecture includes, and whether alignment padding in code
+ * is `nop` (ARMv6K and later) or `mov r0, r0` (GNU as decides by the architecture in
+ * effect at the end of the file). */
+static const struct {
+    const char *name;
+    unsigned have, allowed, ext;
+    bool nop;
+} arm_archs[] = {
+    {"armv7-a", A_V7, AE_ALL_V7A, 0, true},
+    {"armv7a", A_V7, AE_ALL_V7A, 0, true},
+    {"armv7ve", A_V7, AE_ALL_V7A, RQ(IDIV) | RQ(SEC) | RQ(MP) | RQ(VIRT), true},
+    /* earlier ARM-state architectures */
+    {"armv4", 0, AE_V4, 0, false},
+    {"armv4xm", 0, AE_V4, 0, false},
+    {"armv4t", A_V4T, AE_V4, 0, false},
+    {"armv4txm", A_V4T, AE_V4, 0, false},
+    {"armv5", A_V5T, AE_V4, 0, false},
+    {"armv5t", A_V5T, AE_V4, 0, false},
+    {"armv5txm", A_V5T, AE_V4, 0, false},
+    /* armv5texp lacks ldrd and strd only (imago takes them there) */
+    {"armv5texp", A_V5TE, AE_V5TE, 0, false},
+    {"armv5te", A_V5TE, AE_V5TE, 0, false},
+    {"armv5tej", A_V5TE, AE_V5TE, 0, false},
+    {"armv6", A_V6, AE_V5TE, 0, false},
+    {"armv6j", A_V6, AE_V5TE, 0, false},
+    {"armv6k", A_V6K, AE_V6K, 0, true},
+    {"armv6z", A_V6K, AE_V6K, 0, true},
+    {"armv6kz", A_V6K, AE_V6K, 0, true},
+    {"armv6zk", A_V6K, AE_V6K, 0, true},
+    {"armv6t2", A_V6T2, AE_V5TE, 0, false},
+    {"armv6zt2", A_V6T2, AE_V5TE, 0, false},
+    {"armv6kt2", A_V6T2, AE_V6K, 0, true},
+    {"armv6kzt2", A_V6T2, AE_V6K, 0, true},
+    {"armv6zkt2", A_V6T2, AE_V6K, 0, true},
+};
+
+/* Architectures GNU as knows that imago cannot assemble for: 26-bit, M and R profile,
+ * armv7 (the profiles' common part: GNU as takes no ARM instruction there), ARMv8 and
+ * later, the XScale families. */
+static const char *const arm_archs_other[] = {
+    "armv1",     "armv2",     "armv2a",       "armv2s",       "armv3",          "armv3m",
+    "armv6-m",   "armv6s-m",  "armv7",        "armv7-r",      "armv7-m",        "armv7e-m",
+    "armv8-a",   "armv8.1-a", "armv8.2-a",    "armv8.3-a",    "armv8.4-a",      "armv8.5-a",
+    "armv8.6-a", "armv8.7-a", "armv8.8-a",    "armv8-m.base", "armv8-m.main",   "armv8.1-m.main",
+    "armv8-r",   "armv9-a",   "armv9.1-a",    "armv9.2-a",    "armv9.3-a",      "xscale",
+    "iwmmxt",    "iwmmxt2",
+};
+
+static const struct {
+    const char *name;
+    unsigned ext;
+} arm_exts[] = {
+    {"idiv", RQ(IDIV)},    {"sec", RQ(SEC)},        {"mp", RQ(MP)},        {"virt", RQ(VIRT)},
+    {"simd", AE_SIMD},     {"fp", AE_FP},           {"iwmmxt", AE_COPROC}, {"iwmmxt2", AE_COPROC},
+    {"xscale", AE_COPROC}, {"maverick", AE_COPROC},
+};
+
+enum {
+    F_V2 = RQ(VFP) | RQ(FP16), /* GNU as takes vcvtb/vcvtt with any VFP */
+    F_V2D = F_V2 | RQ(VFP_DP),
+    F_V3XD = F_V2 | RQ(VFPV3),
+    F_V3D16 = F_V2D | RQ(VFPV3) | RQ(VFPV3_DP),
+    F_V3 = F_V3D16 | AF_D32,
+    F_V4SP = F_V3XD | RQ(VFPV4) | RQ(VFPV4_DP), /* GNU as takes vfma.f64 there */
+    F_V4D16 = F_V3D16 | RQ(VFPV4) | RQ(VFPV4_DP),
+    F_V4 = F_V4D16 | AF_D32,
+    F_NEON = F_V3 | RQ(NEON) | RQ(NEON_FP16),
+    F_NEON4 = F_NEON | F_V4 | RQ(NEON_VFPV4),
+};
+
+static const struct {
+    const char *name;
+    unsigned feat;
+} arm_fpus[] = {
+    {"softvfp", 0},
+    {"softvfp+vfp", F_V2D},
+    {"vfp", F_V2D},
+    {"vfpv2", F_V2D},
+    {"vfp9", F_V2D},
+    {"vfp10", F_V2D},
+    {"arm1020e", F_V2D},
+    {"arm1136jfs", F_V2D},
+    {"arm1136jf-s", F_V2D},
+    {"vfp10-r0", F_V2},
+    {"vfpxd", F_V2},
+    {"arm1020t", F_V2},
+    {"vfp3", F_V3},
+    {"vfpv3", F_V3},
+    {"vfpv3-fp16", F_V3},
+    {"vfpv3-d16", F_V3D16},
+    {"vfpv3-d16-fp16", F_V3D16},
+    {"vfpv3xd", F_V3XD},
+    {"vfpv3xd-fp16", F_V3XD},
+    {"vfpv4", F_V4},
+    {"vfpv4-d16", F_V4D16},
+    {"fpv4-sp-d16", F_V4SP},
+    {"fpv5-d16", F_V4D16},
+    {"fpv5-sp-d16", F_V4SP},
+    {"fp-armv8", F_V4},
+    {"neon", F_NEON},
+    {"neon-vfpv3", F_NEON},
+    {"neon-fp16", F_NEON},
+    {"neon-vfpv4", F_NEON4},
+    {"neon-fp-armv8", F_NEON4},
+    {"crypto-neon-fp-armv8", F_NEON4},
+    /* FPA and Maverick: no VFP */
+    {"fpa", 0},
+    {"fpa10", 0},
+    {"fpa11", 0},
+    {"fpe", 0},
+    {"fpe2", 0},
+    {"fpe3", 0},
+    {"arm7500fe", 0},
+    {"softfpa", 0},
+    {"maverick", 0},
+};
+
+static int dir_arm_feature(asmctx *c, const char *dir, const char *arg)
+{
+    const char *e = word_end(arg);
+    int n = (int)(e - arg);
+    int rc = expect_end(e);
+    if (n == 0)
+        return im_fail(IM_ERR_SYNTAX, "%s needs a name", dir);
+    if (rc < 0)
+        return rc;
+    /* GNU as matches the names case-sensitively */
+#define IS(s) ((size_t)n == strlen(s) && !strncmp(arg, s, (size_t)n))
+    if (!strcmp(dir, ".arch")) {
+        for (size_t i = 0; i < sizeof arm_archs / sizeof arm_archs[0]; i++)
+            if (IS(arm_archs[i].name)) {
+                c->arch = (int)i;
+                c->ext = arm_archs[i].ext; /* as in GNU as, .arch drops earlier extensions */
+                return 0;
+            }
+        for (size_t i = 0; i < sizeof arm_archs_other / sizeof arm_archs_other[0]; i++)
+            if (IS(arm_archs_other[i]))
+                return im_fail(IM_ERR_TARGET,
+                               "architecture '%.*s' is not supported: imago assembles A32 for "
+                               "ARMv7-A (armv7-a, armv7ve) and earlier ARM-state "
+                               "architectures",
+                               n, arg);
+        return im_fail(IM_ERR_SYNTAX, "unknown architecture '%.*s'", n, arg);
+    }
+    if (!strcmp(dir, ".arch_extension")) {
+        bool no = n > 2 && !strncmp(arg, "no", 2);
+        const char *nm = no ? arg + 2 : arg;
+        int nn = no ? n - 2 : n;
+        for (size_t i = 0; i < sizeof arm_exts / sizeof arm_exts[0]; i++)
+            if ((size_t)nn == strlen(arm_exts[i].name) &&
+                !strncmp(nm, arm_exts[i].name, (size_t)nn)) {
+                if (!(arm_archs[c->arch].allowed & arm_exts[i].ext))
+                    return im_fail(IM_ERR_TARGET,
+                                   "architecture extension '%.*s' is not allowed for the "
+                                   "current base architecture (%s)",
+                                   n, arg, arm_archs[c->arch].name);
+                if (no)
+                    c->ext &= ~arm_exts[i].ext;
+                else
+                    c->ext |= arm_exts[i].ext;
+                return 0;
+            }
+        return im_fail(IM_ERR_SYNTAX,
+                       "unknown architecture extension '%.*s' (known: idiv, sec, mp, virt, "
+                       "simd, fp, iwmmxt, iwmmxt2, xscale, maverick, each also with 'no')",
+                       n, arg);
+    }
+    for (size_t i = 0; i < sizeof arm_fpus / sizeof arm_fpus[0]; i++)
+        if (IS(arm_fpus[i].name)) {
+            c->fpu = arm_fpus[i].feat;
+            c->fpu_name = (int)i;
+            return 0;
+        }
+#undef IS
+    return im_fail(IM_ERR_SYNTAX, "unknown floating point format '%.*s' in .fpu", n, arg);
+}
+
+/* The state before any directive: what conformance/harness.py gives GNU as,
+ * -march=armv7-a+idiv -mfpu=neon. */
+static void arm_defaults(asmctx *c)
+{
+    c->arch = 0; /* armv7-a */
+    c->ext = RQ(IDIV);
+    for (size_t i = 0; i < sizeof arm_fpus / sizeof arm_fpus[0]; i++)
+        if (!strcmp(arm_fpus[i].name, "neon")) {
+            c->fpu_name = (int)i;
+            c->fpu = arm_fpus[i].feat;
+        }
+}
+
+/* 0 when the row's feature (im_form.req) is selected, else IM_ERR_TARGET with the
+ * reason, naming the feature and the directive that selects it, in why. */
+static int arm_row_allowed(const asmctx *c, const im_form *f, const char *w, size_t wn,
+                           char *why, size_t n)
+{
+    static const char *const what[IM_A32R_COUNT] = {
+        "",
+        "ARMv4T",
+        "ARMv5T",
+        "ARMv5TE",
+        "ARMv6",
+        "ARMv6K",
+        "ARMv6T2",
+        "ARMv7",
+        "the idiv extension",
+        "the sec extension",
+        "the mp extension",
+        "the virt extension",
+        "a VFP unit",
+        "double-precision VFP",
+        "VFPv3",
+        "double-precision VFPv3",
+        "VFPv4",
+        "double-precision VFPv4",
+        "NEON",
+        "NEON half-precision conversions",
+        "NEON VFPv4 (fused multiply-add)",
+        "half-precision conversions",
+    };
+    static const char *const ext[] = {"idiv", "sec", "mp", "virt"};
+    unsigned req = f->req;
+    if (c->t != IM_TARGET_ARM || !req)
+        return 0;
+    if (req >= IM_A32R_COUNT) {
+        snprintf(why, n, "%s: unknown feature %u", f->id, req);
+        return IM_ERR_INVAL;
+    }
+    unsigned have = arm_archs[c->arch].have | c->ext | c->fpu;
+    if (have & (1u << req))
+        return 0;
+    if (req < IM_A32R_IDIV)
+        snprintf(why, n, "'%.*s' needs %s: the architecture is %s (.arch)", (int)wn, w,
+                 what[req], arm_archs[c->arch].name);
+    else if (req < IM_A32R_VFP)
+        snprintf(why, n, "'%.*s' needs %s (.arch_extension %s; the architecture is %s)", (int)wn,
+                 w, what[req], ext[req - IM_A32R_IDIV], arm_archs[c->arch].name);
+    else
+        snprintf(why, n, "'%.*s' needs %s: the FPU is %s (.fpu)", (int)wn, w, what[req],
+                 arm_fpus[c->fpu_name].name);
+    return IM_ERR_TARGET;
+}
+
+/* GNU as refuses d16-d31 (and q8-q15, which are made of them) in a VFP or NEON instruction
+ * (UAL: its mnemonic starts with v) when the FPU has 16 D registers (.fpu vfpv3-d16,
+ * vfpv4-d16, vfp, ...): the register names in the operand text are what it checks. */
+static int arm_d32_check(const asmctx *c, const char *w, size_t wn, const char *ops)
+{
+    if (c->t != IM_TARGET_ARM || (c->fpu & AF_D32) || (*w | 0x20) != 'v')
+        return 0;
+    for (const char *p = ops; *p; p++) {
+        char k = (char)(*p | 0x20);
+        if ((k != 'd' && k != 'q') || (p > ops && sym_char(p[-1])) ||
+            !isdigit((unsigned char)p[1]))
+            continue;
+        const char *q = p + 1;
+        unsigned n = 0;
+        while (isdigit((unsigned char)*q) && n < 100)
+            n = n * 10 + (unsigned)(*q++ - '0');
+        if (sym_char(*q))
+            continue; /* a longer name, not a register */
+        if ((k == 'd' && n >= 16 && n < 32) || (k == 'q' && n >= 8 && n < 16))
+            return im_fail(IM_ERR_NO_ENCODING,
+                           "'%.*s': register %.*s out of range for the selected FPU (%s has "
+                           "d0-d15 only; .fpu vfpv3, vfpv4 or neon have d0-d31)",
+                           (int)wn, w, (int)(q - p), p, arm_fpus[c->fpu_name].name);
+    }
+    return 0;
+}
+
 static int directive(asmctx *c, const char *s)
 {
     const char *e = word_end(s);
@@ -280,12 +653,23 @@ static int directive(asmctx *c, const char *s)
         return dir_align(c, name, arg);
     if (!strcmp(name, ".space") || !strcmp(name, ".skip") || !strcmp(name, ".zero"))
         return dir_space(c, arg);
-    if (!strcmp(name, ".text"))
+    if (!strcmp(name, ".text")) {
+        c->other_section = NULL;
         return expect_end(arg);
+    }
     if (!strcmp(name, ".section")) {
         const char *q = arg;
-        if (im_match_word(&q, ".text"))
+        if (im_match_word(&q, ".text")) {
+            c->other_section = NULL;
             return 0; /* flags after the name are accepted as they are */
+        }
+        q = arg;
+        if (im_match_word(&q, ".note.GNU-stack")) {
+            /* the marker gcc ends every file with: an empty section, accepted while it
+             * stays empty */
+            c->other_section = ".note.GNU-stack";
+            return 0;
+        }
         return im_fail(IM_ERR_SYNTAX, "section '%.*s' is not supported: an image holds one code section per target",
                        (int)(word_end(arg) - arg), arg);
     }
@@ -325,6 +709,9 @@ static int directive(asmctx *c, const char *s)
         return expect_end(arg);
     }
     /* accepted, no effect on the bytes */
+    if (c->t == IM_TARGET_ARM &&
+        (!strcmp(name, ".arch") || !strcmp(name, ".arch_extension") || !strcmp(name, ".fpu")))
+        return dir_arm_feature(c, name, arg);
     static const char *const ignored[] = {".size", ".file", ".ident", ".arch", ".arch_extension",
                                           ".fpu", ".eabi_attribute", ".cpu", ".object_arch",
                                           ".local", ".hidden", ".protected", ".weak_hidden"};
@@ -352,12 +739,22 @@ static int directive(asmctx *c, const char *s)
     } else if (c->t == IM_TARGET_ARM) {
         if (!strcmp(name, ".syntax")) {
             const char *q = arg;
-            if (!im_match_word(&q, "unified"))
-                return im_fail(IM_ERR_SYNTAX, "imago reads '.syntax unified' only");
-            return expect_end(q);
+            if (im_match_word(&q, "unified"))
+                return expect_end(q);
+            if (im_match_word(&q, "divided"))
+                return im_fail(IM_ERR_SYNTAX,
+                               "'.syntax divided' is not supported: imago reads unified "
+                               "syntax (UAL) only");
+            return im_fail(IM_ERR_SYNTAX,
+                           "unknown syntax mode '%.*s' (imago reads '.syntax unified')",
+                           (int)(word_end(arg) - arg), arg);
         }
         if (!strcmp(name, ".arm"))
             return expect_end(arg);
+        if (!strcmp(name, ".ltorg") || !strcmp(name, ".pool")) {
+            int rc = expect_end(arg);
+            return rc < 0 ? rc : pool_flush(c);
+        }
         if (!strcmp(name, ".code")) {
             const char *q = arg;
             int64_t v = 0;
@@ -368,6 +765,18 @@ static int directive(asmctx *c, const char *s)
                 return im_fail(IM_ERR_TARGET, "only ARM state (.code 32) is supported");
             return expect_end(q);
         }
+        /* EHABI unwinding directives: they fill .ARM.exidx, never the code */
+        static const char *const unwind[] = {".fnstart", ".fnend",        ".cantunwind",
+                                             ".save",    ".vsave",        ".setfp",
+                                             ".pad",     ".movsp",        ".personality",
+                                             ".personalityindex"};
+        for (size_t i = 0; i < sizeof unwind / sizeof unwind[0]; i++)
+            if (!strcmp(name, unwind[i]))
+                return 0;
+        if (!strcmp(name, ".handlerdata"))
+            return im_fail(IM_ERR_SYNTAX,
+                           ".handlerdata is not supported: exception tables (.ARM.extab) "
+                           "are another section");
         if (!strcmp(name, ".thumb") || !strcmp(name, ".thumb_func"))
             return im_fail(IM_ERR_TARGET, "Thumb is not supported yet");
     }
@@ -383,9 +792,12 @@ static bool mnem_match(const im_arch *a, const im_form *f, const char *w, size_t
         *cond = -1;
         return wn == mn && !strncasecmp(w, f->mnem, mn);
     }
-    if (wn < mn || strncasecmp(w, f->mnem, mn))
+    /* the condition sits at the end, or before the mnemonic's '.' suffix (cond_at) */
+    size_t at = f->cond_at == 0xff ? mn : f->cond_at, tail = mn - at;
+    if (wn < mn || strncasecmp(w, f->mnem, at) ||
+        strncasecmp(w + wn - tail, f->mnem + at, tail))
         return false;
-    const char *suf = w + mn;
+    const char *suf = w + at;
     size_t sn = wn - mn;
     bool a32 = a == &im_arch_a32;
     if (sn == 0) {
@@ -433,11 +845,22 @@ static const im_mnem *mnem_find(const im_arch *a, const char *w, size_t wn)
 }
 
 /* The rows whose mnemonic may be the word w (itself, or w less a two-letter condition
- * suffix), in table order; every row when the index cannot hold them. */
+ * suffix at its end or before its '.' suffix), in table order; every row when the index cannot hold them. */
 static size_t mnem_rows(const im_arch *a, const char *w, size_t wn, uint16_t *out, size_t max)
 {
     const im_mnem *m1 = mnem_find(a, w, wn);
-    const im_mnem *m2 = wn > 2 ? mnem_find(a, w, wn - 2) : NULL;
+    /* less the two letters at the end, or before the first '.' (vaddeq.f32) */
+    const char *dot = memchr(w, '.', wn);
+    const im_mnem *m2 = NULL;
+    if (dot && dot - w > 2 && wn < 32) {
+        char less[32];
+        size_t at = (size_t)(dot - w) - 2;
+        memcpy(less, w, at);
+        memcpy(less + at, dot, wn - at - 2);
+        m2 = mnem_find(a, less, wn - 2);
+    }
+    if (!m2 && wn > 2)
+        m2 = mnem_find(a, w, wn - 2);
     size_t n1 = m1 ? m1->count : 0, n2 = m2 ? m2->count : 0;
     if (!a->mnems || n1 + n2 > max || a->nforms > 65535) {
         size_t n = 0;
@@ -468,8 +891,8 @@ static int instruction(asmctx *c, const char *s)
     cand cands[MAX_CANDS];
     int nc = 0;
     bool known = false;
-    int first_err = 0;
-    char first_detail[256] = "";
+    int first_err = 0, feat_err = 0;
+    char first_detail[256] = "", feat_detail[256] = "";
     im_parse_ctx ctx = {c, label_cb};
     size_t nsyms0 = c->nsyms;
     /* the rows to try: those of the word's mnemonic and, for a condition suffix, those of
@@ -487,6 +910,19 @@ static int instruction(asmctx *c, const char *s)
         memset(k, 0, sizeof *k);
         k->form = (int)i;
         int rc = im_form_match(c->a, c->t, f, ops_text, k->ops, &ctx);
+        if (rc == 0) {
+            /* the operands fit a row the selected architecture or FPU lacks: that is the
+             * reason to give, unless another row takes the text */
+            char why[256];
+            int fe = arm_row_allowed(c, f, s, wn, why, sizeof why);
+            if (fe < 0) {
+                if (!feat_err) {
+                    feat_err = fe;
+                    memcpy(feat_detail, why, sizeof why);
+                }
+                continue;
+            }
+        }
         if (rc < 0) {
             if (!first_err) {
                 first_err = rc;
@@ -512,9 +948,14 @@ static int instruction(asmctx *c, const char *s)
     }
     if (!known)
         return im_fail(IM_ERR_UNKNOWN_MNEMONIC, "unknown mnemonic '%.*s'", (int)wn, s);
+    if (!nc && feat_err)
+        return im_fail(feat_err, "%s", feat_detail);
     if (!nc)
         return im_fail(first_err == IM_ERR_SYNTAX ? IM_ERR_SYNTAX : IM_ERR_NO_ENCODING,
                        "invalid operands for '%.*s': %s", (int)wn, s, first_detail);
+    int drc = arm_d32_check(c, s, wn, ops_text);
+    if (drc < 0)
+        return drc;
     stmt st = {.kind = S_INSN, .nc = nc};
     st.c = malloc(sizeof(cand) * (size_t)nc);
     if (!st.c)
@@ -522,6 +963,128 @@ static int instruction(asmctx *c, const char *s)
     memcpy(st.c, cands, sizeof(cand) * (size_t)nc);
     int rc = add_stmt(c, &st);
     if (rc < 0)
+        free(st.c);
+    return rc;
+}
+
+/* ---- ARM: ldr rN, =value ---- */
+
+static int form_index(const im_arch *a, const char *id)
+{
+    for (size_t i = 0; i < a->nforms; i++)
+        if (!strcmp(a->forms[i].id, id))
+            return (int)i;
+    return -1;
+}
+
+/* One candidate of form `id` for operand text `ops_text` with condition cond, checked by
+ * encoding it: 0 when it encodes, 1 when it does not, or a negative error. */
+static int lit_cand(asmctx *c, const char *id, const char *ops_text, int cond, cand *k)
+{
+    int fi = form_index(c->a, id);
+    if (fi < 0)
+        return im_fail(IM_ERR_INVAL, "the A32 table has no row %s (ldr rN, =value needs it)", id);
+    const im_form *f = &c->a->forms[fi];
+    memset(k, 0, sizeof *k);
+    k->form = fi;
+    im_parse_ctx ctx = {c, label_cb};
+    int rc = im_form_match(c->a, c->t, f, ops_text, k->ops, &ctx);
+    if (rc < 0)
+        return rc;
+    if (f->cond_op != 0xff)
+        k->ops[f->cond_op] = im_cond((unsigned)cond);
+    if (f->rel >= 0)
+        return 0; /* the literal load: checked in layout, where its pool entry is placed */
+    uint8_t tmp[16];
+    size_t len;
+    im_fixup fx;
+    im_fail_quiet(1);
+    rc = c->a->encode(c->t, f, k->ops, tmp, &len, &fx);
+    im_fail_quiet(0);
+    return rc < 0 ? 1 : 0;
+}
+
+/* ldr{cond} Rt, =expr, as GNU as reads it: a constant that mov or mvn can make becomes that
+ * instruction; anything else (another constant, label+addend) is a word of the literal
+ * pool, loaded pc-relative (ldr_lit). Returns 1 when s is not such a statement. */
+static int arm_ldr_literal(asmctx *c, const char *s)
+{
+    const char *e = s;
+    while (*e && !isspace((unsigned char)*e))
+        e++;
+    size_t wn = (size_t)(e - s);
+    int li = form_index(c->a, "ldr_lit");
+    int cond;
+    if (li < 0 || !mnem_match(c->a, &c->a->forms[li], s, wn, &cond))
+        return 1;
+    const char *comma = strchr(e, ',');
+    if (!comma)
+        return 1;
+    const char *q = comma + 1;
+    im_skip_ws(&q);
+    if (*q != '=')
+        return 1;
+    const char *rb = e;
+    im_skip_ws(&rb);
+    const char *re = comma;
+    while (re > rb && isspace((unsigned char)re[-1]))
+        re--;
+    int rn = (int)(re - rb);
+    q++;
+    im_skip_ws(&q);
+    bool is_signed = *q == '-';
+    im_operand v;
+    im_parse_ctx ctx = {c, label_cb};
+    int rc = im_parse_expr(&q, &v, &ctx);
+    if (rc < 0)
+        return rc;
+    if ((rc = expect_end(q)) < 0)
+        return rc;
+    if (v.type == IM_OP_REL)
+        return im_fail(IM_ERR_SYNTAX, "a '.'-relative literal (ldr rN, =.+N) is not supported");
+    char text[128];
+    stmt st = {.kind = S_INSN, .nc = 1};
+    cand k;
+    if (v.type == IM_OP_IMM) {
+        if (v.imm < -(1ll << 31) || v.imm > 0xffffffffll)
+            return im_fail(IM_ERR_RANGE, "literal 0x%llx does not fit 32 bits",
+                           (unsigned long long)v.imm);
+        uint32_t w = (uint32_t)v.imm;
+        snprintf(text, sizeof text, "%.*s, #0x%x", rn, rb, w);
+        rc = lit_cand(c, "mov_imm", text, cond, &k);
+        if (rc == 1) {
+            snprintf(text, sizeof text, "%.*s, #0x%x", rn, rb, ~w);
+            rc = lit_cand(c, "mvn_imm", text, cond, &k);
+        }
+    } else {
+        rc = 1;
+    }
+    if (rc == 1) {
+        snprintf(text, sizeof text, "%.*s, .", rn, rb);
+        rc = lit_cand(c, "ldr_lit", text, cond, &k);
+    }
+    if (rc < 0 && rc != IM_ERR_INVAL && rc != IM_ERR_NOMEM) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", im_detail());
+        return im_fail(rc, "invalid operands for '%.*s': %s", (int)wn, s, why);
+    }
+    if (rc < 0)
+        return rc;
+    if (c->a->forms[k.form].rel >= 0) {
+        int label = pool_entry(c, &v, is_signed);
+        if (label < 0)
+            return label;
+        im_operand *t = &k.ops[c->a->forms[k.form].rel];
+        t->type = IM_OP_LABEL;
+        t->label = label;
+        t->imm = 0;
+        st.lit = true;
+    }
+    st.c = malloc(sizeof k);
+    if (!st.c)
+        return im_fail(IM_ERR_NOMEM, "out of memory");
+    *st.c = k;
+    if ((rc = add_stmt(c, &st)) < 0)
         free(st.c);
     return rc;
 }
@@ -606,6 +1169,11 @@ static int statement(asmctx *c, char *s)
         if (isalpha((unsigned char)*q) || *q == '_')
             return directive(c, s);
     }
+    if (c->t == IM_TARGET_ARM) {
+        int rc = arm_ldr_literal(c, s);
+        if (rc != 1)
+            return rc;
+    }
     if ((c->t == IM_TARGET_X86_64 || c->t == IM_TARGET_I386) && !c->intel)
         return im_fail(IM_ERR_SYNTAX,
                        "x86 source must select '.intel_syntax noprefix' first (imago reads Intel syntax, as GNU as does after that directive)");
@@ -637,7 +1205,7 @@ static void resolve_ops(const asmctx *c, const cand *k, int64_t at, im_operand *
 
 static int layout(asmctx *c, int *err_line)
 {
-    size_t nl = c->nsyms ? c->nsyms : 1;
+    size_t nl = c->nlabels ? c->nlabels : 1;
     c->addr = malloc(sizeof(int64_t) * nl);
     if (!c->addr)
         return im_fail(IM_ERR_NOMEM, "out of memory");
@@ -669,6 +1237,15 @@ static int layout(asmctx *c, int *err_line)
                 }
                 if (ci == s->nc) {
                     *err_line = s->line;
+                    if (s->lit && rc == IM_ERR_RANGE) {
+                        const cand *k = &s->c[0];
+                        int64_t d = c->addr[k->ops[c->a->forms[k->form].rel].label] - at - 8;
+                        return im_fail(IM_ERR_RANGE,
+                                       "invalid literal constant: pool needs to be closer "
+                                       "(its word is %lld bytes from pc, a load reaches "
+                                       "4095): place a .ltorg nearer",
+                                       (long long)d);
+                    }
                     return rc;
                 }
                 if (ci != s->ci)
@@ -751,10 +1328,40 @@ static int x86_pad(im_buf *b, bool x64, size_t pad)
     return 0;
 }
 
+/* A load from the literal pool, its entry's address known: encoded by its row, except that
+ * for a word right at pc (offset 0) GNU as sets the U bit clear ("ldr rN, [pc, #-0]"): the
+ * sign bit of the literal field (bit 12 of its value, placed by the row's slices) is then
+ * cleared. */
+static int emit_lit(asmctx *c, const stmt *s)
+{
+    const cand *k = &s->c[s->ci];
+    const im_form *f = &c->a->forms[k->form];
+    im_operand ops[IM_MAX_OPS];
+    resolve_ops(c, k, (int64_t)s->off, ops);
+    uint8_t w[16];
+    size_t len;
+    im_fixup fx;
+    int rc = c->a->encode(c->t, f, ops, w, &len, &fx);
+    if (rc < 0)
+        return rc;
+    if (ops[f->rel].imm == 8 && len == 4) {
+        uint32_t word = (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 |
+                        (uint32_t)w[3] << 24;
+        for (unsigned i = 0; i < f->nslices; i++) {
+            const im_slice *sl = &f->slices[i];
+            if (sl->op == f->rel && sl->vlo <= 12 && 12 < sl->vlo + sl->width)
+                word &= ~(1u << (sl->pos + 12 - sl->vlo));
+        }
+        im_put32(w, word);
+    }
+    return im_buf_bytes(c->b, w, len);
+}
+
 static int emit(asmctx *c, int *err_line)
 {
     static const uint8_t a64_nop[4] = {0x1f, 0x20, 0x03, 0xd5};
     static const uint8_t a32_nop[4] = {0x00, 0xf0, 0x20, 0xe3};
+    static const uint8_t a32_mov_nop[4] = {0x00, 0x00, 0xa0, 0xe1}; /* mov r0, r0 */
     for (size_t i = 0; i < c->nst; i++) {
         stmt *s = &c->st[i];
         int rc = 0;
@@ -762,7 +1369,9 @@ static int emit(asmctx *c, int *err_line)
         s->off = im_buf_offset(c->b);
         switch (s->kind) {
         case S_LABEL: rc = im_buf_bind(c->b, s->label); break;
-        case S_INSN: rc = im_buf_emit(c->b, s->c[s->ci].form, s->c[s->ci].ops); break;
+        case S_INSN:
+            rc = s->lit ? emit_lit(c, s) : im_buf_emit(c->b, s->c[s->ci].form, s->c[s->ci].ops);
+            break;
         case S_DATA:
             if (s->val.type == IM_OP_SYM) {
                 rc = im_buf_addr(c->b, s->size, s->val.label, s->val.imm);
@@ -775,7 +1384,10 @@ static int emit(asmctx *c, int *err_line)
         case S_ALIGN: {
             size_t at = im_buf_offset(c->b);
             size_t pad = (s->size - at % s->size) % s->size;
-            const uint8_t *nop = c->t == IM_TARGET_AARCH64 ? a64_nop : c->t == IM_TARGET_ARM ? a32_nop : NULL;
+            const uint8_t *nop = c->t == IM_TARGET_AARCH64 ? a64_nop
+                                 : c->t != IM_TARGET_ARM ? NULL
+                                 : arm_archs[c->arch].nop ? a32_nop
+                                                           : a32_mov_nop; /* before ARMv6K */
             if (!nop) {
                 rc = x86_pad(c->b, c->t == IM_TARGET_X86_64, pad);
             } else {
@@ -830,6 +1442,7 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
     c.b = im_buf_new(t);
     if (!c.b)
         return im_fail(IM_ERR_NOMEM, "out of memory");
+    arm_defaults(&c);
     char *text = clean_source(c.a, src, len);
     int rc = text ? 0 : im_fail(IM_ERR_NOMEM, "out of memory");
     char *p = text;
@@ -858,6 +1471,11 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
         p = nl + 1;
         c.line++;
     }
+    if (rc == 0 && c.t == IM_TARGET_ARM) {
+        /* the pool left at the end of the section (text) goes there */
+        c.other_section = NULL;
+        rc = pool_flush(&c);
+    }
     if (rc == 0) {
         for (size_t i = 0; i < c.nsyms; i++) {
             sym *y = &c.syms[i];
@@ -880,6 +1498,7 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
     for (size_t i = 0; i < c.nsyms; i++)
         free(c.syms[i].name);
     free(c.syms);
+    free(c.pool);
     if (rc < 0) {
         im_buf_free(c.b);
         return rc;
@@ -894,6 +1513,7 @@ int im_asm_one(im_target t, const char *text, uint8_t *out, size_t *len, int *fo
     c.t = t;
     c.a = im_arch_for(t);
     c.intel = true;
+    arm_defaults(&c);
     if (!c.a)
         return im_fail(IM_ERR_TARGET, "unknown target %d", (int)t);
     char line[512];
@@ -903,6 +1523,9 @@ int im_asm_one(im_target t, const char *text, uint8_t *out, size_t *len, int *fo
         return rc;
     stmt *s = &c.st[0];
     rc = IM_ERR_NO_ENCODING;
+    /* When every row refuses, a row that refused only as UNPREDICTABLE names the error:
+     * the text is an instruction (GNU as takes it, warning or not), not a bad operand. */
+    char unpred[256] = "";
     for (int ci = 0; ci < s->nc; ci++) {
         im_fixup fx;
         rc = c.a->encode(t, &c.a->forms[s->c[ci].form], s->c[ci].ops, out, len, &fx);
@@ -910,7 +1533,11 @@ int im_asm_one(im_target t, const char *text, uint8_t *out, size_t *len, int *fo
             *form = s->c[ci].form;
             break;
         }
+        if (rc == IM_ERR_UNPREDICTABLE && !unpred[0])
+            snprintf(unpred, sizeof unpred, "%s", im_detail());
     }
+    if (rc < 0 && unpred[0])
+        rc = im_fail(IM_ERR_UNPREDICTABLE, "%s", unpred);
     free(s->c);
     free(c.st);
     return rc;

@@ -144,25 +144,6 @@ uint32_t im_arm_place(const im_form *f, const uint32_t *vals)
     return w;
 }
 
-int im_arm_fields(const im_kind *kinds, const im_form *f, const im_operand *ops,
-                  im_arm_field_fn field, uint32_t *vals, im_fixup *fix)
-{
-    fix->op = -1;
-    fix->offset = 0;
-    fix->size = 4;
-    fix->reloc = IM_RELOC_NONE;
-    for (unsigned i = 0; i < IM_MAX_OPS; i++)
-        vals[i] = 0;
-    for (unsigned i = 0; i < f->nops; i++) {
-        int rc = field(f, i, &ops[i], &vals[i]);
-        if (rc < 0)
-            return rc;
-        if (kinds[f->kinds[i]].cls == IM_KC_REL)
-            fix->op = (int8_t)i;
-    }
-    return 0;
-}
-
 /* term: number | symbol | '.' ; expr: ['-'] term (('+'|'-') term)*  with at most one symbol
  * (or '.') added.  Sets op->type to IM_OP_IMM, IM_OP_REL ('.'-relative: value relative to
  * the instruction) or IM_OP_LABEL (label id + addend). */
@@ -274,12 +255,16 @@ int im_form_print_with(const im_arch *a, im_target t, const im_form *f, const im
     if (!n)
         return IM_ERR_INVAL;
     buf[0] = '\0';
-    im_appendf(buf, n, "%s", f->mnem);
-    if (f->cond_op != 0xff) {
+    if (f->cond_op == 0xff) {
+        im_appendf(buf, n, "%s", f->mnem);
+    } else {
+        size_t at = f->cond_at == 0xff ? strlen(f->mnem) : f->cond_at;
+        im_appendf(buf, n, "%.*s", (int)at, f->mnem);
         if (f->cond_op == which)
             im_appendf(buf, n, "%s", text);
         else
             a->print(t, f->kinds[f->cond_op], &ops[f->cond_op], buf, n);
+        im_appendf(buf, n, "%s", f->mnem + at);
     }
     size_t mlen = strlen(buf);
     im_appendf(buf, n, " ");
@@ -462,4 +447,23 @@ int im_print(im_target t, int form, const im_operand *ops, char *buf, size_t n)
     if (!f)
         return im_fail(IM_ERR_INVAL, "no form %d", form);
     return im_form_print(a, t, f, ops, buf, n);
+}
+
+int im_arm_check_areas(const im_arm_area *const *areas, size_t n, uint16_t checked, char *msg,
+                       size_t len)
+{
+    int bad = 0;
+    uint16_t all = 0;
+    if (len)
+        msg[0] = '\0';
+    for (size_t a = 0; a < n; a++) {
+        all |= areas[a]->check_flags;
+        if (areas[a]->check && !areas[a]->check_flags && !bad++ && len)
+            im_appendf(msg, len, "area %s has a check but no check_flags: it never runs",
+                       areas[a]->name);
+    }
+    if (all != checked && !bad++ && len)
+        im_appendf(msg, len, "the areas' check_flags (0x%x) are not the checked flags (0x%x)",
+                   all, (unsigned)checked);
+    return bad;
 }

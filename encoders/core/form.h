@@ -42,6 +42,34 @@ enum {
     IM_FF_PAGE = 1u << 15,
 };
 
+/* What an A32 row needs (im_form.req), as GNU as (2.40) checks it. The numbers
+ * are tools/gentables.py's A32_REQUIRES; keep the two in step. */
+enum {
+    IM_A32R_NONE,
+    IM_A32R_V4T,  /* ARMv4T (bx) */
+    IM_A32R_V5T,  /* ARMv5T (blx, clz) */
+    IM_A32R_V5TE, /* ARMv5TE (ldrd, the DSP multiplies) */
+    IM_A32R_V6,   /* ARMv6 (rev, ldrex) */
+    IM_A32R_V6K,  /* ARMv6K, or ARMv6T2 (clrex, ldrexb, the hints yield/wfe/wfi/sev) */
+    IM_A32R_V6T2, /* ARMv6T2 (movw, movt, bfi, ubfx) */
+    IM_A32R_V7,   /* ARMv7 (dmb, dsb, isb, pli) */
+    IM_A32R_IDIV, /* .arch_extension idiv (sdiv, udiv) */
+    IM_A32R_SEC,  /* .arch_extension sec (smc) */
+    IM_A32R_MP,   /* .arch_extension mp (pldw) */
+    IM_A32R_VIRT, /* .arch_extension virt (hvc, eret) */
+    IM_A32R_VFP,        /* a VFP unit: single precision (vadd.f32) */
+    IM_A32R_VFP_DP,     /* VFP double precision (vadd.f64) */
+    IM_A32R_VFPV3,      /* VFPv3 (vmov.f32 s0, #1.0) */
+    IM_A32R_VFPV3_DP,   /* VFPv3 double precision (vmov.f64 d0, #1.0) */
+    IM_A32R_VFPV4,      /* VFPv4 (vfma.f32 s0, s1, s2) */
+    IM_A32R_VFPV4_DP,   /* VFPv4 fused, double (vfma.f64) */
+    IM_A32R_NEON,       /* Advanced SIMD (vadd.i32 d0, d1, d2) */
+    IM_A32R_NEON_FP16,  /* NEON half-precision conversions (vcvt.f16.f32 d0, q1) */
+    IM_A32R_NEON_VFPV4, /* NEON fused multiply (vfma.f32 d0, d1, d2) */
+    IM_A32R_FP16,       /* VFP half-precision conversions (vcvtb.f16.f32) */
+    IM_A32R_COUNT
+};
+
 /* page(target) - page(at), 4 KiB pages, in two's complement (a wrap makes it huge). */
 static inline int64_t im_page_delta(int64_t at, int64_t target)
 {
@@ -79,6 +107,9 @@ typedef struct im_form {
     const char *tpl;  /* operand template */
     uint8_t nops;
     uint8_t cond_op; /* operand index of a condition suffix of the mnemonic, or 0xff */
+    /* where the condition goes in mnem: 0xff at its end, else before mnem[cond_at] (the
+     * '.' of a suffix: vadd.f32 with cond_at 4 reads vaddeq.f32) */
+    uint8_t cond_at;
     uint16_t flags;
     uint8_t kinds[IM_MAX_OPS];
     int8_t defs[IM_MAX_OPS]; /* value of an operand left out of an optional group */
@@ -93,6 +124,12 @@ typedef struct im_form {
     uint8_t whole;
     int8_t rel;
     uint8_t pos[IM_MAX_OPS];
+    /* A32: what the row needs of the architecture, its extensions or the FPU (IM_A32R_*, 0
+     * for nothing), named in tools/gentables.py (A32_REQUIRES). The encoders ignore it;
+     * `imago asm` refuses the row unless the source's .arch, .arch_extension and .fpu (or
+     * the defaults, GNU as's -march=armv7-a+idiv -mfpu=neon) select it (encoders/core/asm.c,
+     * docs/asm.md). */
+    uint8_t req;
     /* x86 */
     uint8_t pfx, vex, opc_len, modrm, digit, imm_size;
     uint8_t opc[3];
@@ -162,6 +199,11 @@ typedef struct im_arch {
     const im_mnem *mnems;
     size_t nmnems;
     const uint16_t *mnem_forms;
+    /* Optional: an immediate in the architecture's syntax ("#0") when its assembler (GNU
+     * as for A32) reads an unknown bare name where an immediate may stand as a symbol: a
+     * negative that puts another kind's register name in such a slot (ldrh r0, [r1, s2];
+     * lsl r0, r1, d1) is no negative, and imago vectors leaves it out. */
+    const char *imm_text;
     /* Optional: fill out[] with bad operand texts for the kind (see im_bad_sample). */
     size_t (*bad_samples)(im_target t, unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
 } im_arch;
@@ -187,6 +229,36 @@ int im_form_match(const im_arch *a, im_target t, const im_form *f, const char *t
  * (labels are not allowed; '.'-relative targets are). out must hold 16 bytes. */
 int im_asm_one(im_target t, const char *text, uint8_t *out, size_t *len, int *form);
 
+/* An area of an ARM encoder (encoders/a64/a64.h, encoders/a32/a32.h): the kinds of one
+ * section of the architecture's kinds.def, behind one interface. A function answers
+ * IM_AREA_NOT_MINE (false, IM_AREA_NONE) for a kind or row that is another area's. */
+#define IM_AREA_NOT_MINE 1          /* parse/field/check */
+#define IM_AREA_NONE ((size_t)-1) /* samples/bad_samples */
+typedef struct im_arm_area {
+    const char *name;
+    /* Parse one operand of kind at *p (advance *p): 0, a negative error, or NOT_MINE. */
+    int (*parse)(unsigned kind, const char **p, im_operand *op, const im_parse_ctx *ctx);
+    /* Append the operand's text; false when the kind is not the area's. */
+    bool (*print)(unsigned kind, const im_operand *op, char *buf, size_t n);
+    /* Operand i's field value: 0, a negative error (im_fail), or NOT_MINE. */
+    int (*field)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
+    /* Samples for vectors: the count, or IM_AREA_NONE. */
+    size_t (*samples)(unsigned kind, im_rng *rng, im_operand *out, size_t max);
+    /* Bad operand texts (im_bad_sample): the count, or IM_AREA_NONE. May be NULL. */
+    size_t (*bad_samples)(unsigned kind, im_rng *rng, im_bad_sample *out, size_t max);
+    /* Whole-row checks after every field is valid (UNPREDICTABLE combinations and the
+     * like): 0 or a negative error. May be NULL. The encoder calls it only for rows with a
+     * flag of check_flags, which must be part of the architecture's CHECKED flags (a new
+     * check needs its flag there). */
+    int (*check)(const im_form *f, const im_operand *ops, const uint32_t *vals);
+    uint16_t check_flags;
+} im_arm_area;
+/* Every area's check runs: each area with a check names its flags, and together they are
+ * `checked` (the flags the encoder calls checks for). The number of faults, the first in
+ * msg; tests/test_enc.c runs it for A64 and A32. */
+int im_arm_check_areas(const im_arm_area *const *areas, size_t n, uint16_t checked, char *msg,
+                       size_t len);
+
 /* Condition codes shared by A32 and A64. */
 extern const char *const im_arm_cond_names[16];
 
@@ -195,13 +267,21 @@ void im_skip_ws(const char **p);
 /* Parse an expression: number, symbol, '.', sums and differences of them. */
 int im_parse_expr(const char **p, im_operand *op, const im_parse_ctx *ctx);
 int im_parse_number(const char **p, uint64_t *out); /* decimal or 0x hex */
+/* ARM FP constants (encoders/core/fpconst.c): a double's bits and back; the value of an
+ * 8-bit constant a:b:cdefgh (VFPExpandImm) as double bits, and the 8 bits of a double's
+ * bits (-1 when it has no 8-bit form); a constant as GNU as reads one (a decimal, read as
+ * single precision, or 0x... as a bit pattern of hexbits bits: 32 for a float's, 0 for
+ * none) into double bits; the shortest text of a value with an 8-bit form (1.0, -0.125). */
+uint64_t im_fp_dbits(double d);
+double im_fp_bits_d(uint64_t b);
+uint64_t im_fp8_bits(unsigned imm8);
+int im_fp8_of(uint64_t b);
+int im_parse_fp(const char **p, unsigned hexbits, uint64_t *out);
+void im_print_fp(char *buf, size_t n, uint64_t b);
 /* ARM: the row's fixed bits with each operand's field value placed by the slices. */
 uint32_t im_arm_place(const im_form *f, const uint32_t *vals);
-/* ARM: every operand's field value (through the kind's field function) into vals[], and
- * the fixup record (the word is the field; the branch/literal operand, if any). */
+/* ARM: a kind's field function: operand i's field value into *out (0), or an error. */
 typedef int (*im_arm_field_fn)(const im_form *f, unsigned i, const im_operand *o, uint32_t *out);
-int im_arm_fields(const im_kind *kinds, const im_form *f, const im_operand *ops,
-                  im_arm_field_fn field, uint32_t *vals, im_fixup *fix);
 /* A branch or literal target: a label (+ addend) or '.'-relative; a plain number is refused.
  * The caller has already refused register names. */
 int im_parse_target(const char **p, im_operand *op, const im_parse_ctx *ctx);
