@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,8 +290,18 @@ static int run_child(char *const *argv, int in_fd, int data_fd, struct outbuf *o
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     if (data_fd >= 0) /* data_fd is never 3 (make_input), so dup2 clears its close-on-exec */
         posix_spawn_file_actions_adddup2(&fa, data_fd, 3);
+    /* The runner maps code and data at fixed addresses (the state check's code at
+     * 0x10000000), and Linux places a static executable's brk heap anywhere in the GiB above
+     * its end on a 64-bit host: a run now and then found its address taken ("range is in
+     * use"). The child starts with ADDR_NO_RANDOMIZE, so its heap follows its data. The
+     * personality is the calling thread's and execve keeps it: set it around the spawn. */
+    int persona = personality(0xffffffff);
+    int norand = persona != -1 && !(persona & ADDR_NO_RANDOMIZE) &&
+                 personality((unsigned long)persona | ADDR_NO_RANDOMIZE) != -1;
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    if (norand)
+        personality((unsigned long)persona);
     posix_spawn_file_actions_destroy(&fa);
     close(po[1]);
     close(pe[1]);
