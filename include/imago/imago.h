@@ -56,18 +56,41 @@ enum {
     IM_ERR_SYMBOL = -23,     /* duplicate or invalid symbol */
     /* operands the architecture calls UNPREDICTABLE (GNU as may only warn) */
     IM_ERR_UNPREDICTABLE = -24,
+    IM_ERR_OVERLAP = -25,    /* image parts overlap */
+    IM_ERR_TOO_LARGE = -26,  /* image or table larger than the format or the loader allows */
+    IM_ERR_UNRESOLVED = -27, /* an import no module exports and no host function provides */
+    IM_ERR_BUSY = -28,       /* module still in use (users, or threads not yet quiescent) */
 };
 
 const char *im_strerror(int err);
 /* Detail of the last error raised on this thread ("" if none). */
 const char *im_detail(void);
 
-/* Relocation kinds, named like their ELF twins. Values are part of the image format. */
+/* Relocation kinds, named like their ELF twins (R_<target>_<name>). Values are part of the
+ * image format (docs/image-format.md); V = S + A is the target value, P the field's address. */
 typedef enum im_reloc_kind {
     IM_RELOC_NONE = 0,
-    IM_RELOC_ABS32 = 1, /* 32-bit absolute address (x86_64 zero-extended R_X86_64_32, i386 R_386_32, R_ARM_ABS32) */
-    IM_RELOC_ABS64 = 2, /* 64-bit absolute address (R_X86_64_64, R_AARCH64_ABS64) */
-    IM_RELOC_ABS32S = 3, /* 32-bit absolute address, sign-extended to 64 bits (R_X86_64_32S) */
+    IM_RELOC_ABS32 = 1,  /* 32-bit V (x86_64 zero-extended R_X86_64_32, i386 R_386_32, R_ARM_ABS32) */
+    IM_RELOC_ABS64 = 2,  /* 64-bit V (R_X86_64_64, R_AARCH64_ABS64) */
+    IM_RELOC_ABS32S = 3, /* 32-bit V, sign-extended to 64 bits (R_X86_64_32S) */
+    IM_RELOC_PC32 = 4,   /* 32-bit V - P, signed (R_X86_64_PC32, R_386_PC32) */
+    /* arm (A32) */
+    IM_RELOC_ARM_CALL = 16,        /* bl/blx imm24: (V - P - 8) >> 2, +-32 MiB (R_ARM_CALL) */
+    IM_RELOC_ARM_JUMP24 = 17,      /* b<cond> imm24, +-32 MiB (R_ARM_JUMP24) */
+    IM_RELOC_ARM_MOVW_ABS_NC = 18, /* movw imm16 = V & 0xffff (R_ARM_MOVW_ABS_NC) */
+    IM_RELOC_ARM_MOVT_ABS = 19,    /* movt imm16 = V >> 16 (R_ARM_MOVT_ABS) */
+    /* aarch64 */
+    IM_RELOC_AARCH64_CALL26 = 32,           /* bl imm26: (V - P) >> 2, +-128 MiB */
+    IM_RELOC_AARCH64_JUMP26 = 33,           /* b imm26, +-128 MiB */
+    IM_RELOC_AARCH64_CONDBR19 = 34,         /* b.cond/cbz/cbnz imm19, +-1 MiB */
+    IM_RELOC_AARCH64_TSTBR14 = 35,          /* tbz/tbnz imm14, +-32 KiB */
+    IM_RELOC_AARCH64_ADR_PREL_PG_HI21 = 36, /* adrp: Page(V) - Page(P), +-4 GiB */
+    IM_RELOC_AARCH64_ADD_ABS_LO12_NC = 37,  /* add imm12 = V & 0xfff */
+    IM_RELOC_AARCH64_LDST8_ABS_LO12_NC = 38,   /* ldrb/strb imm12 = V & 0xfff */
+    IM_RELOC_AARCH64_LDST16_ABS_LO12_NC = 39,  /* imm12 = (V & 0xfff) >> 1, aligned */
+    IM_RELOC_AARCH64_LDST32_ABS_LO12_NC = 40,  /* imm12 = (V & 0xfff) >> 2, aligned */
+    IM_RELOC_AARCH64_LDST64_ABS_LO12_NC = 41,  /* imm12 = (V & 0xfff) >> 3, aligned */
+    IM_RELOC_AARCH64_LDST128_ABS_LO12_NC = 42, /* imm12 = (V & 0xfff) >> 4, aligned */
 } im_reloc_kind;
 const char *im_reloc_name(unsigned kind); /* NULL if unknown */
 
