@@ -16,6 +16,20 @@ extern "C" {
  * *line to the source line at fault (0 if none) and im_detail() to the reason. */
 int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line);
 
+/* Modules, imports and the TOC in assembly source (docs/asm.md):
+ *   .globl NAME          export NAME (as before)
+ *   .import NAME         NAME is imported (another module's export or a host function)
+ *   call NAME / bl NAME / b NAME / jmp NAME   a direct branch to an import (relocated when
+ *                        linked, through a veneer when it cannot reach)
+ *   NAME@toc             the address of NAME's TOC slot, wherever a symbol's address goes:
+ *                        x86_64  call QWORD PTR [rip + NAME@toc]
+ *                        i386    call DWORD PTR [NAME@toc]
+ *                        arm     ldr ip, =NAME@toc   or   movw ip, #:lower16:NAME@toc
+ *                                                         movt ip, #:upper16:NAME@toc
+ *                        aarch64 adrp x16, NAME@toc ; ldr x16, [x16, #:lo12:NAME@toc]
+ * Local addresses take the same relocated forms: movw/movt #:lower16:/#:upper16:label on
+ * arm, adrp label / add #:lo12:label / ldr [xN, #:lo12:label] on aarch64. */
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,6 +106,15 @@ int im_buf_fill(im_buf *b, size_t count, uint8_t byte);
 /* A size-byte data word holding the absolute address of label + addend (relocated). */
 int im_buf_addr(im_buf *b, unsigned size, int label, int64_t addend);
 int im_buf_export(im_buf *b, const char *name, int label, im_sym_kind kind);
+/* Imports: a label standing for a name the module imports (another module's export or a
+ * host function), never bound. A branch to it (call/jmp rel32, bl/b, b.cond, cbz, tbz)
+ * becomes a relocation against the import's address (IM_REF_IMPORT: bound when the module
+ * is linked, through a veneer when the branch cannot reach). im_buf_toc gives a label for
+ * the address of the import's TOC slot (IM_REF_TOC): use it where a symbol address goes
+ * (IM_OP_SYM, im_buf_addr, a rip-relative memory operand, adrp/:lo12:, movw/movt) to call
+ * through the TOC. Importing a name twice returns the same label. */
+int im_buf_import(im_buf *b, const char *name, im_sym_kind kind);
+int im_buf_toc(im_buf *b, int import_label);
 /* Resolve forward references; report undefined labels and out-of-range branches. */
 int im_buf_finish(im_buf *b);
 /* First error (sticky), its offset and detail; 0 if none. */
@@ -115,8 +124,17 @@ const uint8_t *im_buf_code(const im_buf *b, size_t *len);
 int64_t im_buf_label_offset(const im_buf *b, int label); /* -1 if unbound */
 /* Re-encode an instruction at offset; the new encoding must have the same length. */
 int im_buf_patch(im_buf *b, size_t offset, int form, const im_operand *ops);
-/* Append the finished buffer to img as its target's section. */
+/* Append the finished buffer to img as its target's section, module IM_DEFAULT_MODULE. */
 int im_buf_to_image(const im_buf *b, im_image *img);
+/* The same for a named module (NULL or "": IM_DEFAULT_MODULE). */
+int im_buf_to_module(const im_buf *b, const char *module, im_image *img);
+
+/* Patch loaded code (<imago/link.h>): encode form with ops as if at m's code offset, check
+ * the new encoding has the same length as the instruction there (len bytes: 0 = the
+ * length of the new encoding) and write it with im_lmod_write (W^X, icache flush).
+ * IM_OP_REL operands are relative to the instruction's address. */
+struct im_lmod;
+int im_lmod_patch(struct im_lmod *m, uint32_t offset, size_t len, int form, const im_operand *ops);
 
 #ifdef __cplusplus
 }
