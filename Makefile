@@ -67,13 +67,14 @@ HEADERS    := $(wildcard include/imago/*.h encoders/core/*.h encoders/*/*.h enco
 # Keep intermediate objects (tests, sanitizer builds) between runs.
 .SECONDARY:
 
-.PHONY: all host hosts deps test check-all-arch check-san test-c test-san test-py runners clean \
+.PHONY: all host hosts deps test check-all-arch check-san test-c test-san test-py runners progs clean \
         format bench help
 .DEFAULT_GOAL := all
 
 # `make` builds the host's library, imago, its C tests, every target's runner and
-# imago-capdis (the conformance suite's capstone decoder).
-all: host runners $(CAPDIS)
+# linked-programs driver (imago-progs-<target>), and imago-capdis (the conformance
+# suite's capstone decoder).
+all: host runners progs $(CAPDIS)
 
 help:
 	@echo "make test            C tests (plain and ASan+UBSan) and the CLI/self-test suite"
@@ -120,6 +121,18 @@ $(BUILD)/bin/imago-runner-$(1): $(patsubst %.c,$(BUILD)/obj-$(1)/%.o,$(CORE_SRC)
 	$(CC_$(1)) -static $(CFLAGS) -o $$@ $$^
 endef
 $(foreach t,$(TARGETS),$(eval $(call ARCH_RULES,$(t))))
+
+# imago-progs-<target>: the linked programs' driver (tools/progs/progs.c; docs/testing.md,
+# "Linked programs"), static like the runners, from that target's loader, encoder and
+# assembler objects; conformance/test_link_programs.py runs it on every target x engine.
+PROGS_SRC := $(CORE_SRC) $(ENC_SRC) tools/progs/progs.c
+define PROGS_RULES
+$(BUILD)/bin/imago-progs-$(1): $(patsubst %.c,$(BUILD)/obj-$(1)/%.o,$(PROGS_SRC))
+	@mkdir -p $$(dir $$@)
+	$(CC_$(1)) -static $(CFLAGS) -o $$@ $$^ -lpthread
+endef
+$(foreach t,$(TARGETS),$(eval $(call PROGS_RULES,$(t))))
+progs: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-progs-$(t))
 
 # The host build: library, imago and the C test programs.
 HOST_TEST_BINS := $(TEST_SRC:tests/%.c=$(HOSTDIR)/tests/%)

@@ -109,7 +109,7 @@ def _dist_given(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "kind(name): the report kind of a test (encoding, "
                             "negative, disasm, llvm-mc, program, program-bytes, gnu-image, "
-                            "gnu-program, wx, cross-vectors, cross-image, cross-run, unit)")
+                            "gnu-program, link-program, wx, cross-vectors, cross-image, cross-run, unit)")
     config._imago_shard = _shard(config)
     config._imago_collection = None
     if _is_worker(config):
@@ -298,6 +298,9 @@ class Aggregator:
             # The state checks (test_state.py): state_<engine>_forms (ids), _cases, _faulted,
             # _divergences, _known, and state_not_run ("form: reason").
             out[t].update((k, v) for k, v in sorted(s.items()) if k.startswith("state_"))
+            # The linked programs (test_link_programs.py): link_programs, link_checks,
+            # link_mismatches summed over the cells run, link_cells ("target/engine").
+            out[t].update((k, v) for k, v in sorted(s.items()) if k.startswith("link_"))
         return out
 
     def host_stats(self):

@@ -1,0 +1,30 @@
+# user (module "user"): calls module "prov" while prov is reloaded.
+#   use_val(x)    = val(x) + 7, through the TOC
+#   use_konst()   = konst(), a tail call through the TOC
+#   use_direct(x) = val(x), a direct tail jump (re-applied at each reload of prov)
+.intel_syntax noprefix
+.text
+.import val
+.import konst
+
+.globl use_val
+.type use_val, @function
+use_val:
+    sub rsp, 8
+    call QWORD PTR [rip + val@toc]
+    add rsp, 8
+    add rax, 7
+    ret
+.size use_val, .-use_val
+
+.globl use_konst
+.type use_konst, @function
+use_konst:
+    jmp QWORD PTR [rip + konst@toc]
+.size use_konst, .-use_konst
+
+.globl use_direct
+.type use_direct, @function
+use_direct:
+    jmp val
+.size use_direct, .-use_direct
