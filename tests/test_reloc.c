@@ -6,6 +6,7 @@
  * TOC slots and relocation records for each target, with the round trip through
  * im_buf_to_module. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../loader/reloc.h"
@@ -13,6 +14,7 @@
 #include "imago/enc.h"
 #include "imago/forms.h"
 #include "imago/img.h"
+#include "imago/link.h"
 
 #define X64 IM_TARGET_X86_64
 #define X32 IM_TARGET_I386
@@ -378,6 +380,25 @@ static void test_buf_x86_64(void)
         CHECK_EQ(code[12], 0x05);
         CHECK_EQ(code[17], 0x8b);
         CHECK_EQ(get32(code + 19), 10); /* loc (33) - the instruction's end (23) */
+        /* the image format keeps all of it */
+        uint8_t *data = NULL;
+        size_t n = 0;
+        im_image *back = NULL;
+        CHECK_ERR(im_img_write(img, &data, &n), 0);
+        CHECK_ERR(im_img_read(data, n, &back), 0);
+        if (back) {
+            const im_section *r = &back->sections[0];
+            CHECK(!strcmp(r->module, "mod"));
+            CHECK_EQ(r->nimports, 2);
+            CHECK_EQ(r->toc_slots, 2);
+            if (r->nimports == 2)
+                CHECK(!strcmp(r->imports[1].name, "g"));
+            CHECK_EQ(r->nrelocs, 5);
+            CHECK_RELOC(r, 13, IM_RELOC_PC32, IM_REF_TOC, 1, 4);
+            CHECK_RELOC(r, 33, IM_RELOC_ABS64, IM_REF_IMPORT, 1, 16);
+            im_img_free(back);
+        }
+        free(data);
         im_img_free(img);
     }
     im_buf_free(b);
@@ -578,6 +599,73 @@ static void test_buf_a64(void)
     im_buf_free(b);
 }
 
+/* im_lmod_patch on this host's loaded code (x86_64: the host the C tests run natively). */
+#if defined(__x86_64__)
+typedef int (*fn0)(void);
+
+static int call0(const im_lmod *m, const char *name)
+{
+    uint64_t a = im_lmod_symbol(m, name);
+    if (!a)
+        return -999999;
+    fn0 f;
+    memcpy(&f, &(void *){(void *)(uintptr_t)a}, sizeof f);
+    return f();
+}
+
+static void test_patch(void)
+{
+    /* f: mov eax, 1; ret   g: jmp f   h: mov eax, 5; ret */
+    static uint8_t code[] = {0xb8, 1, 0, 0, 0, 0xc3, 0xe9, 0xf5, 0xff, 0xff, 0xff,
+                             0xb8, 5, 0, 0, 0, 0xc3};
+    im_symbol syms[3] = {{(char *)"f", 0, IM_SYM_FUNC},
+                         {(char *)"g", 6, IM_SYM_FUNC},
+                         {(char *)"h", 11, IM_SYM_FUNC}};
+    im_section s = {0};
+    s.target = X64;
+    s.align = 16;
+    s.module = (char *)"p";
+    s.code = code;
+    s.code_size = sizeof code;
+    s.syms = syms;
+    s.nsyms = 3;
+    im_link *l;
+    im_lmod *m = NULL;
+    CHECK_ERR(im_link_new(X64, &l), 0);
+    CHECK_ERR(im_link_load(l, &s, 0, &m), 0);
+    if (!m) {
+        im_link_free(l);
+        return;
+    }
+    CHECK_EQ(call0(m, "f"), 1);
+    CHECK_EQ(call0(m, "g"), 1);
+    im_operand ops[IM_MAX_OPS] = {im_reg(0), im_imm(7)};
+    CHECK_ERR(im_lmod_patch(m, 0, 5, IM_X86_MOV_R32_IMM32, ops), 0);
+    CHECK_EQ(call0(m, "f"), 7);
+    /* a 10-byte encoding where the instruction has 5: refused, nothing written */
+    ops[1] = im_imm(0x100000000ll);
+    CHECK_ERR(im_lmod_patch(m, 0, 5, IM_X86_MOV_R64_IMM64, ops), IM_ERR_INVAL);
+    CHECK_DETAIL("encodes in 10 bytes");
+    CHECK_EQ(call0(m, "f"), 7);
+    /* g: jmp h (IM_OP_REL: relative to g), the length taken from the encoding */
+    ops[0] = (im_operand){IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, 11 - 6};
+    CHECK_ERR(im_lmod_patch(m, 6, 0, IM_X86_JMP_REL32, ops), 0);
+    CHECK_EQ(call0(m, "g"), 5);
+    uint8_t back[5];
+    CHECK_ERR(im_lmod_read(m, 6, back, 5), 0);
+    CHECK(!memcmp(back, "\xe9\x00\x00\x00\x00", 5)); /* h is right after g */
+    /* labels have no meaning in loaded code; offsets past the code are refused */
+    ops[0] = im_label(0);
+    CHECK_ERR(im_lmod_patch(m, 6, 5, IM_X86_JMP_REL32, ops), IM_ERR_INVAL);
+    ops[0] = im_reg(0);
+    ops[1] = im_imm(1);
+    CHECK_ERR(im_lmod_patch(m, sizeof code, 5, IM_X86_MOV_R32_IMM32, ops), IM_ERR_RANGE);
+    CHECK_ERR(im_lmod_patch(m, 14, 5, IM_X86_MOV_R32_IMM32, ops), IM_ERR_RANGE);
+    CHECK_EQ(call0(m, "h"), 5);
+    im_link_free(l);
+}
+#endif
+
 int main(void)
 {
     test_field_sizes();
@@ -591,5 +679,8 @@ int main(void)
     test_buf_i386();
     test_buf_arm();
     test_buf_a64();
+#if defined(__x86_64__)
+    test_patch();
+#endif
     return check_done();
 }
