@@ -664,6 +664,80 @@ static void test_patch(void)
     CHECK_EQ(call0(m, "h"), 5);
     im_link_free(l);
 }
+
+static int64_t host_add1(int64_t x)
+{
+    return x + 1;
+}
+
+typedef int64_t (*fn1)(int64_t);
+
+static int64_t call1(const im_lmod *m, const char *name, int64_t x)
+{
+    uint64_t a = im_lmod_symbol(m, name);
+    if (!a)
+        return -999999;
+    fn1 f;
+    memcpy(&f, &(void *){(void *)(uintptr_t)a}, sizeof f);
+    return f(x);
+}
+
+/* What the buffer emits for imports, loaded by the runtime linker: a direct call (IMPORT,
+ * bound at load, through a veneer when out of reach), a call through the TOC slot (lazy),
+ * the slot's address as data. */
+static void test_buf_link(void)
+{
+    im_buf *b = im_buf_new(X64);
+    int add1 = im_buf_import(b, "host_add1", IM_SYM_FUNC);
+    int slot = im_buf_toc(b, add1);
+    int f = im_buf_label(b), g = im_buf_label(b), h = im_buf_label(b);
+    im_operand ops[IM_MAX_OPS];
+    /* f(x) = host_add1(x): push rbx; call host_add1; pop rbx; ret */
+    CHECK_ERR(im_buf_bind(b, f), 0);
+    ops[0] = im_reg(3);
+    CHECK_ERR(im_buf_emit(b, IM_X86_PUSH_R64, ops), 0);
+    ops[0] = im_label(add1);
+    CHECK_ERR(im_buf_emit(b, IM_X86_CALL_REL32, ops), 0);
+    ops[0] = im_reg(3);
+    CHECK_ERR(im_buf_emit(b, IM_X86_POP_R64, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
+    /* g(x) = host_add1(x) through the TOC: call QWORD PTR [rip + host_add1@toc] */
+    CHECK_ERR(im_buf_bind(b, g), 0);
+    ops[0] = im_reg(3);
+    CHECK_ERR(im_buf_emit(b, IM_X86_PUSH_R64, ops), 0);
+    ops[0] = im_mem(IM_REG_RIP, IM_NOREG, 0, 0);
+    ops[0].label = slot;
+    CHECK_ERR(im_buf_emit(b, IM_X86_CALL_RM64, ops), 0);
+    ops[0] = im_reg(3);
+    CHECK_ERR(im_buf_emit(b, IM_X86_POP_R64, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
+    /* h(x) = the slot's address: movabs rax, OFFSET host_add1@toc; ret */
+    CHECK_ERR(im_buf_bind(b, h), 0);
+    ops[0] = im_reg(0);
+    ops[1] = im_symref(slot, 0);
+    CHECK_ERR(im_buf_emit(b, IM_X86_MOV_R64_IMM64, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
+    CHECK_ERR(im_buf_export(b, "f", f, IM_SYM_FUNC), 0);
+    CHECK_ERR(im_buf_export(b, "g", g, IM_SYM_FUNC), 0);
+    CHECK_ERR(im_buf_export(b, "h", h, IM_SYM_FUNC), 0);
+    im_image *img = finish(b);
+    im_buf_free(b);
+    if (!img)
+        return;
+    im_link *l;
+    im_lmod *m = NULL;
+    CHECK_ERR(im_link_new(X64, &l), 0);
+    CHECK_ERR(im_link_host(l, "host_add1", (uint64_t)(uintptr_t)&host_add1), 0);
+    CHECK_ERR(im_link_load(l, &img->sections[0], 0, &m), 0);
+    if (m) {
+        CHECK_EQ(call1(m, "f", 41), 42);
+        CHECK_EQ(call1(m, "g", 9), 10);
+        CHECK_EQ(call1(m, "g", 99), 100); /* the slot, resolved */
+        CHECK_EQ((uint64_t)call1(m, "h", 0), im_lmod_toc(m));
+    }
+    im_link_free(l);
+    im_img_free(img);
+}
 #endif
 
 int main(void)
@@ -681,6 +755,7 @@ int main(void)
     test_buf_a64();
 #if defined(__x86_64__)
     test_patch();
+    test_buf_link();
 #endif
     return check_done();
 }
