@@ -143,17 +143,15 @@ static void test_apply_a64(void)
               IM_ERR_RELOC_RANGE);
     /* adrp x7 (0x90000007) at 0x400ffc to 0x12345678: pages 0x12345 - 0x400 = 0x11f45;
      * immlo = 1 (bits 30:29), immhi = 0x47d1 (bits 23:5) */
-    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_ADR_PREL_PG_HI21, 0x90000007, 0x400ffc,
-                         0x12345678, &w),
-              0);
+    CHECK_ERR(
+        apply_word(A64, IM_RELOC_AARCH64_ADR_PREL_PG_HI21, 0x90000007, 0x400ffc, 0x12345678, &w),
+        0);
     CHECK_EQ(w, 0x90000007u | 1u << 29 | 0x47d1u << 5);
-    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_ADR_PREL_PG_HI21, 0x90000007, 0, 0x100000000ull,
-                         &w),
+    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_ADR_PREL_PG_HI21, 0x90000007, 0, 0x100000000ull, &w),
               IM_ERR_RELOC_RANGE);
     CHECK_DETAIL("page distance");
     /* add x1, x2, #0 (0x91000041) + lo12 0xfff; ldr x1, [x2] (0xf9400041) + lo12 0xff8 */
-    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_ADD_ABS_LO12_NC, 0x91000041, 0, 0x12345fff, &w),
-              0);
+    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_ADD_ABS_LO12_NC, 0x91000041, 0, 0x12345fff, &w), 0);
     CHECK_EQ(w, 0x913ffc41u);
     CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_LDST64_ABS_LO12_NC, 0xf9400041, 0, 0x1ff8, &w), 0);
     CHECK_EQ(w, 0xf9400041u | 0x1ffu << 10);
@@ -162,8 +160,7 @@ static void test_apply_a64(void)
     CHECK_DETAIL("not a multiple of the access size 8");
     CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_LDST8_ABS_LO12_NC, 0x39400041, 0, 0x1fff, &w), 0);
     CHECK_EQ(w, 0x39400041u | 0xfffu << 10);
-    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_LDST128_ABS_LO12_NC, 0x3dc00041, 0, 0x1ff0, &w),
-              0);
+    CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_LDST128_ABS_LO12_NC, 0x3dc00041, 0, 0x1ff0, &w), 0);
     CHECK_EQ(w, 0x3dc00041u | 0xffu << 10);
     CHECK_ERR(apply_word(A64, IM_RELOC_AARCH64_LDST16_ABS_LO12_NC, 0x79400041, 0, 0x1001, &w),
               IM_ERR_ALIGN);
@@ -231,7 +228,7 @@ static void test_section_refs(void)
     memcpy(dst, code, sizeof dst);
     /* code at 0x10000000, TOC at 0x10003000: slot 3 at 0x10003018 */
     CHECK_ERR(im_section_relocate_toc(&s, dst, 0x10000000, 0x10003000), 0);
-    CHECK_EQ(get32(dst), 0x90000000u | 3u << 29); /* 3 pages on: immlo 3, immhi 0 */
+    CHECK_EQ(get32(dst), 0x90000000u | 3u << 29);     /* 3 pages on: immlo 3, immhi 0 */
     CHECK_EQ(get32(dst + 4), 0xf9400001u | 3u << 10); /* 0x018 >> 3 */
     CHECK_EQ(get32(dst + 16), 0x1000000cu);           /* base + 8 + 4 */
     CHECK_EQ(get32(dst + 20), 0);
@@ -461,7 +458,7 @@ static void test_buf_arm(void)
     CHECK_ERR(im_buf_emit(b, IM_A32_MOVT, ops), 0); /* 16: movt r3, #:upper16:f@toc */
     ops[2] = im_symref(loc, 4);
     CHECK_ERR(im_buf_emit(b, IM_A32_MOVW, ops), 0); /* 20: movw r3, #:lower16:loc+4 */
-    CHECK_ERR(im_buf_bind(b, loc), 0);               /* 24 */
+    CHECK_ERR(im_buf_bind(b, loc), 0);              /* 24 */
     im_image *img = finish(b);
     if (img) {
         const im_section *s = &img->sections[0];
@@ -526,8 +523,8 @@ static void test_buf_a64(void)
     ops[3] = im_imm(0);
     CHECK_ERR(im_buf_emit(b, IM_A64_ADD_X_IMM, ops), 0); /* 28: add x0, x0, #:lo12:f@toc */
     ops[0] = im_reg(1);
-    CHECK_ERR(im_buf_emit(b, IM_A64_LDRB_UOFF, ops), 0); /* 32 */
-    CHECK_ERR(im_buf_emit(b, IM_A64_LDRH_UOFF, ops), 0); /* 36 */
+    CHECK_ERR(im_buf_emit(b, IM_A64_LDRB_UOFF, ops), 0);  /* 32 */
+    CHECK_ERR(im_buf_emit(b, IM_A64_LDRH_UOFF, ops), 0);  /* 36 */
     CHECK_ERR(im_buf_emit(b, IM_A64_STR_W_UOFF, ops), 0); /* 40 */
     CHECK_ERR(im_buf_emit(b, IM_A64_LDR_Q_UOFF, ops), 0); /* 44 */
     im_image *img = finish(b);
@@ -616,8 +613,8 @@ static int call0(const im_lmod *m, const char *name)
 static void test_patch(void)
 {
     /* f: mov eax, 1; ret   g: jmp f   h: mov eax, 5; ret */
-    static uint8_t code[] = {0xb8, 1, 0, 0, 0, 0xc3, 0xe9, 0xf5, 0xff, 0xff, 0xff,
-                             0xb8, 5, 0, 0, 0, 0xc3};
+    static uint8_t code[] = {0xb8, 1,    0,    0, 0, 0xc3, 0xe9, 0xf5, 0xff,
+                             0xff, 0xff, 0xb8, 5, 0, 0,    0,    0xc3};
     im_symbol syms[3] = {{(char *)"f", 0, IM_SYM_FUNC},
                          {(char *)"g", 6, IM_SYM_FUNC},
                          {(char *)"h", 11, IM_SYM_FUNC}};

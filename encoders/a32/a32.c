@@ -317,13 +317,12 @@ static int a32_encode(im_target t, const im_form *f, const im_operand *ops, uint
              * decides), 1 lower16, 2 upper16. */
             bool movt = !strcmp(f->mnem, "movt");
             if (strcmp(f->mnem, "movw") && !movt)
-                return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u cannot hold an address",
-                               f->id, i + 1);
+                return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u cannot hold an address", f->id,
+                               i + 1);
             if (o->reg == (movt ? 1 : 2))
-                return im_fail(IM_ERR_NO_ENCODING,
-                               "%s: %s takes the %s half of an address (#:%s16:)", f->id,
-                               movt ? "movt" : "movw", movt ? "upper" : "lower",
-                               movt ? "upper" : "lower");
+                return im_fail(
+                    IM_ERR_NO_ENCODING, "%s: %s takes the %s half of an address (#:%s16:)", f->id,
+                    movt ? "movt" : "movw", movt ? "upper" : "lower", movt ? "upper" : "lower");
             fix->op = (int8_t)i;
             fix->reloc = movt ? IM_RELOC_ARM_MOVT_ABS : IM_RELOC_ARM_MOVW_ABS_NC;
             vals[i] = 0;

@@ -53,7 +53,7 @@ typedef struct bimport {
 /* What a label stands for (im_buf.ext): a place in the code, an import, an import's slot. */
 enum { EXT_LOCAL = 0, EXT_IMPORT = 1, EXT_TOC = 2 };
 #define EXT(kind, i) ((int32_t)((uint32_t)(i) << 2 | (kind)))
-#define EXT_KIND(e) ((e) & 3)
+#define EXT_KIND(e) ((e)&3)
 #define EXT_INDEX(e) ((uint32_t)(e) >> 2)
 
 struct im_buf {
@@ -394,8 +394,9 @@ static int mem_labels(im_buf *b, size_t at, const im_form *f, const im_operand *
         }
         if (!record)
             continue;
-        uint32_t kind = rip ? IM_RELOC_PC32
-                            : b->t == IM_TARGET_X86_64 ? IM_RELOC_ABS32S : IM_RELOC_ABS32;
+        uint32_t kind = rip                        ? IM_RELOC_PC32
+                        : b->t == IM_TARGET_X86_64 ? IM_RELOC_ABS32S
+                                                   : IM_RELOC_ABS32;
         int64_t addend = rip ? o->imm - (int64_t)(len - off) : o->imm;
         int rc = add_reloc(b, at + off, kind, 4, o->label, addend);
         if (rc < 0)
@@ -555,8 +556,8 @@ int im_buf_finish(im_buf *b)
             if (lab && !label_ext(b, o->label) && b->labels[o->label] < 0) {
                 b->err_off = x->off;
                 return fail(b, IM_ERR_UNDEF_LABEL,
-                            "label %d, used by %s at offset 0x%zx, is never bound", o->label,
-                            f->id, x->off);
+                            "label %d, used by %s at offset 0x%zx, is never bound", o->label, f->id,
+                            x->off);
             }
         }
         im_operand r[IM_MAX_OPS];
@@ -600,8 +601,8 @@ int im_buf_finish(im_buf *b)
             im_put32(b->code + r->off, (uint32_t)v);
         else if (im_reloc_apply(b->t, r->kind, b->code + r->off, r->off, v) < 0) {
             b->err_off = r->off;
-            return fail(b, IM_ERR_RELOC_RANGE, "relocation at offset 0x%zx (label %d): %s",
-                        r->off, r->label, im_detail());
+            return fail(b, IM_ERR_RELOC_RANGE, "relocation at offset 0x%zx (label %d): %s", r->off,
+                        r->label, im_detail());
         }
     }
     for (size_t i = 0; i < b->nsyms; i++)
