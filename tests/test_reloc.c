@@ -661,7 +661,9 @@ static void test_patch(void)
     CHECK_EQ(call0(m, "h"), 5);
     im_link_free(l);
 }
+#endif
 
+#if defined(__x86_64__) || defined(__aarch64__)
 static int64_t host_add1(int64_t x)
 {
     return x + 1;
@@ -679,17 +681,18 @@ static int64_t call1(const im_lmod *m, const char *name, int64_t x)
     return f(x);
 }
 
-/* What the buffer emits for imports, loaded by the runtime linker: a direct call (IMPORT,
- * bound at load, through a veneer when out of reach), a call through the TOC slot (lazy),
- * the slot's address as data. */
-static void test_buf_link(void)
+/* What the buffer emits for imports, loaded by the runtime linker on this host: f(x), a
+ * direct call (IMPORT: bound at load, through a veneer when out of reach); g(x), a call
+ * through the TOC slot (lazy); h(), the slot's address. */
+static im_buf *link_module(void)
 {
+    im_operand ops[IM_MAX_OPS];
+#if defined(__x86_64__)
     im_buf *b = im_buf_new(X64);
     int add1 = im_buf_import(b, "host_add1", IM_SYM_FUNC);
     int slot = im_buf_toc(b, add1);
     int f = im_buf_label(b), g = im_buf_label(b), h = im_buf_label(b);
-    im_operand ops[IM_MAX_OPS];
-    /* f(x) = host_add1(x): push rbx; call host_add1; pop rbx; ret */
+    /* f: push rbx; call host_add1; pop rbx; ret */
     CHECK_ERR(im_buf_bind(b, f), 0);
     ops[0] = im_reg(3);
     CHECK_ERR(im_buf_emit(b, IM_X86_PUSH_R64, ops), 0);
@@ -698,7 +701,7 @@ static void test_buf_link(void)
     ops[0] = im_reg(3);
     CHECK_ERR(im_buf_emit(b, IM_X86_POP_R64, ops), 0);
     CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
-    /* g(x) = host_add1(x) through the TOC: call QWORD PTR [rip + host_add1@toc] */
+    /* g: push rbx; call QWORD PTR [rip + host_add1@toc]; pop rbx; ret */
     CHECK_ERR(im_buf_bind(b, g), 0);
     ops[0] = im_reg(3);
     CHECK_ERR(im_buf_emit(b, IM_X86_PUSH_R64, ops), 0);
@@ -708,22 +711,67 @@ static void test_buf_link(void)
     ops[0] = im_reg(3);
     CHECK_ERR(im_buf_emit(b, IM_X86_POP_R64, ops), 0);
     CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
-    /* h(x) = the slot's address: movabs rax, OFFSET host_add1@toc; ret */
+    /* h: movabs rax, OFFSET host_add1@toc; ret */
     CHECK_ERR(im_buf_bind(b, h), 0);
     ops[0] = im_reg(0);
     ops[1] = im_symref(slot, 0);
     CHECK_ERR(im_buf_emit(b, IM_X86_MOV_R64_IMM64, ops), 0);
     CHECK_ERR(im_buf_emit(b, IM_X86_RET, ops), 0);
+#else
+    im_buf *b = im_buf_new(A64);
+    int add1 = im_buf_import(b, "host_add1", IM_SYM_FUNC);
+    int slot = im_buf_toc(b, add1);
+    int f = im_buf_label(b), g = im_buf_label(b), h = im_buf_label(b);
+    im_operand push[4] = {im_reg(29), im_reg(30), im_reg(31), im_imm(-16)};
+    im_operand pop[4] = {im_reg(29), im_reg(30), im_reg(31), im_imm(16)};
+    im_operand lr[1] = {im_reg(30)};
+    /* f: stp x29, x30, [sp, #-16]!; bl host_add1; ldp x29, x30, [sp], #16; ret */
+    CHECK_ERR(im_buf_bind(b, f), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_STP_X_PRE, push), 0);
+    ops[0] = im_label(add1);
+    CHECK_ERR(im_buf_emit(b, IM_A64_BL, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_LDP_X_POST, pop), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_RET, lr), 0);
+    /* g: stp; adrp x16, host_add1@toc; ldr x16, [x16, #:lo12:host_add1@toc]; blr x16; ldp;
+     * ret */
+    CHECK_ERR(im_buf_bind(b, g), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_STP_X_PRE, push), 0);
+    ops[0] = im_reg(16);
+    ops[1] = im_label(slot);
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    ops[1] = im_reg(16);
+    ops[2] = im_symref(slot, 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_LDR_X_UOFF, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_BLR, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_LDP_X_POST, pop), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_RET, lr), 0);
+    /* h: adrp x0, host_add1@toc; add x0, x0, #:lo12:host_add1@toc; ret */
+    CHECK_ERR(im_buf_bind(b, h), 0);
+    ops[0] = im_reg(0);
+    ops[1] = im_label(slot);
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADRP, ops), 0);
+    ops[1] = im_reg(0);
+    ops[2] = im_symref(slot, 0);
+    ops[3] = im_imm(0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_ADD_X_IMM, ops), 0);
+    CHECK_ERR(im_buf_emit(b, IM_A64_RET, lr), 0);
+#endif
     CHECK_ERR(im_buf_export(b, "f", f, IM_SYM_FUNC), 0);
     CHECK_ERR(im_buf_export(b, "g", g, IM_SYM_FUNC), 0);
     CHECK_ERR(im_buf_export(b, "h", h, IM_SYM_FUNC), 0);
+    return b;
+}
+
+static void test_buf_link(void)
+{
+    im_buf *b = link_module();
     im_image *img = finish(b);
     im_buf_free(b);
     if (!img)
         return;
     im_link *l;
     im_lmod *m = NULL;
-    CHECK_ERR(im_link_new(X64, &l), 0);
+    CHECK_ERR(im_link_new(im_host_target(), &l), 0);
     CHECK_ERR(im_link_host(l, "host_add1", (uint64_t)(uintptr_t)&host_add1), 0);
     CHECK_ERR(im_link_load(l, &img->sections[0], 0, &m), 0);
     if (m) {
@@ -752,6 +800,8 @@ int main(void)
     test_buf_a64();
 #if defined(__x86_64__)
     test_patch();
+#endif
+#if defined(__x86_64__) || defined(__aarch64__)
     test_buf_link();
 #endif
     return check_done();
