@@ -12,6 +12,22 @@ unsigned im_reloc_field_size(uint32_t kind, im_target t)
     case IM_RELOC_ABS32: return 4;
     case IM_RELOC_ABS64: return im_target_ptr_size(t) == 8 ? 8 : 0;
     case IM_RELOC_ABS32S: return t == IM_TARGET_X86_64 ? 4 : 0;
+    case IM_RELOC_PC32: return t == IM_TARGET_X86_64 || t == IM_TARGET_I386 ? 4 : 0;
+    case IM_RELOC_ARM_CALL:
+    case IM_RELOC_ARM_JUMP24:
+    case IM_RELOC_ARM_MOVW_ABS_NC:
+    case IM_RELOC_ARM_MOVT_ABS: return t == IM_TARGET_ARM ? 4 : 0;
+    case IM_RELOC_AARCH64_CALL26:
+    case IM_RELOC_AARCH64_JUMP26:
+    case IM_RELOC_AARCH64_CONDBR19:
+    case IM_RELOC_AARCH64_TSTBR14:
+    case IM_RELOC_AARCH64_ADR_PREL_PG_HI21:
+    case IM_RELOC_AARCH64_ADD_ABS_LO12_NC:
+    case IM_RELOC_AARCH64_LDST8_ABS_LO12_NC:
+    case IM_RELOC_AARCH64_LDST16_ABS_LO12_NC:
+    case IM_RELOC_AARCH64_LDST32_ABS_LO12_NC:
+    case IM_RELOC_AARCH64_LDST64_ABS_LO12_NC:
+    case IM_RELOC_AARCH64_LDST128_ABS_LO12_NC: return t == IM_TARGET_AARCH64 ? 4 : 0;
     default: return 0;
     }
 }

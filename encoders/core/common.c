@@ -89,6 +89,10 @@ const char *im_strerror(int err)
     case IM_ERR_SYNTAX: return "syntax error";
     case IM_ERR_UNKNOWN_MNEMONIC: return "unknown mnemonic";
     case IM_ERR_SYMBOL: return "invalid symbol";
+    case IM_ERR_OVERLAP: return "image parts overlap";
+    case IM_ERR_TOO_LARGE: return "image or table too large";
+    case IM_ERR_UNRESOLVED: return "unresolved import";
+    case IM_ERR_BUSY: return "module in use";
     default: return "unknown error";
     }
 }
@@ -146,6 +150,22 @@ const char *im_reloc_name(unsigned kind)
     case IM_RELOC_ABS32: return "ABS32";
     case IM_RELOC_ABS64: return "ABS64";
     case IM_RELOC_ABS32S: return "ABS32S";
+    case IM_RELOC_PC32: return "PC32";
+    case IM_RELOC_ARM_CALL: return "ARM_CALL";
+    case IM_RELOC_ARM_JUMP24: return "ARM_JUMP24";
+    case IM_RELOC_ARM_MOVW_ABS_NC: return "ARM_MOVW_ABS_NC";
+    case IM_RELOC_ARM_MOVT_ABS: return "ARM_MOVT_ABS";
+    case IM_RELOC_AARCH64_CALL26: return "AARCH64_CALL26";
+    case IM_RELOC_AARCH64_JUMP26: return "AARCH64_JUMP26";
+    case IM_RELOC_AARCH64_CONDBR19: return "AARCH64_CONDBR19";
+    case IM_RELOC_AARCH64_TSTBR14: return "AARCH64_TSTBR14";
+    case IM_RELOC_AARCH64_ADR_PREL_PG_HI21: return "AARCH64_ADR_PREL_PG_HI21";
+    case IM_RELOC_AARCH64_ADD_ABS_LO12_NC: return "AARCH64_ADD_ABS_LO12_NC";
+    case IM_RELOC_AARCH64_LDST8_ABS_LO12_NC: return "AARCH64_LDST8_ABS_LO12_NC";
+    case IM_RELOC_AARCH64_LDST16_ABS_LO12_NC: return "AARCH64_LDST16_ABS_LO12_NC";
+    case IM_RELOC_AARCH64_LDST32_ABS_LO12_NC: return "AARCH64_LDST32_ABS_LO12_NC";
+    case IM_RELOC_AARCH64_LDST64_ABS_LO12_NC: return "AARCH64_LDST64_ABS_LO12_NC";
+    case IM_RELOC_AARCH64_LDST128_ABS_LO12_NC: return "AARCH64_LDST128_ABS_LO12_NC";
     default: return NULL;
     }
 }
