@@ -76,7 +76,8 @@ enum {
     MAX_ALIGN = 65536,    /* largest section alignment */
     MAX_SECTIONS = 256,   /* v2 */
     MAX_SECTIONS_V1 = 4,  /* v1: one per target */
-    MAX_TOC_SLOTS = 65536 /* per section */
+    MAX_TOC_SLOTS = 65536, /* per section */
+    MAX_NAME = 4095        /* bytes of a module, symbol or import name (without the NUL) */
 };
 
 /* ---- checksum: CRC-32 (IEEE 802.3, reflected, as zlib), nibble table ---- */
@@ -176,6 +177,9 @@ static int validate_section(const im_section *sec, uint32_t idx)
     const char *w = wb.s;
     if (!sec->module || !sec->module[0])
         return im_fail(IM_ERR_INVAL, "%s: no module name", w);
+    if (strnlen(sec->module, MAX_NAME + 1) > MAX_NAME)
+        return im_fail(IM_ERR_TOO_LARGE, "%s: module name longer than %u bytes", w,
+                       (unsigned)MAX_NAME);
     if (!is_pow2(sec->align) || sec->align > MAX_ALIGN)
         return im_fail(IM_ERR_ALIGN, "%s: alignment %u is not a power of two in 1..%u", w,
                        sec->align, (unsigned)MAX_ALIGN);
@@ -192,6 +196,9 @@ static int validate_section(const im_section *sec, uint32_t idx)
         const im_symbol *s = &sec->syms[i];
         if (!s->name || !s->name[0])
             return im_fail(IM_ERR_SYMBOL, "%s: symbol %u has an empty name", w, i);
+        if (strnlen(s->name, MAX_NAME + 1) > MAX_NAME)
+            return im_fail(IM_ERR_TOO_LARGE, "%s: symbol %u name longer than %u bytes", w, i,
+                           (unsigned)MAX_NAME);
         if (s->kind != IM_SYM_FUNC && s->kind != IM_SYM_DATA)
             return im_fail(IM_ERR_SYMBOL, "%s: symbol %u '%s' has unknown kind %u", w, i, s->name,
                            s->kind);
@@ -204,6 +211,9 @@ static int validate_section(const im_section *sec, uint32_t idx)
         const im_import *m = &sec->imports[i];
         if (!m->name || !m->name[0])
             return im_fail(IM_ERR_SYMBOL, "%s: import %u has an empty name", w, i);
+        if (strnlen(m->name, MAX_NAME + 1) > MAX_NAME)
+            return im_fail(IM_ERR_TOO_LARGE, "%s: import %u name longer than %u bytes", w, i,
+                           (unsigned)MAX_NAME);
         if (m->kind != IM_SYM_FUNC && m->kind != IM_SYM_DATA)
             return im_fail(IM_ERR_SYMBOL, "%s: import %u '%s' has unknown kind %u", w, i, m->name,
                            m->kind);

@@ -327,7 +327,28 @@ static void test_building(void)
     syms[1].name = (char *)"";
     CHECK_ERR(im_img_add_section(img, &bad), IM_ERR_SYMBOL);
     CHECK_DETAIL("symbol 1 has an empty name");
-    syms[1].name = (char *)"b";
+    {
+        /* Names are capped at 4095 bytes. */
+        static char long_name[4097];
+        memset(long_name, 'n', 4096);
+        syms[1].name = long_name;
+        CHECK_ERR(im_img_add_section(img, &bad), IM_ERR_TOO_LARGE);
+        CHECK_DETAIL("symbol 1 name longer than 4095 bytes");
+        long_name[4095] = '\0'; /* 4095 bytes fit */
+        im_image *other = im_img_new();
+        CHECK_ERR(im_img_add_section(other, &bad), 0);
+        im_img_free(other);
+        long_name[4095] = 'n';
+        imps[0].name = long_name;
+        syms[1].name = (char *)"b";
+        CHECK_ERR(im_img_add_section(img, &bad), IM_ERR_TOO_LARGE);
+        CHECK_DETAIL("import 0 name longer than 4095 bytes");
+        imps[0].name = (char *)"p";
+        bad.module = long_name;
+        CHECK_ERR(im_img_add_section(img, &bad), IM_ERR_TOO_LARGE);
+        CHECK_DETAIL("module name longer than 4095 bytes");
+        bad.module = s.module;
+    }
     syms[1].kind = 7;
     CHECK_ERR(im_img_add_section(img, &bad), IM_ERR_SYMBOL);
     syms[1].kind = IM_SYM_FUNC;
