@@ -127,6 +127,12 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A section's module name: NULL or "" is IM_DEFAULT_MODULE (img.h). */
+static const char *mod_name(const im_section *sec)
+{
+    return sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
+}
+
 /* "section I (TARGET, module 'M')" for the messages. */
 struct where {
     char s[128];
@@ -136,11 +142,8 @@ static struct where where_of(uint32_t idx, const im_section *sec)
 {
     struct where w;
     const char *tn = im_target_name(sec->target);
-    if (sec->module)
-        snprintf(w.s, sizeof w.s, "section %u (%s, module '%.48s')", idx, tn ? tn : "?",
-                 sec->module);
-    else
-        snprintf(w.s, sizeof w.s, "section %u (%s)", idx, tn ? tn : "?");
+    snprintf(w.s, sizeof w.s, "section %u (%s, module '%.48s')", idx, tn ? tn : "?",
+             mod_name(sec));
     return w;
 }
 
@@ -175,9 +178,7 @@ static int validate_section(const im_section *sec, uint32_t idx)
         return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx, (unsigned)sec->target);
     struct where wb = where_of(idx, sec);
     const char *w = wb.s;
-    if (!sec->module || !sec->module[0])
-        return im_fail(IM_ERR_INVAL, "%s: no module name", w);
-    if (strnlen(sec->module, MAX_NAME + 1) > MAX_NAME)
+    if (strnlen(mod_name(sec), MAX_NAME + 1) > MAX_NAME)
         return im_fail(IM_ERR_TOO_LARGE, "%s: module name longer than %u bytes", w,
                        (unsigned)MAX_NAME);
     if (!is_pow2(sec->align) || sec->align > MAX_ALIGN)
@@ -356,7 +357,7 @@ const im_section *im_img_module_section(const im_image *img, const char *module,
         module = IM_DEFAULT_MODULE;
     for (uint32_t i = 0; i < img->nsections; i++) {
         const im_section *s = &img->sections[i];
-        if (s->target == t && s->module && strcmp(s->module, module) == 0)
+        if (s->target == t && strcmp(mod_name(s), module) == 0)
             return s;
     }
     return NULL;
@@ -371,7 +372,7 @@ static int copy_section(im_section *dst, const im_section *src)
     dst->align = src->align;
     dst->toc_slots = src->toc_slots;
     dst->code_size = src->code_size;
-    dst->module = strdup(src->module && src->module[0] ? src->module : IM_DEFAULT_MODULE);
+    dst->module = strdup(mod_name(src));
     if (!dst->module)
         goto nomem;
     /* Always allocate at least one byte so code is never NULL. */
@@ -421,16 +422,12 @@ int im_img_add_section(im_image *img, const im_section *sec)
 {
     if (!img || !sec)
         return im_fail(IM_ERR_INVAL, "im_img_add_section: NULL argument");
-    /* Validate as it will be stored: with the default module name filled in. */
-    im_section named = *sec;
-    if (!named.module || !named.module[0])
-        named.module = (char *)IM_DEFAULT_MODULE;
-    int err = validate_section(&named, img->nsections);
+    int err = validate_section(sec, img->nsections);
     if (err)
         return err;
-    if (im_img_module_section(img, named.module, sec->target))
+    if (im_img_module_section(img, mod_name(sec), sec->target))
         return im_fail(IM_ERR_INVAL, "image already has a %s section for module '%s'",
-                       im_target_name(sec->target), named.module);
+                       im_target_name(sec->target), mod_name(sec));
     if (img->nsections >= MAX_SECTIONS)
         return im_fail(IM_ERR_TOO_LARGE, "image already has %u sections (at most %u)",
                        img->nsections, (unsigned)MAX_SECTIONS);
@@ -438,7 +435,7 @@ int im_img_add_section(im_image *img, const im_section *sec)
     if (!n)
         return im_fail(IM_ERR_NOMEM, "growing the section list");
     img->sections = n;
-    err = copy_section(&img->sections[img->nsections], &named);
+    err = copy_section(&img->sections[img->nsections], sec);
     if (err)
         return err;
     img->nsections++;
@@ -458,10 +455,9 @@ int im_section_find_symbol(const im_section *sec, const char *name, uint32_t *of
             return 0;
         }
     }
-    return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the %s section%s%s%s", name,
+    return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the %s section of module '%s'", name,
                    im_target_name(sec->target) ? im_target_name(sec->target) : "?",
-                   sec->module ? " of module '" : "", sec->module ? sec->module : "",
-                   sec->module ? "'" : "");
+                   mod_name(sec));
 }
 
 const char *im_section_default_entry(const im_section *sec)
@@ -516,9 +512,9 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
             return err;
         for (uint32_t j = 0; j < i; j++)
             if (img->sections[j].target == s->target &&
-                strcmp(img->sections[j].module, s->module) == 0)
+                strcmp(mod_name(&img->sections[j]), mod_name(s)) == 0)
                 return im_fail(IM_ERR_INVAL, "sections %u and %u are both module '%s' for %s", j,
-                               i, s->module, im_target_name(s->target));
+                               i, mod_name(s), im_target_name(s->target));
     }
 
     /* Layout: header, section table, per section code/symbols/imports/relocations, strings
@@ -533,7 +529,7 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nsyms * SYM_SIZE;
         pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nimports * IMP_SIZE;
         pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nrelocs * REL_SIZE;
-        strsize += strlen(s->module) + 1;
+        strsize += strlen(mod_name(s)) + 1;
         for (uint32_t j = 0; j < s->nsyms; j++)
             strsize += strlen(s->syms[j].name) + 1;
         for (uint32_t j = 0; j < s->nimports; j++)
@@ -569,7 +565,7 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         im_put32(e + SEC_TARGET, (uint32_t)s->target);
         im_put32(e + SEC_ALIGN, s->align);
         im_put32(e + SEC_FLAGS, 0);
-        im_put32(e + SEC_MODULE, put_string(strtab, &spos, s->module));
+        im_put32(e + SEC_MODULE, put_string(strtab, &spos, mod_name(s)));
         im_put32(e + SEC_TOCSLOTS, s->toc_slots);
 
         pos = align_up(pos, CODE_ALIGN);

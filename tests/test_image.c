@@ -465,10 +465,18 @@ static void test_building(void)
     hand.version = 3;
     CHECK_ERR(im_img_write(&hand, &out, &len), IM_ERR_VERSION);
     hand.version = IM_IMG_VERSION;
-    two[0].module = NULL;
-    CHECK_ERR(im_img_write(&hand, &out, &len), IM_ERR_INVAL);
-    CHECK_DETAIL("no module name");
     CHECK(out == NULL);
+    /* A NULL or empty module name is IM_DEFAULT_MODULE (img.h), also for the writer. */
+    two[0].module = NULL;
+    CHECK_ERR(im_img_write(&hand, &out, &len), 0);
+    CHECK_ERR(im_img_read(out, len, &back), 0);
+    CHECK(back && strcmp(back->sections[0].module, "main") == 0);
+    im_img_free(back);
+    free(out);
+    two[1].module = (char *)"";
+    hand.nsections = 2;
+    CHECK_ERR(im_img_write(&hand, &out, &len), IM_ERR_INVAL);
+    CHECK_DETAIL("sections 0 and 1 are both module 'main' for arm");
     im_img_free(img);
     im_img_free(NULL);
 }

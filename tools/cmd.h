@@ -10,6 +10,7 @@ int cmd_vectors(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_reloc(int argc, char **argv); /* hidden: tests/test_reloc_ld.py */
 
 /* Read a whole stream into a malloc'd buffer; 0, or -1 with errno set. */
 int tool_read_stream(FILE *f, uint8_t **out, size_t *len);
