@@ -77,9 +77,8 @@ static void relocate_all(const im_image *img)
 
 static void link_host_sections(const im_image *img)
 {
-    /* TODO(lead): runs once the runtime linker (include/imago/link.h, loader/link.c) is on
-     * main; until then fuzz_have_linker() is 0 and this is skipped (the replay driver says
-     * so). */
+    /* The runtime linker (loader/link.c) is weakly referenced like the relocator: a build
+     * without it skips this, and the replay driver says so. */
     if (!fuzz_have_linker())
         return;
     im_link *l = NULL;
