@@ -118,3 +118,30 @@ def set_u32(data, offset, value, fix=True):
     data = bytearray(data)
     struct.pack_into("<I", data, offset, value & 0xFFFFFFFF)
     return fix_checksum(data) if fix else bytes(data)
+
+
+def parse(data):
+    """The sections of a version 2 image as build() takes them (no validation: for tests on
+    images imago wrote). build(parse(x)) == x for any image im_img_write wrote."""
+    h = header(data)
+    strtab = data[h["str_off"]:h["str_off"] + h["str_size"]]
+
+    def string(off):
+        return strtab[off:strtab.index(b"\0", off)].decode()
+
+    out = []
+    for i in range(h["nsections"]):
+        e = entry(data, i)
+        name = {v: k for k, v in TARGETS.items()}[e["target"]]
+        syms = [(string(n), off, kind) for n, off, kind, _r in
+                (struct.unpack_from("<IIII", data, e["sym_off"] + SYM_SIZE * j)
+                 for j in range(e["nsyms"]))]
+        imps = [(string(n), slot, kind) for n, slot, kind, _r in
+                (struct.unpack_from("<IIII", data, e["imp_off"] + IMP_SIZE * j)
+                 for j in range(e["nimports"]))]
+        rels = [struct.unpack_from("<IIiIq", data, e["rel_off"] + REL_SIZE * j)
+                for j in range(e["nrelocs"])]
+        out.append(dict(target=name, align=e["align"], module=string(e["module"]),
+                        code=bytes(data[e["code_off"]:e["code_off"] + e["code_size"]]),
+                        syms=syms, imports=imps, toc_slots=e["toc_slots"], relocs=rels))
+    return out

@@ -3,10 +3,10 @@
 
 - every conformance program (conformance/programs/TARGET/*.s), assembled by `imago asm`
   into a one-section image (the real writer);
-- multi-section images: the sections of several of those, combined through `imago`'s own
-  reader/writer is not exposed by the CLI, so they are built by fuzz/imgv2.py, which lays
-  images out byte for byte as im_img_write does (tests/test_image.c checks the two agree
-  on the layout rules); they add modules, imports, TOC slots and every relocation kind;
+- images with several modules, imports, TOC slots and every relocation kind and ref, which
+  `imago asm` cannot write yet: built by fuzz/imgv2.py, which lays images out byte for byte
+  as im_img_write does (tests/test_bad_input.py, test_v2_python_writer_matches_imago,
+  checks that on images `imago asm` wrote);
 - a version 1 image (the old layout the reader still accepts).
 Small by design (each file well under 1 KiB)."""
 

@@ -77,7 +77,8 @@ enum {
     MAX_SECTIONS = 256,   /* v2 */
     MAX_SECTIONS_V1 = 4,  /* v1: one per target */
     MAX_TOC_SLOTS = 65536, /* per section */
-    MAX_NAME = 4095        /* bytes of a module, symbol or import name (without the NUL) */
+    MAX_NAME = 4095,       /* bytes of a module, symbol or import name (without the NUL) */
+    MAX_STRINGS = 64 << 20 /* bytes of all names, each with its NUL, as the writer stores them */
 };
 
 /* ---- checksum: CRC-32 (IEEE 802.3, reflected, as zlib), nibble table ---- */
@@ -535,6 +536,9 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         for (uint32_t j = 0; j < s->nimports; j++)
             strsize += strlen(s->imports[j].name) + 1;
     }
+    if (strsize > MAX_STRINGS)
+        return im_fail(IM_ERR_TOO_LARGE, "the names take %llu bytes, at most %u are allowed",
+                       (unsigned long long)strsize, (unsigned)MAX_STRINGS);
     uint64_t str_off = pos;
     uint64_t total = pos + strsize;
     if (total > UINT32_MAX || total > SIZE_MAX)
@@ -774,20 +778,36 @@ static int check_overlap(struct part *parts, size_t n)
     return 0;
 }
 
-/* A string at offset off of the string table: NUL-terminated within the table. err and what
- * name the error and the thing named ("symbol 3 name"). */
+/* A string at offset off of the string table: NUL-terminated within the table and at most
+ * MAX_NAME bytes (the search for the NUL stops there, so a long table is never scanned once
+ * per name). err and what name the error and the thing named ("symbol 3 name"). Adds the
+ * name's bytes (with the NUL) to *names_total, which must stay <= MAX_STRINGS: names may
+ * share bytes of the table, and this bounds what reading them can allocate. */
 static int get_string(const uint8_t *strtab, uint32_t strsize, uint32_t off, int err,
-                      const char *where, const char *what, const char **out)
+                      const char *where, const char *what, uint64_t *names_total,
+                      const char **out)
 {
     if (off >= strsize)
         return im_fail(err,
                        "%s: %s at string offset 0x%x is outside the string table (size 0x%x)",
                        where, what, off, strsize);
-    if (!memchr(strtab + off, 0, strsize - off))
+    size_t room = strsize - off;
+    const uint8_t *nul = memchr(strtab + off, 0, room < MAX_NAME + 1u ? room : MAX_NAME + 1u);
+    if (!nul && room > MAX_NAME)
+        return im_fail(IM_ERR_TOO_LARGE,
+                       "%s: %s at string offset 0x%x is longer than %u bytes", where, what, off,
+                       (unsigned)MAX_NAME);
+    if (!nul)
         return im_fail(err,
                        "%s: %s at string offset 0x%x is not NUL-terminated within the string "
                        "table",
                        where, what, off);
+    *names_total += (uint64_t)(nul - (strtab + off)) + 1;
+    if (*names_total > MAX_STRINGS)
+        return im_fail(IM_ERR_TOO_LARGE,
+                       "%s: %s at string offset 0x%x: the names take more than %u bytes "
+                       "(shared string table bytes count once per name)",
+                       where, what, off, (unsigned)MAX_STRINGS);
     *out = (const char *)strtab + off;
     return 0;
 }
@@ -857,7 +877,7 @@ static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_
 /* Checks 21-29: the section's strings and records, into sec (freed by the caller). */
 static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
                          const struct entry *en, const uint8_t *strtab, uint32_t strsize,
-                         im_section *sec)
+                         uint64_t *names_total, im_section *sec)
 {
     char where[128];
     const char *name;
@@ -871,7 +891,7 @@ static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
     if (version >= 2) {
         snprintf(where, sizeof where, "section %u (%s)", idx, im_target_name(sec->target));
         if ((err = get_string(strtab, strsize, en->module, IM_ERR_MALFORMED, where, "module name",
-                              &name)))
+                              names_total, &name)))
             return err;
         if (!name[0])
             return im_fail(IM_ERR_MALFORMED, "%s: empty module name", where);
@@ -900,7 +920,7 @@ static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
         char what[40];
         snprintf(what, sizeof what, "symbol %u name", i);
         if ((err = get_string(strtab, strsize, im_get32(p + SYM_NAME), IM_ERR_SYMBOL, w, what,
-                              &name)))
+                              names_total, &name)))
             return err;
         if (im_get32(p + SYM_RESERVED) != 0)
             return im_fail(IM_ERR_MALFORMED, "%s: symbol %u reserved field is not zero", w, i);
@@ -922,7 +942,7 @@ static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
         char what[40];
         snprintf(what, sizeof what, "import %u name", i);
         if ((err = get_string(strtab, strsize, im_get32(p + IMP_NAME), IM_ERR_SYMBOL, w, what,
-                              &name)))
+                              names_total, &name)))
             return err;
         if (im_get32(p + IMP_RESERVED) != 0)
             return im_fail(IM_ERR_MALFORMED, "%s: import %u reserved field is not zero", w, i);
@@ -1048,11 +1068,12 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
         return im_fail(IM_ERR_NOMEM, "allocating %u sections", nsect);
     }
     img->version = version;
+    uint64_t names_total = 0;
     for (uint32_t i = 0; i < nsect && !err; i++) {
         /* Count the section before parsing so a failure frees what it allocated. */
         img->nsections = i + 1;
         im_section *s = &img->sections[i];
-        err = parse_section(version, data, i, &ents[i], data + stroff, strsize, s);
+        err = parse_section(version, data, i, &ents[i], data + stroff, strsize, &names_total, s);
         for (uint32_t j = 0; j < i && !err; j++)
             if (img->sections[j].target == s->target && strcmp(img->sections[j].module,
                                                                s->module) == 0)

@@ -843,6 +843,29 @@ static void test_malformed(void)
     MUTATE(im_put32(rel2 + R_KIND, IM_RELOC_AARCH64_ADD_ABS_LO12_NC), IM_ERR_RELOC,
            "AARCH64_ADD_ABS_LO12_NC is not valid for arm");
 
+    /* A name longer than 4095 bytes: the search for its NUL stops there. */
+    {
+        static char long_name[4096];
+        memset(long_name, 'n', 4095);
+        im_symbol ls[2] = {{long_name, 0, IM_SYM_FUNC}, {(char *)"z", 0, IM_SYM_FUNC}};
+        im_section one = {.target = IM_TARGET_X86_64, .align = 1, .code = zero_code,
+                          .code_size = 4, .syms = ls, .nsyms = 2};
+        im_image *li = im_img_new();
+        CHECK_ERR(im_img_add_section(li, &one), 0);
+        size_t ln;
+        uint8_t *lb = image_bytes(li, &ln);
+        im_img_free(li);
+        CHECK_ERR(read_err(lb, ln), 0);
+        uint32_t nul = im_get32(lb + H_STROFF) + 5 + 4095; /* "main\0", the name */
+        CHECK_EQ(lb[nul], 0);
+        lb[nul] = 'x'; /* the name now runs into "z" */
+        fix_checksum(lb, ln);
+        CHECK_ERR(read_err(lb, ln), IM_ERR_TOO_LARGE);
+        CHECK_DETAIL("section 0 (x86_64, module 'main'): symbol 0 name at string offset 0x5 is "
+                     "longer than 4095 bytes");
+        free(lb);
+    }
+
     /* Bad arguments. */
     im_image *out = NULL;
     CHECK_ERR(im_img_read(NULL, 4, &out), IM_ERR_INVAL);
