@@ -407,3 +407,25 @@ def test_v2_bad_image(imago_bin, tmp_path, kind, command):
     assert first.startswith("imago %s: %s: " % (command, path)), p.stderr
     missing = [w for w in words if w.lower() not in first.lower()]
     assert not missing, "the error does not name %s: %s" % (missing, first)
+
+
+def test_doc_worked_example(imago_bin, tmp_path):
+    """The worked example of docs/image-format.md is a valid image, laid out as the writer
+    lays it out, with the contents the page describes."""
+    doc = open(os.path.join(harness.ROOT, "docs", "image-format.md")).read()
+    section = doc[doc.index("## Worked example"):]
+    block = section[section.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    data = b"".join(bytes.fromhex(line[10:49].replace(" ", "")) for line in block.splitlines())
+    assert len(data) == imgv2.header(data)["total"]
+    assert imgv2.checksum(data) == imgv2.header(data)["checksum"]
+    secs = imgv2.parse(data)
+    assert imgv2.build(secs) == data
+    assert secs == [dict(target="x86_64", align=16, module="demo",
+                         code=bytes.fromhex("ff1500000000c3"), syms=[("main", 0, imgv2.SYM_FUNC)],
+                         imports=[("puts", 0, imgv2.SYM_FUNC)], toc_slots=1,
+                         relocs=[(2, imgv2.RELOC["PC32"], 0, imgv2.REF_TOC, -4)])]
+    path = tmp_path / "demo.img"
+    path.write_bytes(data)
+    p = harness.imago("dump", str(path))
+    assert p.returncode == 0 and p.stdout.startswith("image version 2, 1 section"), p.stderr
