@@ -1059,8 +1059,8 @@ static int instruction(asmctx *c, const char *s)
     cand cands[MAX_CANDS];
     int nc = 0;
     bool known = false;
-    int first_err = 0, feat_err = 0;
-    char first_detail[256] = "", feat_detail[256] = "";
+    int first_err = 0, feat_err = 0, slot_err = 0;
+    char first_detail[256] = "", feat_detail[256] = "", slot_detail[256] = "";
     im_parse_ctx ctx = {c, label_cb};
     size_t nsyms0 = c->nsyms;
     char rbuf[1024];
@@ -1085,11 +1085,18 @@ static int instruction(asmctx *c, const char *s)
         k->form = (int)i;
         int rc = im_form_match(c->a, c->t, f, match_text, k->ops, &ctx);
         if (rc == 0 && ro.which) {
+            im_fail_quiet(0); /* this reason is reported even after another row's */
             int slot = reloc_slot(c, f, ro.which);
-            if (slot < 0)
-                rc = slot;
-            else
-                k->ops[slot] = ro.sym;
+            im_fail_quiet(first_err != 0);
+            if (slot < 0) {
+                /* the text fits the row, the operator does not: that is the reason */
+                if (!slot_err) {
+                    slot_err = slot;
+                    snprintf(slot_detail, sizeof slot_detail, "%s", im_detail());
+                }
+                continue;
+            }
+            k->ops[slot] = ro.sym;
         }
         if (rc == 0)
             rc = mem_label_check(c, f, k->ops);
@@ -1136,6 +1143,8 @@ static int instruction(asmctx *c, const char *s)
         return im_fail(IM_ERR_UNKNOWN_MNEMONIC, "unknown mnemonic '%.*s'", (int)wn, s);
     if (!nc && feat_err)
         return im_fail(feat_err, "%s", feat_detail);
+    if (!nc && slot_err)
+        return im_fail(slot_err, "invalid operands for '%.*s': %s", (int)wn, s, slot_detail);
     if (!nc)
         return im_fail(first_err == IM_ERR_SYNTAX ? IM_ERR_SYNTAX : IM_ERR_NO_ENCODING,
                        "invalid operands for '%.*s': %s", (int)wn, s, first_detail);
