@@ -119,8 +119,8 @@ static inline int sample_add(im_image *img, im_target t, enum sample_kind k, int
 {
     struct sample s = sample_get(t, k);
     im_symbol syms[2] = {{(char *)"main", 0, IM_SYM_FUNC}, {(char *)"data", 0, IM_SYM_DATA}};
-    im_reloc rel = {0, 0, -1, 0};
-    im_section sec = {t, 16, (uint8_t *)s.code, s.size, syms, 1, NULL, 0};
+    im_reloc rel = {0, 0, -1, 0, IM_REF_LOCAL};
+    im_section sec = {t, 16, (uint8_t *)s.code, s.size, syms, 1, NULL, 0, NULL, NULL, 0, 0};
     if (k == SAMPLE_RELOC) {
         syms[1].offset = s.data_offset;
         sec.nsyms = 2;

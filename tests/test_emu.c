@@ -95,7 +95,7 @@ static im_image *code_image(im_target t, const uint8_t *code, uint32_t size)
 {
     im_image *img = im_img_new();
     im_symbol sym = {(char *)"main", 0, IM_SYM_FUNC};
-    im_section s = {t, 16, (uint8_t *)code, size, &sym, 1, NULL, 0};
+    im_section s = {t, 16, (uint8_t *)code, size, &sym, 1, NULL, 0, NULL, NULL, 0, 0};
     CHECK_ERR(im_img_add_section(img, &s), 0);
     return img;
 }

@@ -167,8 +167,8 @@ static void test_building(void)
 
     uint8_t code[8] = {0};
     im_symbol syms[2] = {{(char *)"a", 0, IM_SYM_FUNC}, {(char *)"b", 4, IM_SYM_FUNC}};
-    im_reloc rel = {4, IM_RELOC_ABS32, -1, 0};
-    im_section s = {IM_TARGET_I386, 4, code, 8, syms, 2, &rel, 1};
+    im_reloc rel = {4, IM_RELOC_ABS32, -1, 0, IM_REF_LOCAL};
+    im_section s = {IM_TARGET_I386, 4, code, 8, syms, 2, &rel, 1, NULL, NULL, 0, 0};
     im_section bad;
 
     bad = s;

@@ -139,9 +139,9 @@ static void test_load_errors(void)
     if (host == IM_TARGET_X86_64) {
         im_image *i32 = im_img_new();
         im_symbol syms[2] = {{(char *)"main", 0, IM_SYM_FUNC}, {(char *)"data", 8, IM_SYM_DATA}};
-        im_reloc rel = {1, IM_RELOC_ABS32, 1, 0};
+        im_reloc rel = {1, IM_RELOC_ABS32, 1, 0, IM_REF_LOCAL};
         im_section s = {
-            IM_TARGET_X86_64, 16, (uint8_t *)x64_reloc32, sizeof x64_reloc32, syms, 2, &rel, 1};
+            IM_TARGET_X86_64, 16, (uint8_t *)x64_reloc32, sizeof x64_reloc32, syms, 2, &rel, 1, NULL, NULL, 0, 0};
         CHECK_ERR(im_img_add_section(i32, &s), 0);
         CHECK_ERR(im_load(i32, host, LOW_HINT, &m), 0);
         if (m) {
@@ -164,8 +164,8 @@ static void test_relocate(void)
 {
     uint8_t code[16];
     im_symbol syms[1] = {{(char *)"x", 4, IM_SYM_DATA}};
-    im_reloc rels[2] = {{0, IM_RELOC_ABS32, 0, -4}, {8, IM_RELOC_ABS64, -1, 0x10}};
-    im_section s = {IM_TARGET_X86_64, 16, code, sizeof code, syms, 1, rels, 2};
+    im_reloc rels[2] = {{0, IM_RELOC_ABS32, 0, -4, IM_REF_LOCAL}, {8, IM_RELOC_ABS64, -1, 0x10, IM_REF_LOCAL}};
+    im_section s = {IM_TARGET_X86_64, 16, code, sizeof code, syms, 1, rels, 2, NULL, NULL, 0, 0};
 
     memset(code, 0xaa, sizeof code);
     CHECK_ERR(im_section_relocate(&s, code, 0x1000), 0);
@@ -200,8 +200,8 @@ static void test_relocate(void)
     CHECK_ERR(im_section_relocate(&s, code, 0x1000), 0);
 
     /* ABS32S (x86_64 only): the value must fit 32 bits signed. */
-    im_reloc r32s = {0, IM_RELOC_ABS32S, -1, 0};
-    im_section t = {IM_TARGET_X86_64, 16, code, sizeof code, NULL, 0, &r32s, 1};
+    im_reloc r32s = {0, IM_RELOC_ABS32S, -1, 0, IM_REF_LOCAL};
+    im_section t = {IM_TARGET_X86_64, 16, code, sizeof code, NULL, 0, &r32s, 1, NULL, NULL, 0, 0};
     CHECK_ERR(im_section_relocate(&t, code, 0x7ffff000u), 0);
     CHECK_EQ(im_get32(code), 0x7ffff000u);
     r32s.addend = -0x80000000ll; /* 0 - 2^31 */

@@ -43,23 +43,24 @@ typedef struct im_reloc {
     uint32_t offset; /* of the field to patch, from the start of the code */
     uint32_t kind;   /* im_reloc_kind */
     int32_t symbol;  /* see ref */
-    uint32_t ref;    /* im_ref */
     int64_t addend;  /* value = S + addend */
+    uint32_t ref;    /* im_ref (last: v1-style initializers leave it IM_REF_LOCAL) */
 } im_reloc;
 
 typedef struct im_section {
     im_target target;
     uint32_t align; /* power of two, >= 1 */
-    char *module;   /* module name, NUL-terminated, non-empty; owned by the image */
     uint8_t *code;
     uint32_t code_size;
     im_symbol *syms; /* exports */
     uint32_t nsyms;
+    im_reloc *relocs;
+    uint32_t nrelocs;
+    /* v2 (last: v1-style initializers leave a module "main" without imports) */
+    char *module; /* module name, NUL-terminated; NULL or "" = IM_DEFAULT_MODULE */
     im_import *imports;
     uint32_t nimports;
     uint32_t toc_slots; /* pointer-sized TOC entries (>= every import's slot + 1) */
-    im_reloc *relocs;
-    uint32_t nrelocs;
 } im_section;
 
 /* An image: modules, each with at most one section per target; (module, target) pairs are

@@ -1,0 +1,352 @@
+/* The runtime linker on this host: TOC calls with lazy binding, host functions, direct
+ * calls through veneers, users, move, hot reload (in place, and with threads calling), the
+ * quiescent-state retirement, patching, preserve, unresolved imports, the arena's reuse.
+ * Modules are hand-assembled x86-64 bytes (the conformance programs cover every target). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "check.h"
+#include "imago/link.h"
+
+#if defined(__x86_64__)
+
+static int64_t host_mul(int64_t a, int64_t b)
+{
+    return a * b;
+}
+
+/* prov: add1(x) = x + k (lea eax, [rdi + k]; ret), get(x) = 42 (mov eax, 42; ret). */
+static uint8_t prov_code[2][16] = {
+    {0x8d, 0x47, 0x01, 0xc3, 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3},
+    {0x8d, 0x47, 0x02, 0xc3, 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3, 0x90, 0x90},
+};
+
+static void prov_section(im_section *s, int version, im_symbol *syms)
+{
+    syms[0] = (im_symbol){(char *)"add1", 0, IM_SYM_FUNC};
+    syms[1] = (im_symbol){(char *)"get", 4, IM_SYM_FUNC};
+    *s = (im_section){IM_TARGET_X86_64, 16, prov_code[version], version ? 12 : 10, syms, 2,
+                      NULL, 0, (char *)"prov", NULL, 0, 0};
+}
+
+/* user:
+ *   f(x) = host_mul(add1(x), 3), both through the TOC:
+ *     0: push rbx; 1: call [rip + toc0]; 7: mov edi, eax; 9: mov esi, 3;
+ *     14: call [rip + toc1]; 20: pop rbx; 21: ret
+ *   g(x) = add1(x), a direct jump:           22: jmp add1
+ *   h(x) = host_mul(x, 5), a direct jump to a host function (far: a veneer), imported as
+ *   host_mul2 (so host_mul stays lazy until f calls it):
+ *     27: mov esi, 5; 32: jmp host_mul2 */
+static const uint8_t user_code[] = {
+    0x53, 0xff, 0x15, 0, 0, 0, 0, 0x89, 0xc7, 0xbe, 0x03, 0, 0, 0, 0xff, 0x15, 0, 0, 0, 0,
+    0x5b, 0xc3, 0xe9, 0, 0, 0, 0, 0xbe, 0x05, 0, 0, 0, 0xe9, 0, 0, 0, 0,
+};
+
+static im_symbol user_syms[] = {
+    {(char *)"f", 0, IM_SYM_FUNC}, {(char *)"g", 22, IM_SYM_FUNC}, {(char *)"h", 27, IM_SYM_FUNC}};
+static im_import user_imports[] = {
+    {(char *)"add1", 0, IM_SYM_FUNC},
+    {(char *)"host_mul", 1, IM_SYM_FUNC},
+    {(char *)"host_mul2", 2, IM_SYM_FUNC}};
+static im_reloc user_relocs[] = {
+    {3, IM_RELOC_PC32, 0, -4, IM_REF_TOC},
+    {16, IM_RELOC_PC32, 1, -4, IM_REF_TOC},
+    {23, IM_RELOC_PC32, 0, -4, IM_REF_IMPORT},
+    {33, IM_RELOC_PC32, 2, -4, IM_REF_IMPORT},
+};
+
+static im_section user_section(const char *name)
+{
+    return (im_section){IM_TARGET_X86_64, 16, (uint8_t *)user_code, sizeof user_code,
+                        user_syms, 3, user_relocs, 4, (char *)name, user_imports, 3, 3};
+}
+
+typedef int64_t (*fn1)(int64_t);
+
+static int64_t call1(const im_lmod *m, const char *name, int64_t x)
+{
+    uint64_t a = im_lmod_symbol(m, name);
+    if (!a)
+        return -999999;
+    fn1 f;
+    memcpy(&f, &(void *){(void *)(uintptr_t)a}, sizeof f);
+    return f(x);
+}
+
+/* ---- threads calling while the provider is reloaded ---- */
+
+struct caller {
+    im_link *l;
+    const im_lmod *user;
+    volatile int *stop;
+    volatile long calls;
+    long bad;
+};
+
+static void *caller_main(void *p)
+{
+    struct caller *c = p;
+    if (im_link_thread_enter(c->l))
+        return NULL;
+    for (int64_t x = 0; !*c->stop; x = (x + 7) % 1000) {
+        int64_t r = call1(c->user, "f", x);
+        if (r != (x + 1) * 3 && r != (x + 2) * 3)
+            c->bad++;
+        c->calls++;
+        im_link_quiescent(c->l);
+    }
+    im_link_thread_leave(c->l);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    CHECK_ERR(im_link_host(l, "host_mul", (uint64_t)(uintptr_t)&host_mul), 0);
+    CHECK_ERR(im_link_host(l, "host_mul2", (uint64_t)(uintptr_t)&host_mul), 0);
+    im_symbol ps[2];
+    im_section p0, p1, u = user_section("user");
+    prov_section(&p0, 0, ps);
+    im_lmod *prov, *user;
+    CHECK_ERR(im_link_load(l, &p0, 0, &prov), 0);
+    CHECK_ERR(im_link_load(l, &u, 0, &user), 0);
+    volatile int stop = 0;
+    struct caller c[2] = {{l, user, &stop, 0, 0}, {l, user, &stop, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, caller_main, &c[i]);
+    int reloads = 0, in_place_count = 0, fails = 0;
+    while (!c[0].calls || !c[1].calls) /* both callers running */
+        sched_yield();
+    for (int i = 0; i < 400; i++) {
+        im_symbol s2[2];
+        prov_section(&p1, (i + 1) & 1, s2);
+        int in_place = -1;
+        if (im_lmod_reload(prov, &p1, &in_place))
+            fails++;
+        reloads++;
+        in_place_count += in_place == 1;
+        /* after the reload returns, a new call sees the new code */
+        int64_t want = ((i + 1) & 1) ? (10 + 2) * 3 : (10 + 1) * 3;
+        if (call1(user, "f", 10) != want)
+            fails++;
+    }
+    stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ(fails, 0);
+    CHECK_EQ(c[0].bad + c[1].bad, 0);
+    CHECK(c[0].calls > 0 && c[1].calls > 0);
+    CHECK_EQ(in_place_count, 0); /* threads registered: never in place */
+    CHECK_EQ(im_lmod_generation(prov), 400);
+    CHECK_EQ(im_link_collect(l), 0); /* every thread left: all old code freed */
+    printf("threads: %ld + %ld calls during %d reloads, 0 wrong\n", c[0].calls, c[1].calls,
+           reloads);
+    im_link_free(l);
+}
+
+static void test_basic(void)
+{
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_AARCH64, &l), IM_ERR_TARGET);
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    CHECK_ERR(im_link_host(l, "host_mul", (uint64_t)(uintptr_t)&host_mul), 0);
+    CHECK_ERR(im_link_host(l, "host_mul2", (uint64_t)(uintptr_t)&host_mul), 0);
+    im_symbol ps[2];
+    im_section p0, u = user_section("user");
+    prov_section(&p0, 0, ps);
+
+    /* the user's direct jump to add1 needs prov first */
+    im_lmod *user = NULL, *prov = NULL;
+    CHECK_ERR(im_link_load(l, &u, 0, &user), IM_ERR_UNRESOLVED);
+    CHECK_DETAIL("add1");
+    CHECK_ERR(im_link_load(l, &p0, 0, &prov), 0);
+    CHECK_ERR(im_link_load(l, &p0, 0, NULL), IM_ERR_INVAL); /* the name is taken */
+    CHECK_ERR(im_link_load(l, &u, 0, &user), 0);
+    CHECK(im_link_module(l, "user") == user);
+
+    im_link_stats st;
+    im_link_get_stats(l, &st);
+    CHECK_EQ(st.lazy_resolutions, 0);
+    CHECK_EQ(call1(user, "f", 4), 15);
+    im_link_get_stats(l, &st);
+    CHECK_EQ(st.lazy_resolutions, 1); /* host_mul: add1 was bound by the direct jump */
+    CHECK_EQ(call1(user, "f", 5), 18);
+    im_link_get_stats(l, &st);
+    CHECK_EQ(st.lazy_resolutions, 1); /* bound once */
+    CHECK_EQ(call1(user, "g", 4), 5);
+    CHECK_EQ(call1(user, "h", 7), 35); /* through a veneer: host code is far from the arena */
+    CHECK_EQ(im_lmod_users(prov), 1);
+    CHECK_EQ(im_lmod_users(user), 0);
+    CHECK_ERR(im_lmod_unload(prov), IM_ERR_BUSY);
+
+    /* move the user, then the provider: references into and out of each re-applied */
+    uint64_t ub = im_lmod_base(user);
+    CHECK_ERR(im_lmod_move(user, 0), 0);
+    CHECK(im_lmod_base(user) != ub);
+    CHECK_EQ(call1(user, "f", 4), 15);
+    CHECK_EQ(call1(user, "g", 4), 5);
+    CHECK_EQ(call1(user, "h", 2), 10);
+    uint64_t pb = im_lmod_base(prov);
+    CHECK_ERR(im_lmod_move(prov, 0), 0);
+    CHECK(im_lmod_base(prov) != pb);
+    CHECK_EQ(call1(user, "f", 4), 15);
+    CHECK_EQ(call1(user, "g", 4), 5);
+
+    /* hot reload, in place (no threads): the user sees the new add1 */
+    im_symbol s1[2];
+    im_section p1;
+    prov_section(&p1, 1, s1);
+    int in_place = -1;
+    CHECK_ERR(im_lmod_reload(prov, &p1, &in_place), 0);
+    CHECK_EQ(in_place, 1);
+    CHECK_EQ(call1(user, "f", 4), 18);
+    CHECK_EQ(call1(user, "g", 4), 6);
+    CHECK_EQ(im_lmod_generation(prov), 1);
+
+    /* patch get's immediate: 42 -> 43 */
+    uint8_t b[5];
+    CHECK_ERR(im_lmod_read(prov, 4, b, 5), 0);
+    CHECK_EQ(b[0], 0xb8);
+    b[1] = 43;
+    CHECK_ERR(im_lmod_write(prov, 4, b, 5), 0);
+    CHECK_EQ(call1(prov, "get", 0), 43);
+    CHECK_ERR(im_lmod_write(prov, 10, b, 5), IM_ERR_RANGE);
+
+    /* preserve: the patched set loads and runs the same in a new space */
+    im_image *img = NULL;
+    CHECK_ERR(im_link_preserve(l, &img), 0);
+    if (img) {
+        im_link *l2;
+        CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l2), 0);
+        CHECK_ERR(im_link_host(l2, "host_mul", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_host(l2, "host_mul2", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_load_image(l2, img), 0);
+        im_lmod *u2 = im_link_module(l2, "user"), *p2 = im_link_module(l2, "prov");
+        CHECK(u2 && p2);
+        if (u2 && p2) {
+            CHECK_EQ(call1(u2, "f", 4), 18);
+            CHECK_EQ(call1(u2, "h", 3), 15);
+            CHECK_EQ(call1(p2, "get", 0), 43);
+        }
+        im_link_free(l2);
+        im_img_free(img);
+    }
+
+    /* unresolved: directly at load, through the TOC by im_link_check */
+    im_import bad_imp = {(char *)"nope", 0, IM_SYM_FUNC};
+    im_reloc bad_rel = {1, IM_RELOC_PC32, 0, -4, IM_REF_TOC};
+    uint8_t bad_code[] = {0xff, 0x25, 0, 0, 0, 0};
+    im_symbol bad_sym = {(char *)"bad", 0, IM_SYM_FUNC};
+    im_section bad = {IM_TARGET_X86_64, 16, bad_code, sizeof bad_code, &bad_sym, 1, &bad_rel, 1,
+                      (char *)"bad", &bad_imp, 1, 1};
+    CHECK_ERR(im_link_check(l), 0);
+    im_lmod *bm;
+    CHECK_ERR(im_link_load(l, &bad, 0, &bm), 0);
+    CHECK_ERR(im_link_check(l), IM_ERR_UNRESOLVED);
+    CHECK_DETAIL("'nope'");
+    CHECK_ERR(im_lmod_unload(bm), 0);
+    bad_rel.ref = IM_REF_IMPORT;
+    bad_code[1] = 0xe9;
+    CHECK_ERR(im_link_load(l, &bad, 0, &bm), IM_ERR_UNRESOLVED);
+
+    /* unload in order: the user first */
+    CHECK_ERR(im_lmod_unload(user), 0);
+    CHECK_EQ(im_lmod_users(prov), 0);
+    CHECK_ERR(im_lmod_unload(prov), 0);
+    im_link_get_stats(l, &st);
+    CHECK_EQ(st.modules, 0);
+    CHECK_EQ(st.retired_bytes, 0);
+    im_link_free(l);
+}
+
+/* A module at a chosen address (its own mapping, flipped read-write/read+exec), moved to
+ * another chosen address and to the arena. */
+/* A free, 64 KiB-aligned address (the sanitizers reserve much of the address space). */
+static uint64_t free_address(void)
+{
+    void *p = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    munmap(p, 1 << 20);
+    return ((uint64_t)(uintptr_t)p + 0xffff) & ~(uint64_t)0xffff;
+}
+
+static void test_fixed(void)
+{
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    im_symbol ps[2];
+    im_section p0;
+    prov_section(&p0, 0, ps);
+    im_lmod *m;
+    uint64_t at = free_address();
+    CHECK_ERR(im_link_load(l, &p0, at, &m), 0);
+    CHECK_EQ(im_lmod_base(m), at);
+    CHECK_EQ(call1(m, "add1", 1), 2);
+    p0.module = (char *)"prov2";
+    CHECK_ERR(im_link_load(l, &p0, at + 1, NULL), IM_ERR_ALIGN);
+    CHECK_ERR(im_link_load(l, &p0, at, NULL), IM_ERR_SYS); /* taken */
+    p0.module = (char *)"prov";
+    uint64_t to = free_address();
+    CHECK_ERR(im_lmod_move(m, to), 0);
+    CHECK_EQ(im_lmod_base(m), to);
+    CHECK_EQ(call1(m, "add1", 5), 6);
+    uint8_t b[5] = {0xb8, 7, 0, 0, 0};
+    CHECK_ERR(im_lmod_write(m, 4, b, 5), 0);
+    CHECK_EQ(call1(m, "get", 0), 7);
+    CHECK_ERR(im_lmod_move(m, 0), 0);
+    CHECK_EQ(call1(m, "get", 0), 7); /* a move keeps patches */
+    im_link_free(l);
+}
+
+/* The arena reuses what unloads give back: many loads and unloads stay in one chunk. */
+static void test_reuse(void)
+{
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    im_symbol ps[2];
+    im_section p0;
+    prov_section(&p0, 0, ps);
+    size_t first = 0;
+    int bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        im_lmod *m;
+        if (im_link_load(l, &p0, 0, &m) || call1(m, "add1", i) != i + 1 || im_lmod_unload(m))
+            bad++;
+        im_link_stats st;
+        im_link_get_stats(l, &st);
+        if (i == 0)
+            first = st.arena_bytes;
+        else if (st.arena_bytes != first)
+            bad++;
+    }
+    CHECK_EQ(bad, 0);
+    im_link_free(l);
+}
+
+int main(void)
+{
+    test_basic();
+    test_fixed();
+    test_reuse();
+    test_threads();
+    return check_done();
+}
+
+#else
+
+int main(void)
+{
+    printf("test_link: the hand-assembled modules are x86-64; on this host the conformance "
+           "programs (imago-progs) cover the linker\n");
+    return 0;
+}
+
+#endif
