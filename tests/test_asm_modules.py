@@ -296,7 +296,7 @@ def test_run_imports_on_emulator_is_a_clear_error(imago_bin, tmp_path):
 GNU_CASES = {
     "arm": (".syntax unified\n.globl main\nmain:\n  movw r0, #:lower16:data\n"
             "  movt r0, #:upper16:data\n  movw r1, #:lower16:data+0x1234\n"
-            "  movt r1, #:upper16:data+0x12340\n  bx lr\ndata:\n  .word 5\n"),
+            "  movt r1, #:upper16:data+0x7ff0\n  bx lr\ndata:\n  .word 5\n"),
     "aarch64": (".globl main\nmain:\n  adrp x0, data\n  add x0, x0, #:lo12:data\n"
                 "  ldr x1, [x0, #:lo12:data]\n  ldr w2, [x0, :lo12:data+8]\n"
                 "  ldrb w3, [x0, #:lo12:data+3]\n  ret\n  .p2align 4\n"

@@ -133,6 +133,46 @@ static const char *modname(const im_section *sec)
     return sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
 }
 
+/* Load every section of img for target t into l: in the image's order, except that a
+ * module whose direct calls name an export of a module not loaded yet waits for it (rounds
+ * until nothing more loads; then the first error stands). */
+static int link_all(im_link *l, const im_image *img, im_target t, char *why, size_t whylen)
+{
+    uint32_t n = img->nsections, left = 0;
+    unsigned char *done = calloc(n ? n : 1, 1);
+    if (!done)
+        return IM_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        left += img->sections[i].target == t;
+    int err = 0;
+    while (left) {
+        int progress = 0;
+        err = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (done[i] || img->sections[i].target != t)
+                continue;
+            im_lmod *m;
+            int e = im_link_load(l, &img->sections[i], 0, &m);
+            if (e == 0) {
+                done[i] = 1;
+                left--;
+                progress = 1;
+            } else if (!err) {
+                err = e;
+                snprintf(why, whylen, "%s", im_detail());
+                if (e != IM_ERR_UNRESOLVED)
+                    break;
+            }
+        }
+        if (err && err != IM_ERR_UNRESOLVED)
+            break;
+        if (!progress)
+            break;
+    }
+    free(done);
+    return left ? (err ? err : IM_ERR_UNRESOLVED) : 0;
+}
+
 static int host_runs_natively(im_target t)
 {
     im_target host = im_host_target();
@@ -311,19 +351,24 @@ int cmd_run(int argc, char **argv)
                        path);
             goto out;
         }
+        char why[512] = "";
         int err = im_link_new(host, &link);
+        if (err)
+            snprintf(why, sizeof why, "%s", im_detail());
         if (!err)
-            err = im_link_load_image(link, img);
+            err = link_all(link, img, host, why, sizeof why);
         im_lmod *m = err ? NULL : im_link_module(link, module);
         if (!err && !m) {
             tool_error("run", "%s: %s: module '%s' was not loaded", path,
                        im_strerror(IM_ERR_NOSECTION), module);
             goto out;
         }
-        if (!err && !(at = im_lmod_symbol(m, entry)))
+        if (!err && !(at = im_lmod_symbol(m, entry))) {
             err = IM_ERR_NOSYM;
+            snprintf(why, sizeof why, "%s", im_detail());
+        }
         if (err) {
-            tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
+            tool_error("run", "%s: %s: %s", path, im_strerror(err), why);
             goto out;
         }
         typedef long (*entry_fn)(long, long, long, long);
