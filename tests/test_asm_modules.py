@@ -247,6 +247,37 @@ def test_dump_direct_call_to_import(imago_bin, tmp_path):
     assert re.search(r"^    00000004 ARM_CALL import:f \+0x0$", d.stdout, re.M), d.stdout
 
 
+TOC_FORMS = [
+    # (target, source, dump lines of its relocations: offset, kind, reference, addend)
+    ("arm", ".syntax unified\n.import f\n.globl main\nmain:\n  ldr ip, =f@toc\n"
+     "  movw r1, #:lower16:f@toc\n  movt r1, #:upper16:f@toc\n  bx lr\n",
+     # the pool word after bx lr (offset 0x10), the movw/movt fields
+     ["00000004 ARM_MOVW_ABS_NC toc:f +0x0", "00000008 ARM_MOVT_ABS toc:f +0x0",
+      "00000010 ABS32 toc:f +0x0"]),
+    ("aarch64", ".import f, g\n.globl main\nmain:\n  adrp x16, g@toc\n"
+     "  ldr x16, [x16, #:lo12:g@toc]\n  br x16\n  .quad f@toc+8\n",
+     ["00000000 AARCH64_ADR_PREL_PG_HI21 toc:g +0x0",
+      "00000004 AARCH64_LDST64_ABS_LO12_NC toc:g +0x0", "0000000c ABS64 toc:f +0x8"]),
+    ("i386", ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n"
+     "  call DWORD PTR [f@toc]\n  ret\n", ["00000002 ABS32 toc:f +0x0"]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(TOC_FORMS)))
+def test_dump_toc_forms(imago_bin, tmp_path, case):
+    target, text, lines = TOC_FORMS[case]
+    img = tmp_path / "t.img"
+    asm_ok("-a", target, src(tmp_path, "t.s", text), "-o", img)
+    d = harness.imago("dump", img)
+    assert d.returncode == 0, d.stderr
+    got = re.findall(r"^    ([0-9a-f]{8} \S+ \S+ [-+]0x[0-9a-f]+)$", d.stdout, re.M)
+    for line in lines:
+        assert line in got, "%r not in the relocations:\n%s" % (line, d.stdout)
+    # an image with imports relocates only through the linker's TOC: --relocate places it
+    r = harness.imago("dump", "--relocate", "0x10000", img)
+    assert r.returncode == 0 and "toc at 0x" in r.stdout, r.stderr
+
+
 def test_dump_local_reloc_names(imago_bin, tmp_path):
     s = src(tmp_path, "m.s", ".intel_syntax noprefix\n.globl main\nmain:\n  ret\n"
             "  .p2align 3\ntable:\n  .quad main\n")
