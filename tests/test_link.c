@@ -15,6 +15,25 @@
 #include "imago/emu.h"
 #include "imago/link.h"
 
+/* Mappings of this process that are writable and executable at once (never any). */
+static int rwx_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char perms[8] = "";
+        if (sscanf(line, "%*s %7s", perms) == 1 && perms[1] == 'w' && perms[2] == 'x') {
+            fprintf(stderr, "writable and executable: %s", line);
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
 #if defined(__x86_64__)
 
 static int64_t host_mul(int64_t a, int64_t b)
@@ -335,6 +354,15 @@ static void test_reuse(void)
 
 static void test_native(void)
 {
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    im_symbol ps[2];
+    im_section p0;
+    prov_section(&p0, 0, ps);
+    CHECK_ERR(im_link_load(l, &p0, 0, NULL), 0);
+    CHECK_ERR(im_link_load(l, &p0, free_address(), NULL) == IM_ERR_INVAL ? 0 : 1, 0);
+    CHECK_EQ(rwx_mappings(), 0); /* the arena's views: read+exec and read-write, apart */
+    im_link_free(l);
     test_basic();
     test_fixed();
     test_reuse();
@@ -478,6 +506,7 @@ static void test_unicorn(void)
 int main(void)
 {
     test_native();
+    CHECK_EQ(rwx_mappings(), 0);
     test_unicorn();
     return check_done();
 }
