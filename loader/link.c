@@ -338,6 +338,11 @@ int im_link_new(im_target t, im_link **out)
     return err;
 }
 
+const im_link_backend *im_link_get_backend(const im_link *l)
+{
+    return l ? &l->be : NULL;
+}
+
 im_target im_link_target(const im_link *l)
 {
     return l ? l->t : IM_TARGET_NONE;
