@@ -201,6 +201,12 @@ def test_bad_source(imago_bin, tmp_path, case):
                      "bad.s:%d: error:" % line, *words)
 
 
+def test_raw_refuses_imports(imago_bin, tmp_path):
+    s = src(tmp_path, "r.s", ".import f\n.globl main\nmain:\n  b f\n")
+    expect_asm_error(tmp_path, ["-a", "aarch64", "--raw", s, "-o", tmp_path / "bad.img"],
+                     "--raw", "imports 'f'")
+
+
 # ---- imago run: the emulator fallback ----
 
 @pytest.mark.parametrize("target", ["aarch64"])

@@ -253,9 +253,22 @@ int cmd_asm(int argc, char **argv)
             goto done;
         }
         if (raw) {
+            /* bare bytes hold no imports: code that has some needs an image */
+            im_image *tmp = im_img_new();
+            rc = tmp ? im_buf_to_module(b, jobs[k].module, tmp) : IM_ERR_NOMEM;
+            if (rc == 0 && tmp->nsections && tmp->sections[0].nimports) {
+                fprintf(stderr, "%s: error: --raw: the code imports '%s' (bare bytes have no "
+                                "imports: write an image)\n",
+                        jobs[k].in, tmp->sections[0].imports[0].name);
+                im_img_free(tmp);
+                im_buf_free(b);
+                goto done;
+            }
+            im_img_free(tmp);
             size_t n;
             const uint8_t *code = im_buf_code(b, &n);
-            rc = im_write_file_atomic(out, code, n);
+            if (rc == 0)
+                rc = im_write_file_atomic(out, code, n);
         } else {
             rc = im_buf_to_module(b, jobs[k].module, img);
         }
