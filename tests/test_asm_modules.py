@@ -315,7 +315,38 @@ def test_run_two_modules_through_toc(imago_bin, tmp_path):
     assert run_ok(img2, "39").stdout.strip() == "42"
 
 
-def test_run_imports_on_emulator_is_a_clear_error(imago_bin, tmp_path):
+UC_MODULES = {
+    "aarch64": (".globl add3\nadd3:\n  add x0, x0, #3\n  ret\n",
+                ".import add3\n.globl main\nmain:\n  stp x29, x30, [sp, #-16]!\n"
+                "  adrp x16, add3@toc\n  ldr x16, [x16, #:lo12:add3@toc]\n  blr x16\n"
+                "  add x0, x0, x0\n  ldp x29, x30, [sp], #16\n  ret\n"),
+    "arm": (".syntax unified\n.globl add3\nadd3:\n  add r0, r0, #3\n  bx lr\n",
+            ".syntax unified\n.import add3\n.globl main\nmain:\n  push {r4, lr}\n"
+            "  ldr ip, =add3@toc\n  ldr ip, [ip]\n  blx ip\n  add r0, r0, r0\n"
+            "  pop {r4, pc}\n"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(UC_MODULES))
+def test_run_modules_under_unicorn(imago_bin, tmp_path, target):
+    """Modules that import run in a unicorn guest link space on any host."""
+    lib = src(tmp_path, "lib.s", UC_MODULES[target][0])
+    app = src(tmp_path, "app.s", UC_MODULES[target][1])
+    img = tmp_path / "app.img"
+    asm_ok("-m", "app", "-a", target, app, "-m", "lib", "-a", target, lib, "-o", img)
+    p = harness.imago("run", img, "--engine", "unicorn", "10")
+    assert p.returncode == 0 and p.stdout.strip() == str((10 + 3) * 2), p.stderr
+    # an import that resolves to nothing: a direct branch is refused when loading
+    bad = src(tmp_path, "bad.s", {"aarch64": ".import f\n.globl main\nmain:\n  b f\n",
+                                  "arm": ".import f\n.globl main\nmain:\n  b f\n"}[target])
+    img2 = tmp_path / "bad.img"
+    asm_ok("-a", target, bad, "-o", img2)
+    p = harness.imago("run", img2, "--engine", "unicorn")
+    assert p.returncode == 1 and "'f'" in p.stderr and "exported by no module" in p.stderr, \
+        p.stderr
+
+
+def test_run_imports_under_qemu_is_a_clear_error(imago_bin, tmp_path):
     other = foreign_target()
     text = {"aarch64": ".import f\n.globl main\nmain:\n  b f\n",
             "arm": ".import f\n.globl main\nmain:\n  b f\n",
@@ -323,7 +354,7 @@ def test_run_imports_on_emulator_is_a_clear_error(imago_bin, tmp_path):
     s = src(tmp_path, "i.s", text)
     img = tmp_path / "i.img"
     asm_ok("-a", other, s, "-o", img)
-    p = harness.imago("run", img, "--engine", "unicorn")
+    p = harness.imago("run", img, "--engine", "qemu")
     assert p.returncode == 1 and "imports 'f'" in p.stderr and "runtime linker" in p.stderr, \
         p.stderr
 

@@ -335,12 +335,13 @@ int cmd_run(int argc, char **argv)
     int64_t result = 0;
     uint64_t at = 0;
     if (sec->nimports > 0) {
-        /* imports: the runtime linker, in this process */
-        if (engine != IM_ENGINE_NATIVE || target != host) {
+        /* imports: the runtime linker, in this process natively or in a unicorn guest */
+        int in_uc = engine == IM_ENGINE_UNICORN;
+        if (!in_uc && (engine != IM_ENGINE_NATIVE || target != host)) {
             tool_error("run",
                        "%s: %s: module '%s' imports '%s': running imports needs the runtime "
-                       "linker, which runs %s code in this process only (engine native; this "
-                       "run: %s on %s)",
+                       "linker, which runs %s code in this process (engine native) or any "
+                       "target under unicorn (this run: %s on %s)",
                        path, im_strerror(IM_ERR_ENGINE), module, sec->imports[0].name,
                        im_target_name(host), im_engine_name(engine), im_target_name(target));
             goto out;
@@ -352,11 +353,11 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
         char why[512] = "";
-        int err = im_link_new(host, &link);
+        int err = im_emu_link_new(in_uc ? IM_ENGINE_UNICORN : IM_ENGINE_NATIVE, target, &link);
         if (err)
             snprintf(why, sizeof why, "%s", im_detail());
         if (!err)
-            err = link_all(link, img, host, why, sizeof why);
+            err = link_all(link, img, target, why, sizeof why);
         im_lmod *m = err ? NULL : im_link_module(link, module);
         if (!err && !m) {
             tool_error("run", "%s: %s: module '%s' was not loaded", path,
@@ -370,6 +371,15 @@ int cmd_run(int argc, char **argv)
         if (err) {
             tool_error("run", "%s: %s: %s", path, im_strerror(err), why);
             goto out;
+        }
+        if (in_uc) {
+            err = im_emu_link_call(link, at, args, nargs, &result);
+            if (err) {
+                tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
+                goto out;
+            }
+            at = im_lmod_base(m);
+            goto done;
         }
         typedef long (*entry_fn)(long, long, long, long);
         long a[4] = {0, 0, 0, 0};
@@ -396,6 +406,7 @@ int cmd_run(int argc, char **argv)
         }
         at = im_emu_base(emu);
     }
+done:
     if (verbose)
         printf("module=%s target=%s engine=%s%s base=0x%" PRIx64 " entry=%s result=%" PRId64 "\n",
                module, im_target_name(target), im_engine_name(engine), link ? "+link" : "", at,
