@@ -172,7 +172,7 @@ static const char *first_duplicate(const char *const *names, uint32_t n, int *er
 
 /* Checks shared by im_img_add_section, im_img_write and im_img_read: everything that can be
  * said about a section independently of its byte encoding (docs/image-format.md,
- * "Validation", checks 30-45). idx is the section's index for the messages. */
+ * "Validation", checks 22-31). idx is the section's index for the messages. */
 static int validate_section(const im_section *sec, uint32_t idx)
 {
     if (!known_target((uint32_t)sec->target))
@@ -818,7 +818,7 @@ struct entry {
     uint32_t module, impoff, nimps, tocslots;
 };
 
-/* Checks 14-19 of one section entry (docs/image-format.md): fields and the placement of its
+/* Checks 13-16 of one section entry (docs/image-format.md): fields and the placement of its
  * parts; adds the parts to parts[*nparts]. */
 static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_t total,
                        struct entry *en, struct part *parts, size_t *nparts)
@@ -874,7 +874,7 @@ static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_
     return 0;
 }
 
-/* Checks 21-29: the section's strings and records, into sec (freed by the caller). */
+/* Checks 18-21, then 22-31 (validate_section): the section's strings and records, into sec (freed by the caller). */
 static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
                          const struct entry *en, const uint8_t *strtab, uint32_t strsize,
                          uint64_t *names_total, im_section *sec)
