@@ -29,6 +29,8 @@ struct lazy_desc {
     im_link *l;
     im_lmod *m;
     uint32_t imp;   /* import index in m's section */
+    char *name;     /* the import's name (m may be reloaded or gone while old code runs) */
+    uint32_t toc_slot;
     uint64_t slot;  /* address of its TOC slot */
     int live;       /* the slot belongs to m's current block (else a retired one) */
     int used;
@@ -40,8 +42,12 @@ static size_t g_ndesc, g_desc_cap;
 static uint32_t *g_free_ids;
 static size_t g_nfree, g_free_cap;
 
-static int id_new(im_link *l, im_lmod *m, uint32_t imp, uint64_t slot, uint32_t *out)
+static int id_new(im_link *l, im_lmod *m, uint32_t imp, const char *iname, uint32_t toc_slot,
+                  uint64_t slot, uint32_t *out)
 {
+    char *name = strdup(iname);
+    if (!name)
+        return im_fail(IM_ERR_NOMEM, "lazy stub ids");
     pthread_mutex_lock(&g_lazy_mu);
     uint32_t id;
     if (g_nfree) {
@@ -50,11 +56,12 @@ static int id_new(im_link *l, im_lmod *m, uint32_t imp, uint64_t slot, uint32_t 
         if (g_ndesc >= UINT32_MAX - 1 ||
             im_grow((void **)&g_desc, &g_desc_cap, g_ndesc + 1, sizeof *g_desc)) {
             pthread_mutex_unlock(&g_lazy_mu);
+            free(name);
             return im_fail(IM_ERR_NOMEM, "lazy stub ids");
         }
         id = (uint32_t)g_ndesc++;
     }
-    g_desc[id] = (struct lazy_desc){l, m, imp, slot, 1, 1};
+    g_desc[id] = (struct lazy_desc){l, m, imp, name, toc_slot, slot, 1, 1};
     pthread_mutex_unlock(&g_lazy_mu);
     *out = id;
     return 0;
@@ -66,6 +73,8 @@ static void id_free(uint32_t id)
     if (id < g_ndesc && g_desc[id].used &&
         !im_grow((void **)&g_free_ids, &g_free_cap, g_nfree + 1, sizeof *g_free_ids)) {
         g_desc[id].used = 0;
+        free(g_desc[id].name);
+        g_desc[id].name = NULL;
         g_free_ids[g_nfree++] = id;
     }
     if (g_nfree == g_ndesc) { /* every id free: give the tables back */
@@ -338,6 +347,11 @@ int im_link_new(im_target t, im_link **out)
     return err;
 }
 
+const im_link_backend *im_link_get_backend(const im_link *l)
+{
+    return l ? &l->be : NULL;
+}
+
 im_target im_link_target(const im_link *l)
 {
     return l ? l->t : IM_TARGET_NONE;
@@ -479,37 +493,39 @@ uint64_t im_link_lazy(uint64_t id)
         fprintf(stderr, "imago: a lazy stub ran with unknown id %llu\n", (unsigned long long)id);
         abort();
     }
-    struct lazy_desc d = g_desc[id];
+    im_link *l = g_desc[id].l;
     pthread_mutex_unlock(&g_lazy_mu);
-    im_link *l = d.l;
+    /* The link's lock first, then the id again: a reload or unload (under the link's lock)
+     * may have retired the stub's block meanwhile, and then m's tables are not the stub's. */
     pthread_mutex_lock(&l->mu);
-    im_lmod *m = d.m;
-    const char *name = m->sec.imports[d.imp].name;
+    pthread_mutex_lock(&g_lazy_mu);
+    struct lazy_desc d = g_desc[id];
+    char name[256];
+    snprintf(name, sizeof name, "%s", d.name ? d.name : "");
+    pthread_mutex_unlock(&g_lazy_mu);
     im_lmod *prov = NULL;
     uint64_t a = resolve(l, name, NULL, &prov);
     if (a) {
         l->be.store(l->be.ctx, d.slot, a, l->ptr);
         if (d.live) {
-            m->provider[d.imp] = prov;
-            m->bound[d.imp] = a;
+            d.m->provider[d.imp] = prov;
+            d.m->bound[d.imp] = a;
         }
         l->lazy_count++;
         pthread_mutex_unlock(&l->mu);
         return a;
     }
-    char mod[128], nm[128];
-    snprintf(mod, sizeof mod, "%s", m->sec.module);
-    snprintf(nm, sizeof nm, "%s", name);
-    uint32_t slot = m->sec.imports[d.imp].slot;
+    char mod[128];
+    snprintf(mod, sizeof mod, "%s", d.live ? d.m->sec.module : "(unloaded or reloaded)");
     im_link_unresolved_fn fn = l->on_unres;
     void *ctx = l->on_unres_ctx;
     pthread_mutex_unlock(&l->mu);
     im_fail(IM_ERR_UNRESOLVED,
             "module '%s' called import '%s' (TOC slot %u): no module exports it and no host "
             "function of that name is registered",
-            mod, nm, slot);
+            mod, name, d.toc_slot);
     if (fn)
-        fn(mod, nm, slot, ctx);
+        fn(mod, name, d.toc_slot, ctx);
     fprintf(stderr, "imago: %s: %s\n", im_strerror(IM_ERR_UNRESOLVED), im_detail());
     exit(70);
 }
@@ -629,7 +645,8 @@ static int build(im_lmod *m, const uint8_t *src)
     const im_section *s = &m->sec;
     size_t n = block_code_size(m);
     for (uint32_t i = 0; i < s->nimports; i++) {
-        int err = id_new(l, m, i, slot_addr(m, i), &m->ids[i]);
+        int err = id_new(l, m, i, s->imports[i].name, s->imports[i].slot, slot_addr(m, i),
+                         &m->ids[i]);
         if (err) {
             while (i--)
                 id_free(m->ids[i]);
