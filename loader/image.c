@@ -71,11 +71,11 @@ enum {
     REL_REF = 12, /* v1: reserved, zero */
     REL_ADDEND = 16,
 
-    CODE_ALIGN = 16,      /* file offset alignment of code */
-    TABLE_ALIGN = 8,      /* file offset alignment of the section, symbol, import, reloc tables */
-    MAX_ALIGN = 65536,    /* largest section alignment */
-    MAX_SECTIONS = 256,   /* v2 */
-    MAX_SECTIONS_V1 = 4,  /* v1: one per target */
+    CODE_ALIGN = 16,       /* file offset alignment of code */
+    TABLE_ALIGN = 8,       /* file offset alignment of the section, symbol, import, reloc tables */
+    MAX_ALIGN = 65536,     /* largest section alignment */
+    MAX_SECTIONS = 256,    /* v2 */
+    MAX_SECTIONS_V1 = 4,   /* v1: one per target */
     MAX_TOC_SLOTS = 65536, /* per section */
     MAX_NAME = 4095,       /* bytes of a module, symbol or import name (without the NUL) */
     MAX_STRINGS = 64 << 20 /* bytes of all names, each with its NUL, as the writer stores them */
@@ -143,8 +143,7 @@ static struct where where_of(uint32_t idx, const im_section *sec)
 {
     struct where w;
     const char *tn = im_target_name(sec->target);
-    snprintf(w.s, sizeof w.s, "section %u (%s, module '%.48s')", idx, tn ? tn : "?",
-             mod_name(sec));
+    snprintf(w.s, sizeof w.s, "section %u (%s, module '%.48s')", idx, tn ? tn : "?", mod_name(sec));
     return w;
 }
 
@@ -172,7 +171,7 @@ static const char *first_duplicate(const char *const *names, uint32_t n, int *er
 
 /* Checks shared by im_img_add_section, im_img_write and im_img_read: everything that can be
  * said about a section independently of its byte encoding (docs/image-format.md,
- * "Validation", checks 30-45). idx is the section's index for the messages. */
+ * "Validation", checks 22-31). idx is the section's index for the messages. */
 static int validate_section(const im_section *sec, uint32_t idx)
 {
     if (!known_target((uint32_t)sec->target))
@@ -258,8 +257,9 @@ static int validate_section(const im_section *sec, uint32_t idx)
                 while (sec->imports[j].slot != s)
                     j++;
                 free(used);
-                return im_fail(IM_ERR_MALFORMED, "%s: imports %u '%s' and %u '%s' share TOC slot %u",
-                               w, j, sec->imports[j].name, i, sec->imports[i].name, s);
+                return im_fail(IM_ERR_MALFORMED,
+                               "%s: imports %u '%s' and %u '%s' share TOC slot %u", w, j,
+                               sec->imports[j].name, i, sec->imports[i].name, s);
             }
             used[s / 8] |= (uint8_t)(1u << (s % 8));
         }
@@ -457,8 +457,7 @@ int im_section_find_symbol(const im_section *sec, const char *name, uint32_t *of
         }
     }
     return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the %s section of module '%s'", name,
-                   im_target_name(sec->target) ? im_target_name(sec->target) : "?",
-                   mod_name(sec));
+                   im_target_name(sec->target) ? im_target_name(sec->target) : "?", mod_name(sec));
 }
 
 const char *im_section_default_entry(const im_section *sec)
@@ -514,8 +513,8 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         for (uint32_t j = 0; j < i; j++)
             if (img->sections[j].target == s->target &&
                 strcmp(mod_name(&img->sections[j]), mod_name(s)) == 0)
-                return im_fail(IM_ERR_INVAL, "sections %u and %u are both module '%s' for %s", j,
-                               i, mod_name(s), im_target_name(s->target));
+                return im_fail(IM_ERR_INVAL, "sections %u and %u are both module '%s' for %s", j, i,
+                               mod_name(s), im_target_name(s->target));
     }
 
     /* Layout: header, section table, per section code/symbols/imports/relocations, strings
@@ -726,8 +725,7 @@ static int check_part(const char *where, const char *what, uint32_t off, uint32_
             return im_fail(IM_ERR_TOO_LARGE,
                            "%s: %s at 0x%x declares %u entries of %u bytes (0x%llx bytes), only "
                            "0x%x bytes follow in the image",
-                           where, what, off, count, entsize, (unsigned long long)size,
-                           total - off);
+                           where, what, off, count, entsize, (unsigned long long)size, total - off);
         return im_fail(IM_ERR_TOO_LARGE,
                        "%s: %s at 0x%x declares 0x%x bytes, only 0x%x bytes follow in the image",
                        where, what, off, count, total - off);
@@ -784,19 +782,16 @@ static int check_overlap(struct part *parts, size_t n)
  * name's bytes (with the NUL) to *names_total, which must stay <= MAX_STRINGS: names may
  * share bytes of the table, and this bounds what reading them can allocate. */
 static int get_string(const uint8_t *strtab, uint32_t strsize, uint32_t off, int err,
-                      const char *where, const char *what, uint64_t *names_total,
-                      const char **out)
+                      const char *where, const char *what, uint64_t *names_total, const char **out)
 {
     if (off >= strsize)
-        return im_fail(err,
-                       "%s: %s at string offset 0x%x is outside the string table (size 0x%x)",
+        return im_fail(err, "%s: %s at string offset 0x%x is outside the string table (size 0x%x)",
                        where, what, off, strsize);
     size_t room = strsize - off;
     const uint8_t *nul = memchr(strtab + off, 0, room < MAX_NAME + 1u ? room : MAX_NAME + 1u);
     if (!nul && room > MAX_NAME)
-        return im_fail(IM_ERR_TOO_LARGE,
-                       "%s: %s at string offset 0x%x is longer than %u bytes", where, what, off,
-                       (unsigned)MAX_NAME);
+        return im_fail(IM_ERR_TOO_LARGE, "%s: %s at string offset 0x%x is longer than %u bytes",
+                       where, what, off, (unsigned)MAX_NAME);
     if (!nul)
         return im_fail(err,
                        "%s: %s at string offset 0x%x is not NUL-terminated within the string "
@@ -818,7 +813,7 @@ struct entry {
     uint32_t module, impoff, nimps, tocslots;
 };
 
-/* Checks 14-19 of one section entry (docs/image-format.md): fields and the placement of its
+/* Checks 13-16 of one section entry (docs/image-format.md): fields and the placement of its
  * parts; adds the parts to parts[*nparts]. */
 static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_t total,
                        struct entry *en, struct part *parts, size_t *nparts)
@@ -858,23 +853,24 @@ static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_
     if ((err = check_part(where, "code", en->codeoff, en->codesize, 1, CODE_ALIGN, total)) ||
         (err = check_part(where, "symbol table", en->symoff, en->nsyms, SYM_SIZE, TABLE_ALIGN,
                           total)) ||
-        (version >= 2 && (err = check_part(where, "import table", en->impoff, en->nimps,
-                                           IMP_SIZE, TABLE_ALIGN, total))) ||
-        (err = check_part(where, "relocation table", en->reloff, en->nrels, REL_SIZE,
-                          TABLE_ALIGN, total)))
+        (version >= 2 && (err = check_part(where, "import table", en->impoff, en->nimps, IMP_SIZE,
+                                           TABLE_ALIGN, total))) ||
+        (err = check_part(where, "relocation table", en->reloff, en->nrels, REL_SIZE, TABLE_ALIGN,
+                          total)))
         return err;
-    parts[(*nparts)++] = (struct part){en->codeoff, (uint64_t)en->codeoff + en->codesize, idx,
-                                       "code"};
-    parts[(*nparts)++] = (struct part){en->symoff, en->symoff + (uint64_t)en->nsyms * SYM_SIZE,
-                                       idx, "symbol table"};
-    parts[(*nparts)++] = (struct part){en->impoff, en->impoff + (uint64_t)en->nimps * IMP_SIZE,
-                                       idx, "import table"};
-    parts[(*nparts)++] = (struct part){en->reloff, en->reloff + (uint64_t)en->nrels * REL_SIZE,
-                                       idx, "relocation table"};
+    parts[(*nparts)++] =
+        (struct part){en->codeoff, (uint64_t)en->codeoff + en->codesize, idx, "code"};
+    parts[(*nparts)++] =
+        (struct part){en->symoff, en->symoff + (uint64_t)en->nsyms * SYM_SIZE, idx, "symbol table"};
+    parts[(*nparts)++] =
+        (struct part){en->impoff, en->impoff + (uint64_t)en->nimps * IMP_SIZE, idx, "import table"};
+    parts[(*nparts)++] = (struct part){en->reloff, en->reloff + (uint64_t)en->nrels * REL_SIZE, idx,
+                                       "relocation table"};
     return 0;
 }
 
-/* Checks 21-29: the section's strings and records, into sec (freed by the caller). */
+/* Checks 18-21, then 22-31 (validate_section): the section's strings and records, into sec (freed
+ * by the caller). */
 static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
                          const struct entry *en, const uint8_t *strtab, uint32_t strsize,
                          uint64_t *names_total, im_section *sec)
@@ -1032,8 +1028,8 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
         return im_fail(IM_ERR_TOO_LARGE, "%u sections; version %u allows at most %u", nsect,
                        version, maxsect);
     int err;
-    if ((err = check_part("header", "section table", sectoff, nsect, entsize, TABLE_ALIGN,
-                          total)) ||
+    if ((err =
+             check_part("header", "section table", sectoff, nsect, entsize, TABLE_ALIGN, total)) ||
         (err = check_part("header", "string table", stroff, strsize, 1, 1, total)))
         return err;
 
@@ -1047,8 +1043,8 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
         return im_fail(IM_ERR_NOMEM, "checking %u sections", nsect);
     }
     parts[nparts++] = (struct part){0, HDR_SIZE, -1, "header"};
-    parts[nparts++] = (struct part){sectoff, sectoff + (uint64_t)nsect * entsize, -1,
-                                    "section table"};
+    parts[nparts++] =
+        (struct part){sectoff, sectoff + (uint64_t)nsect * entsize, -1, "section table"};
     parts[nparts++] = (struct part){stroff, (uint64_t)stroff + strsize, -1, "string table"};
     for (uint32_t i = 0; i < nsect && !err; i++)
         err = check_entry(version, i, data + sectoff + (size_t)i * entsize, total, &ents[i], parts,
@@ -1075,10 +1071,10 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
         im_section *s = &img->sections[i];
         err = parse_section(version, data, i, &ents[i], data + stroff, strsize, &names_total, s);
         for (uint32_t j = 0; j < i && !err; j++)
-            if (img->sections[j].target == s->target && strcmp(img->sections[j].module,
-                                                               s->module) == 0)
-                err = im_fail(IM_ERR_MALFORMED, "sections %u and %u are both module '%s' for %s",
-                              j, i, s->module, im_target_name(s->target));
+            if (img->sections[j].target == s->target &&
+                strcmp(img->sections[j].module, s->module) == 0)
+                err = im_fail(IM_ERR_MALFORMED, "sections %u and %u are both module '%s' for %s", j,
+                              i, s->module, im_target_name(s->target));
     }
     free(ents);
     if (err) {

@@ -151,8 +151,13 @@ static im_reloc a64_rels[NKINDS_A64] = {
 static im_image *multi_module_image(void)
 {
     im_image *img = im_img_new();
-    im_section s = {.align = 16, .code = zero_code, .code_size = sizeof zero_code,
-                    .syms = mm_syms, .nsyms = 2, .imports = mm_imps, .nimports = 3,
+    im_section s = {.align = 16,
+                    .code = zero_code,
+                    .code_size = sizeof zero_code,
+                    .syms = mm_syms,
+                    .nsyms = 2,
+                    .imports = mm_imps,
+                    .nimports = 3,
                     .toc_slots = 3};
     s.target = IM_TARGET_X86_64, s.module = (char *)"app", s.relocs = x86_rels;
     s.nrelocs = NKINDS_X86;
@@ -304,9 +309,18 @@ static void test_building(void)
     im_symbol syms[2] = {{(char *)"a", 0, IM_SYM_FUNC}, {(char *)"b", 4, IM_SYM_FUNC}};
     im_import imps[2] = {{(char *)"p", 0, IM_SYM_FUNC}, {(char *)"q", 3, IM_SYM_DATA}};
     im_reloc rel = {.offset = 4, .kind = IM_RELOC_ABS32, .symbol = -1};
-    im_section s = {.target = IM_TARGET_I386, .align = 4, .module = (char *)"m", .code = code,
-                    .code_size = 8, .syms = syms, .nsyms = 2, .imports = imps, .nimports = 2,
-                    .toc_slots = 4, .relocs = &rel, .nrelocs = 1};
+    im_section s = {.target = IM_TARGET_I386,
+                    .align = 4,
+                    .module = (char *)"m",
+                    .code = code,
+                    .code_size = 8,
+                    .syms = syms,
+                    .nsyms = 2,
+                    .imports = imps,
+                    .nimports = 2,
+                    .toc_slots = 4,
+                    .relocs = &rel,
+                    .nrelocs = 1};
     im_section bad;
 
     bad = s;
@@ -437,8 +451,8 @@ static void test_building(void)
     im_image *many = im_img_new();
     int ok = 1;
     char name[16];
-    im_section small = {.target = IM_TARGET_ARM, .align = 4, .module = name, .code = code,
-                        .code_size = 8};
+    im_section small = {
+        .target = IM_TARGET_ARM, .align = 4, .module = name, .code = code, .code_size = 8};
     for (int i = 0; i < 256 && ok; i++) {
         snprintf(name, sizeof name, "m%d", i);
         ok = im_img_add_section(many, &small) == 0;
@@ -629,7 +643,6 @@ static void test_files(void)
     im_img_free(img2);
 }
 
-
 static void test_malformed(void)
 {
     im_image *img = multi_module_image();
@@ -727,14 +740,15 @@ static void test_malformed(void)
     MUTATE(b[60] = 1, IM_ERR_MALFORMED, "reserved");
     MUTATE(im_put32(b + H_SECTENT, 48), IM_ERR_MALFORMED, "entry size 48; version 2 requires 64");
     /* Oversize: counts beyond the caps, tables longer than the file. */
-    MUTATE(im_put32(b + H_NSECT, 257), IM_ERR_TOO_LARGE, "257 sections; version 2 allows at most 256");
-    MUTATE(im_put32(b + H_NSECT, 100), IM_ERR_TOO_LARGE, "section table at 0x40 declares 100 entries");
+    MUTATE(im_put32(b + H_NSECT, 257), IM_ERR_TOO_LARGE,
+           "257 sections; version 2 allows at most 256");
+    MUTATE(im_put32(b + H_NSECT, 100), IM_ERR_TOO_LARGE,
+           "section table at 0x40 declares 100 entries");
     MUTATE(im_put32(b + H_STRSIZE, 0xffffffffu), IM_ERR_TOO_LARGE, "string table at");
     /* Out of range offsets. */
     MUTATE(im_put32(b + H_SECTOFF, 0xfffffff8u), IM_ERR_MALFORMED,
            "section table offset 0xfffffff8 is outside the image");
-    MUTATE(im_put32(b + H_STROFF, (uint32_t)len + 1), IM_ERR_MALFORMED,
-           "string table offset");
+    MUTATE(im_put32(b + H_STROFF, (uint32_t)len + 1), IM_ERR_MALFORMED, "string table offset");
     MUTATE(im_put32(b + H_SECTOFF, 68), IM_ERR_ALIGN, "not 8-byte aligned");
 
     /* Section entries. */
@@ -745,8 +759,7 @@ static void test_malformed(void)
     MUTATE(sect(b, 0)[56] = 1, IM_ERR_MALFORMED, "section 0: reserved bytes 52..63");
     MUTATE(im_put32(sect(b, 0) + S_TOCSLOTS, 65537), IM_ERR_TOO_LARGE,
            "section 0: 65537 TOC slots");
-    MUTATE(im_put32(sect(b, 0) + S_CODESIZE, 0xfffffff0u), IM_ERR_TOO_LARGE,
-           "section 0: code at");
+    MUTATE(im_put32(sect(b, 0) + S_CODESIZE, 0xfffffff0u), IM_ERR_TOO_LARGE, "section 0: code at");
     MUTATE(im_put32(sect(b, 0) + S_CODEOFF, im_get32(sect(b, 0) + S_CODEOFF) + 8), IM_ERR_ALIGN,
            "section 0: code offset");
     MUTATE(im_put32(sect(b, 0) + S_CODEOFF, 0xfffffff0u), IM_ERR_MALFORMED,
@@ -774,8 +787,7 @@ static void test_malformed(void)
            "overlaps section 0 import table");
     MUTATE(im_put32(sect(b, 5) + S_RELOFF, im_get32(sect(b, 4) + S_RELOFF)), IM_ERR_OVERLAP,
            "relocation table");
-    MUTATE(im_put32(b + H_STROFF, im_get32(sect(b, 3) + S_RELOFF)), IM_ERR_OVERLAP,
-           "string table");
+    MUTATE(im_put32(b + H_STROFF, im_get32(sect(b, 3) + S_RELOFF)), IM_ERR_OVERLAP, "string table");
     MUTATE(im_put32(sect(b, 2) + S_CODEOFF, 64), IM_ERR_OVERLAP,
            "section 2 code [0x40, 0x80) overlaps section table [0x40, 0x1c0)");
     /* An empty part overlaps nothing: the sixth section without imports points anywhere. */
@@ -822,7 +834,8 @@ static void test_malformed(void)
            "section 0 (x86_64, module 'app'): relocation 0 at offset 0x3c overflows code (size "
            "0x40)");
     MUTATE(im_put32(rel0 + R_OFFSET, 0xfffffffcu), IM_ERR_RELOC, "overflows code");
-    MUTATE(im_put32(rel0 + R_KIND, 99), IM_ERR_RELOC, "relocation 0 at offset 0x0 has unknown kind 99");
+    MUTATE(im_put32(rel0 + R_KIND, 99), IM_ERR_RELOC,
+           "relocation 0 at offset 0x0 has unknown kind 99");
     MUTATE(im_put32(rel0 + R_KIND, 5), IM_ERR_RELOC, "unknown kind 5");
     MUTATE(im_put32(rel0 + R_KIND, IM_RELOC_AARCH64_CALL26), IM_ERR_RELOC,
            "AARCH64_CALL26 is not valid for x86_64");
@@ -848,8 +861,12 @@ static void test_malformed(void)
         static char long_name[4096];
         memset(long_name, 'n', 4095);
         im_symbol ls[2] = {{long_name, 0, IM_SYM_FUNC}, {(char *)"z", 0, IM_SYM_FUNC}};
-        im_section one = {.target = IM_TARGET_X86_64, .align = 1, .code = zero_code,
-                          .code_size = 4, .syms = ls, .nsyms = 2};
+        im_section one = {.target = IM_TARGET_X86_64,
+                          .align = 1,
+                          .code = zero_code,
+                          .code_size = 4,
+                          .syms = ls,
+                          .nsyms = 2};
         im_image *li = im_img_new();
         CHECK_ERR(im_img_add_section(li, &one), 0);
         size_t ln;
