@@ -715,7 +715,8 @@ int im_emu_uc_link_new(im_target t, struct im_link **out)
     }
     u->mapped = 2 * (size_t)UCL_ARENA_SIZE;
     u->data_next = UCL_DATA;
-    /* The whole trap page holds the target's breakpoint-ish filler; the hook acts first. */
+    /* The trap page is zero-filled: the hook acts on every address of it before any of
+     * its bytes runs. */
     im_link_backend be = {u,          ucl_alloc, ucl_release, ucl_wbegin, ucl_wend,
                           ucl_read,   ucl_store, ucl_load,    ucl_mapped, ucl_destroy,
                           UCL_TRAP};

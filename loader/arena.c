@@ -64,6 +64,20 @@ static void flush(void *p, size_t n)
         __builtin___clear_cache((char *)p, (char *)p + n);
 }
 
+/* The host's trapping instruction over n bytes: int3 on x86, udf on arm (0xe7f000f0) and
+ * aarch64 (udf #0, zero). */
+static void fill_trap(uint8_t *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    memset(p, 0xcc, n);
+#elif defined(__arm__)
+    for (size_t i = 0; i + 4 <= n; i += 4)
+        im_put32(p + i, 0xe7f000f0u);
+#else
+    memset(p, 0, n);
+#endif
+}
+
 /* ---- free lists ---- */
 
 /* First fit of len bytes whose address (base + offset) is aligned to align. */
@@ -299,8 +313,9 @@ static void ar_release(void *ctx, im_lblock *b)
         a->mapped -= h->map_len;
     } else {
         struct chunk *c = h->c;
-        /* Poison the freed code so a stray jump into it traps instead of running stale code. */
-        memset(c->w + h->coff, 0, h->clen);
+        /* Fill the freed code with the host's trap so a stray jump into it faults instead of
+         * running stale code. */
+        fill_trap(c->w + h->coff, h->clen);
         flush(c->x + h->coff, h->clen);
         im_fl_give(&c->fc, h->coff, h->clen);
         im_fl_give(&c->fd, h->doff, h->dlen);

@@ -987,11 +987,36 @@ int im_link_load_image(im_link *l, const im_image *img)
     im_lmod **done = calloc(img->nsections ? img->nsections : 1, sizeof *done);
     if (!done)
         return im_fail(IM_ERR_NOMEM, "module list");
-    size_t n = 0;
-    int err = 0;
-    for (uint32_t i = 0; i < img->nsections && !err; i++)
+    /* In image order; a section whose direct import is exported by a later one waits for it
+     * (rounds until no section loads). */
+    uint8_t *left = calloc(img->nsections ? img->nsections : 1, 1);
+    size_t n = 0, pending = 0;
+    int err = left ? 0 : im_fail(IM_ERR_NOMEM, "module list");
+    for (uint32_t i = 0; i < img->nsections && left; i++)
         if (img->sections[i].target == l->t)
-            err = im_link_load(l, &img->sections[i], 0, &done[n++]);
+            left[i] = 1, pending++;
+    while (!err && pending) {
+        size_t before = pending;
+        int last = 0;
+        for (uint32_t i = 0; i < img->nsections && !err; i++) {
+            if (!left[i])
+                continue;
+            im_lmod *m = NULL;
+            int e = im_link_load(l, &img->sections[i], 0, &m);
+            if (!e) {
+                done[n++] = m;
+                left[i] = 0;
+                pending--;
+            } else if (e != IM_ERR_UNRESOLVED) {
+                err = e;
+            } else {
+                last = e;
+            }
+        }
+        if (!err && pending == before)
+            err = last; /* the detail names the first import no round could bind */
+    }
+    free(left);
     if (!err && !n)
         err = im_fail(IM_ERR_NOSECTION, "the image has no %s section", im_target_name(l->t));
     if (err) {
@@ -1016,6 +1041,11 @@ im_lmod *im_link_module(const im_link *l, const char *name)
     im_lmod *m = find_module(l, name);
     pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
     return m;
+}
+
+im_target im_lmod_target(const im_lmod *m)
+{
+    return m ? m->sec.target : IM_TARGET_NONE;
 }
 
 const char *im_lmod_name(const im_lmod *m)
@@ -1137,8 +1167,6 @@ int im_lmod_move(im_lmod *m, uint64_t addr)
     /* Keep lazy slots lazy: only imports bound before (a resolved slot or a direct branch). */
     m->b = nb;
     m->ids = ids;
-    int lazy_keep = 0;
-    (void)lazy_keep;
     err = build(m, cur);
     free(cur);
     if (err) {
@@ -1250,18 +1278,9 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
             err = bind_direct(m);
         if (!err && fits)
             err = dry_run(m);
-        if (!err) {
-            if (fits) /* no thread can be in the old code: its stubs go now */
-                for (uint32_t i = 0; i < old.sec.nimports; i++)
-                    id_free(old.ids[i]);
-            err = build(m, NULL);
-            if (err && fits) {
-                /* cannot happen after the dry run but for a system error: the module is
-                 * left with its new tables and whatever the build wrote */
-            }
-        }
-        if (err && !fits) {
-            if (m->b.h && m->b.h != old.b.h)
+        if (err) {
+            /* nothing written yet: m is as it was */
+            if (!fits && m->b.h)
                 l->be.release(l->be.ctx, &m->b);
             sec_free(&m->sec);
             free(m->ids);
@@ -1272,6 +1291,24 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
             pthread_mutex_unlock(&l->mu);
             return err;
         }
+        if (fits) /* no thread can be in the old code: its stubs go now */
+            for (uint32_t i = 0; i < old.sec.nimports; i++)
+                id_free(old.ids[i]);
+        err = build(m, NULL);
+        if (err && !fits) {
+            l->be.release(l->be.ctx, &m->b);
+            sec_free(&m->sec);
+            free(m->ids);
+            free(m->provider);
+            free(m->bound);
+            free(m->veneer);
+            *m = old;
+            pthread_mutex_unlock(&l->mu);
+            return err;
+        }
+        /* In place, a build can fail after the dry run only on a system error (the pages
+         * could not be made writable): the module then holds the new tables over whatever
+         * was written, and the error says so. */
     } else {
         sec_free(&n.sec);
         free(n.ids);

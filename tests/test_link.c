@@ -260,6 +260,44 @@ static void test_basic(void)
         im_img_free(img);
     }
 
+    /* an image listing the user before its provider: the user waits for it */
+    {
+        im_image *two = im_img_new();
+        im_section ufirst = user_section("user"), pl;
+        im_symbol s3[2];
+        prov_section(&pl, 0, s3);
+        CHECK_ERR(im_img_add_section(two, &ufirst), 0);
+        CHECK_ERR(im_img_add_section(two, &pl), 0);
+        im_link *l3;
+        CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l3), 0);
+        CHECK_ERR(im_link_host(l3, "host_mul", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_load_image(l3, two), IM_ERR_UNRESOLVED); /* host_mul2 missing */
+        CHECK_EQ(im_link_module(l3, "prov") == NULL, 1);            /* nothing stays */
+        CHECK_ERR(im_link_host(l3, "host_mul2", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_load_image(l3, two), 0);
+        im_lmod *u3 = im_link_module(l3, "user");
+        CHECK(u3 != NULL);
+        if (u3)
+            CHECK_EQ(call1(u3, "g", 1), 2);
+        im_link_free(l3);
+        im_img_free(two);
+    }
+
+    /* a reload that fails leaves the module as it was */
+    {
+        uint8_t c3[] = {0x8d, 0x47, 0x05, 0xc3, 0xe9, 0, 0, 0, 0};
+        im_import i3 = {(char *)"nope", 0, IM_SYM_FUNC};
+        im_reloc r3 = {5, IM_RELOC_PC32, 0, -4, IM_REF_IMPORT};
+        im_symbol s3 = {(char *)"add1", 0, IM_SYM_FUNC};
+        im_section p3 = {IM_TARGET_X86_64, 16, c3, sizeof c3, &s3, 1, &r3, 1, (char *)"prov",
+                         &i3, 1, 1};
+        uint32_t gen = im_lmod_generation(prov);
+        CHECK_ERR(im_lmod_reload(prov, &p3, NULL), IM_ERR_UNRESOLVED);
+        CHECK_EQ(im_lmod_generation(prov), gen);
+        CHECK_EQ(call1(user, "f", 4), 18);
+        CHECK_EQ(call1(prov, "get", 0), 43);
+    }
+
     /* unresolved: directly at load, through the TOC by im_link_check */
     im_import bad_imp = {(char *)"nope", 0, IM_SYM_FUNC};
     im_reloc bad_rel = {1, IM_RELOC_PC32, 0, -4, IM_REF_TOC};

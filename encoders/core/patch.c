@@ -11,8 +11,7 @@ int im_lmod_patch(struct im_lmod *m, uint32_t offset, size_t len, int form, cons
 {
     if (!m || !ops)
         return im_fail(IM_ERR_INVAL, "im_lmod_patch: NULL argument");
-    /* a link space runs code of the host's target (im_link_new) */
-    im_target t = im_host_target();
+    im_target t = im_lmod_target(m); /* the host's, or an emulator space's target */
     const im_arch *a = im_arch_for(t);
     if (!a)
         return im_fail(IM_ERR_TARGET, "im_lmod_patch: no encoder for %s",
