@@ -83,6 +83,7 @@ help:
 	@echo "make check-san       the C tests and check-all-arch with an ASan+UBSan imago"
 	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
 	@echo "make hosts           the builds of every host in HOSTS"
+	@echo "make fuzz            libFuzzer on the image reader for FUZZ_SECONDS (default 60)"
 	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump"
 	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
 
@@ -188,7 +189,39 @@ test-py: all
 # Both halves run even when the first fails; the status is non-zero if either failed.
 test: deps
 	@status=0; $(MAKE) --no-print-directory test-c || status=1; \
+	    $(MAKE) --no-print-directory test-fuzz-replay || status=1; \
 	    $(MAKE) --no-print-directory test-py || status=1; exit $$status
+
+# ---- fuzzing (docs/testing.md, "Fuzzing") ------------------------------------------
+# `make fuzz`: libFuzzer (clang) on the image reader and loader for FUZZ_SECONDS, from the
+# committed seeds (fuzz/corpus) and its own corpus (build/fuzz/corpus); new crash inputs are
+# copied into fuzz/crashes. `make test-fuzz-replay` (part of `make test`): the same target,
+# built with gcc and ASan+UBSan, on every file of fuzz/corpus and fuzz/crashes.
+# `make fuzz-seeds`: rewrite fuzz/corpus from conformance/programs with `imago asm`.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_SRC     := fuzz/fuzz_image.c $(CORE_SRC)
+$(BUILD)/fuzz/fuzz_image: fuzz/fuzz_image.h $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iencoders/core -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) -lpthread
+$(BUILD)/fuzz/replay: fuzz/replay.c fuzz/fuzz_image.c fuzz/fuzz_image.h $(CORE_SRC:%.c=$(BUILD)/san/%.o)
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) $(SANFLAGS) -o $@ $(filter %.c %.o,$^) -lpthread
+test-fuzz-replay: $(BUILD)/fuzz/replay
+	@echo "== $< fuzz/corpus fuzz/crashes (ASan+UBSan)"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $< fuzz/corpus fuzz/crashes
+fuzz: $(BUILD)/fuzz/fuzz_image
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts fuzz/crashes
+	@status=0; ASAN_OPTIONS=detect_leaks=1 $< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(FUZZ_ARGS) $(BUILD)/fuzz/corpus fuzz/corpus || status=$$?; \
+	    for f in $(BUILD)/fuzz/artifacts/*; do [ -f "$$f" ] || continue; \
+	        n=fuzz/crashes/$$(basename $$f); [ -e "$$n" ] || { cp "$$f" "$$n"; echo "new crash input: $$n"; }; done; \
+	    exit $$status
+fuzz-seeds: $(BUILD)/bin/imago
+	$(PYTHON) fuzz/make_seeds.py --imago $(BUILD)/bin/imago --out fuzz/corpus
+.PHONY: fuzz fuzz-seeds test-fuzz-replay
 
 # The conformance suite: the machine's host against GNU, and every host of HOSTS
 # against it (conformance/test_hosts.py). SHARD=I/N runs the I-th of N shards.

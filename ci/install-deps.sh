@@ -93,6 +93,13 @@ if [ -z "$arch" ]; then
     arch="$machine_arch"
 fi
 
+# `make fuzz` (docs/testing.md, "Fuzzing"): clang with libFuzzer. On Debian 12 libFuzzer
+# (libclang_rt.fuzzer-<arch>.a) is in libclang-rt-14-dev, which the llvm-defaults package
+# libclang-rt-dev pulls in for the default clang (checked with apt-cache/dpkg -L on bookworm;
+# there is no separate libfuzzer package for clang 14 to install). Ubuntu 24.04 has both
+# names in llvm-defaults too (not yet confirmed by an install). `make test` needs neither:
+# its replay of the fuzz corpus is built with gcc.
+FUZZ=(clang libclang-rt-dev)
 # Needed on every build machine.
 COMMON=(
     make gcc libc6-dev binutils
@@ -101,6 +108,7 @@ COMMON=(
     python3 python3-pytest python3-pytest-xdist python3-yaml
     strace
     g++
+    "${FUZZ[@]}"
 )
 # The peers of `make bench` (docs/bench.md), by build machine: xbyak is published for
 # amd64 only (Debian and Ubuntu); asmjit for amd64 and arm64 (and more); Zydis for

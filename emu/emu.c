@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "imago/link.h"
 
 static const char *const engine_names[] = {
     [IM_ENGINE_NATIVE] = "native",
@@ -303,3 +304,60 @@ void im_emu_close(im_emu *emu)
     emu->ops->close(emu);
     free(emu);
 }
+
+/* ---- link spaces under an engine ---- */
+
+int im_emu_link_new(im_engine e, im_target t, struct im_link **out)
+{
+    if (!out)
+        return im_fail(IM_ERR_INVAL, "im_emu_link_new: NULL argument");
+    *out = NULL;
+    switch (e) {
+    case IM_ENGINE_NATIVE: return im_link_new(t, out);
+    case IM_ENGINE_UNICORN:
+#ifdef IMAGO_NO_UNICORN
+        return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+#else
+        return im_emu_uc_link_new(t, out);
+#endif
+    case IM_ENGINE_QEMU:
+        return im_fail(IM_ERR_ENGINE, "a qemu link space is the target's own program under "
+                       "qemu-%s (imago-progs-%s), not an in-process space",
+                       im_target_name(t) ? im_target_name(t) : "?",
+                       im_target_name(t) ? im_target_name(t) : "?");
+    default: return im_fail(IM_ERR_ENGINE, "unknown engine %d", (int)e);
+    }
+}
+
+#ifdef IMAGO_NO_UNICORN
+int im_emu_link_host(struct im_link *l, const char *name, im_emu_host_fn fn, void *ctx)
+{
+    (void)l, (void)name, (void)fn, (void)ctx;
+    return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+}
+
+int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                     int64_t *result)
+{
+    (void)l, (void)addr, (void)args, (void)nargs, (void)result;
+    return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+}
+
+int im_emu_link_map(struct im_link *l, size_t len, uint64_t *addr)
+{
+    (void)l, (void)len, (void)addr;
+    return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+}
+
+int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t len)
+{
+    (void)l, (void)addr, (void)src, (void)len;
+    return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+}
+
+int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len)
+{
+    (void)l, (void)addr, (void)dst, (void)len;
+    return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
+}
+#endif

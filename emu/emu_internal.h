@@ -54,6 +54,8 @@ extern const im_emu_ops im_emu_native_ops;  /* in-process: target == host */
 extern const im_emu_ops im_emu_runner_ops;  /* the host runs the target's runner directly */
 extern const im_emu_ops im_emu_qemu_ops;    /* the target's runner under qemu-<target> */
 extern const im_emu_ops im_emu_unicorn_ops; /* absent when built with IMAGO_NO_UNICORN */
+struct im_link;
+int im_emu_uc_link_new(im_target t, struct im_link **out); /* emu/unicorn.c */
 
 /* Directory of the runners: im_emu_set_runner_dir, $IMAGO_RUNNER_DIR, or the
  * directory of /proc/self/exe. Writes into buf; 0 or an IM_ERR_* code. */

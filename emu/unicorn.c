@@ -14,6 +14,8 @@
 #include <unicorn/unicorn.h>
 
 #include "core.h"
+#include "../loader/link_internal.h"
+#include <stdio.h>
 
 #define STACK_SIZE 0x100000u /* 1 MiB */
 
@@ -198,25 +200,24 @@ static int wreg32(uc_engine *uc, int reg, uint32_t v)
     return e == UC_ERR_OK ? 0 : uc_fail(e, "writing a register", 0);
 }
 
-static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                  int64_t *result)
+/* Call entry with up to 4 integer arguments under t's C calling convention, the stack
+ * just below the sentinel page (the return address); run until pc reaches the sentinel. */
+static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel,
+                   const char *name, const int64_t *args, size_t nargs, int64_t *result)
 {
-    struct uc_priv *p = emu->priv;
-    uc_engine *uc = p->uc;
     uint64_t a[4] = {0};
-    for (size_t i = 0; i < nargs; i++)
+    for (size_t i = 0; i < nargs && i < 4; i++)
         a[i] = (uint64_t)args[i];
-    uint64_t entry = emu->base + off;
-    uint64_t top = p->sentinel - 64; /* 16-byte aligned, with room above */
+    uint64_t top = sentinel - 64; /* 16-byte aligned, with room above */
     int err = 0;
     int pc_reg;
     uint8_t buf[20];
 
-    switch (emu->target) {
+    switch (t) {
     case IM_TARGET_X86_64: {
         static const int regs[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RCX};
         uint64_t sp = top - 8; /* entry: rsp + 8 is 16-byte aligned */
-        im_put64(buf, p->sentinel);
+        im_put64(buf, sentinel);
         if (uc_mem_write(uc, sp, buf, 8) != UC_ERR_OK)
             return im_fail(IM_ERR_ENGINE, "unicorn: writing the return address");
         for (int i = 0; i < 4 && !err; i++)
@@ -228,7 +229,7 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
     }
     case IM_TARGET_I386: {
         uint32_t sp = (uint32_t)top - 4; /* cdecl: return address, then the arguments */
-        im_put32(buf, (uint32_t)p->sentinel);
+        im_put32(buf, (uint32_t)sentinel);
         for (int i = 0; i < 4; i++)
             im_put32(buf + 4 + 4 * i, (uint32_t)a[i]);
         if (uc_mem_write(uc, sp, buf, 20) != UC_ERR_OK)
@@ -248,7 +249,7 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
         if (!err)
             err = wreg32(uc, UC_ARM_REG_SP, (uint32_t)top);
         if (!err)
-            err = wreg32(uc, UC_ARM_REG_LR, (uint32_t)p->sentinel);
+            err = wreg32(uc, UC_ARM_REG_LR, (uint32_t)sentinel);
         if (!err) /* enable VFP/NEON */
             err = wreg32(uc, UC_ARM_REG_FPEXC, 0x40000000u);
         pc_reg = UC_ARM_REG_PC;
@@ -262,7 +263,7 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
         if (!err)
             err = wreg(uc, UC_ARM64_REG_SP, top);
         if (!err)
-            err = wreg(uc, UC_ARM64_REG_X30, p->sentinel);
+            err = wreg(uc, UC_ARM64_REG_X30, sentinel);
         pc_reg = UC_ARM64_REG_PC;
         break;
     }
@@ -272,9 +273,9 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
         return err;
 
     unsigned timeout = im_emu_timeout_ms(IM_EMU_UC_TIMEOUT_MS);
-    uc_err e = uc_emu_start(uc, entry, p->sentinel, (uint64_t)timeout * 1000, IM_EMU_UC_MAX_INSNS);
+    uc_err e = uc_emu_start(uc, entry, sentinel, (uint64_t)timeout * 1000, IM_EMU_UC_MAX_INSNS);
     uint64_t pc = 0;
-    if (im_target_ptr_size(emu->target) == 4) {
+    if (im_target_ptr_size(t) == 4) {
         uint32_t pc32 = 0;
         uc_reg_read(uc, pc_reg, &pc32);
         pc = pc32;
@@ -284,28 +285,35 @@ static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *ar
     if (e != UC_ERR_OK)
         return im_fail(IM_ERR_ENGINE, "unicorn: %s at pc 0x%llx (calling %s)", uc_strerror(e),
                        (unsigned long long)pc, name);
-    if (pc != p->sentinel)
+    if (pc != sentinel)
         return im_fail(IM_ERR_ENGINE,
                        "unicorn: %s did not return: stopped at pc 0x%llx (limits: %u ms, %u "
                        "instructions)",
                        name, (unsigned long long)pc, timeout, IM_EMU_UC_MAX_INSNS);
 
-    switch (emu->target) {
+    switch (t) {
     case IM_TARGET_X86_64:
     case IM_TARGET_AARCH64: {
         uint64_t r = 0;
-        uc_reg_read(uc, emu->target == IM_TARGET_X86_64 ? UC_X86_REG_RAX : UC_ARM64_REG_X0, &r);
+        uc_reg_read(uc, t == IM_TARGET_X86_64 ? UC_X86_REG_RAX : UC_ARM64_REG_X0, &r);
         *result = (int64_t)r;
         break;
     }
     default: {
         uint32_t r = 0;
-        uc_reg_read(uc, emu->target == IM_TARGET_I386 ? UC_X86_REG_EAX : UC_ARM_REG_R0, &r);
+        uc_reg_read(uc, t == IM_TARGET_I386 ? UC_X86_REG_EAX : UC_ARM_REG_R0, &r);
         *result = (int64_t)(int32_t)r;
         break;
     }
     }
     return 0;
+}
+
+static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                  int64_t *result)
+{
+    struct uc_priv *p = emu->priv;
+    return ucx_run(p->uc, emu->target, emu->base + off, p->sentinel, name, args, nargs, result);
 }
 
 /* With a data block: map it read-write (never executable) for the call, copy it in and back. */
@@ -369,5 +377,417 @@ const im_emu_ops im_emu_unicorn_ops = {
     .call = uc_call,
     .close = uc_close_engine,
 };
+
+/* ---- link spaces in a unicorn guest (im_emu_link_new) ----
+ * Guest layout: a trap page (the lazy stubs' entry and one 16-byte trap per host function,
+ * hooked), the code arena (read+exec) and, right after it, the data arena (TOCs, read-write),
+ * modules placed at chosen addresses mapped where asked, data blocks, and the stack with
+ * its sentinel page (as the single-module engine). */
+
+#define UCL_TRAP 0x1f000000u
+#define UCL_ARENA 0x20000000u
+#define UCL_ARENA_SIZE 0x02000000u /* 32 MiB of code, as much again for data */
+#define UCL_DATA 0x60000000u       /* im_emu_link_map blocks */
+#define UCL_STACK 0x7fe00000u
+#define UCL_MAX_HOSTS 255u
+
+struct ucl_host {
+    im_emu_host_fn fn;
+    void *ctx;
+};
+
+struct ucl_own {
+    uint64_t at;
+    size_t len;
+};
+
+struct ucl {
+    uc_engine *uc;
+    im_target t;
+    uint64_t page;
+    struct im_freelist fc, fd;
+    struct ucl_host hosts[UCL_MAX_HOSTS];
+    unsigned nhosts;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    uint64_t data_next;
+    size_t mapped;
+    uc_hook hook;
+};
+
+struct ucl_handle {
+    int own; /* its own mapping at b->code (code pages, then data pages) */
+    size_t coff, doff, clen, dlen, map_len;
+};
+
+static size_t ucl_round(size_t v, size_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static int ucl_alloc(void *ctx, size_t code_size, size_t data_size, size_t align, uint64_t at,
+                     im_lblock *b)
+{
+    struct ucl *u = ctx;
+    struct ucl_handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return im_fail(IM_ERR_NOMEM, "block handle");
+    if (at) {
+        size_t cp = ucl_round(code_size ? code_size : 1, u->page);
+        size_t dp = ucl_round(data_size ? data_size : 1, u->page);
+        uint64_t limit = im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
+        if (at % (align > u->page ? align : u->page) || at >= limit || cp + dp > limit - at) {
+            free(h);
+            return im_fail(IM_ERR_ALIGN, "unicorn: cannot place 0x%zx bytes at 0x%llx",
+                           cp + dp, (unsigned long long)at);
+        }
+        uc_err e = uc_mem_map(u->uc, at, cp, UC_PROT_READ | UC_PROT_EXEC);
+        if (e == UC_ERR_OK) {
+            e = uc_mem_map(u->uc, at + cp, dp, UC_PROT_READ | UC_PROT_WRITE);
+            if (e != UC_ERR_OK)
+                uc_mem_unmap(u->uc, at, cp);
+        }
+        if (e != UC_ERR_OK) {
+            free(h);
+            return im_fail(IM_ERR_SYS, "unicorn: cannot map 0x%zx bytes at 0x%llx: %s", cp + dp,
+                           (unsigned long long)at, uc_strerror(e));
+        }
+        h->own = 1;
+        h->clen = cp;
+        h->map_len = cp + dp;
+        u->mapped += cp + dp;
+        b->code = at;
+        b->data = at + cp;
+    } else {
+        h->clen = ucl_round(code_size ? code_size : 1, 64);
+        h->dlen = ucl_round(data_size ? data_size : 1, 64);
+        if (im_fl_take(&u->fc, UCL_ARENA, h->clen, align > 64 ? align : 64, &h->coff)) {
+            free(h);
+            return im_fail(IM_ERR_NOMEM, "unicorn: the guest's code arena (0x%x bytes) is full",
+                           UCL_ARENA_SIZE);
+        }
+        if (im_fl_take(&u->fd, UCL_ARENA + UCL_ARENA_SIZE, h->dlen, 64, &h->doff)) {
+            im_fl_give(&u->fc, h->coff, h->clen);
+            free(h);
+            return im_fail(IM_ERR_NOMEM, "unicorn: the guest's data arena is full");
+        }
+        b->code = UCL_ARENA + h->coff;
+        b->data = UCL_ARENA + UCL_ARENA_SIZE + h->doff;
+    }
+    b->code_size = code_size;
+    b->data_size = data_size;
+    b->h = h;
+    return 0;
+}
+
+static void ucl_release(void *ctx, im_lblock *b)
+{
+    struct ucl *u = ctx;
+    struct ucl_handle *h = b->h;
+    if (!h)
+        return;
+    if (h->own) {
+        uc_mem_unmap(u->uc, b->code, h->map_len);
+        u->mapped -= h->map_len;
+    } else {
+        /* zero the freed code (a stray jump traps) and drop its translations */
+        uint8_t z[256] = {0};
+        for (size_t o = 0; o < h->clen; o += sizeof z)
+            uc_mem_write(u->uc, b->code + o, z, h->clen - o < sizeof z ? h->clen - o : sizeof z);
+        uc_ctl_remove_cache(u->uc, b->code, b->code + h->clen);
+        im_fl_give(&u->fc, h->coff, h->clen);
+        im_fl_give(&u->fd, h->doff, h->dlen);
+    }
+    free(h);
+    b->h = NULL;
+}
+
+static uint8_t *ucl_wbegin(void *ctx, im_lblock *b, size_t off, size_t n)
+{
+    struct ucl *u = ctx;
+    if (n > u->scratch_cap) {
+        uint8_t *p = realloc(u->scratch, n);
+        if (!p) {
+            im_fail(IM_ERR_NOMEM, "unicorn: code copy");
+            return NULL;
+        }
+        u->scratch = p;
+        u->scratch_cap = n;
+    }
+    if (n && uc_mem_read(u->uc, b->code + off, u->scratch, n) != UC_ERR_OK) {
+        im_fail(IM_ERR_ENGINE, "unicorn: reading code at 0x%llx",
+                (unsigned long long)(b->code + off));
+        return NULL;
+    }
+    return u->scratch;
+}
+
+static int ucl_wend(void *ctx, im_lblock *b, size_t off, size_t n)
+{
+    struct ucl *u = ctx;
+    if (!n)
+        return 0;
+    uc_err e = uc_mem_write(u->uc, b->code + off, u->scratch, n);
+    if (e == UC_ERR_OK)
+        e = uc_ctl_remove_cache(u->uc, b->code + off, b->code + off + n);
+    return e == UC_ERR_OK ? 0 : uc_fail(e, "writing code", b->code + off);
+}
+
+static int ucl_read(void *ctx, const im_lblock *b, size_t off, void *dst, size_t n)
+{
+    struct ucl *u = ctx;
+    uc_err e = uc_mem_read(u->uc, b->code + off, dst, n);
+    return e == UC_ERR_OK ? 0 : uc_fail(e, "reading code", b->code + off);
+}
+
+static void ucl_store(void *ctx, uint64_t addr, uint64_t v, unsigned size)
+{
+    struct ucl *u = ctx;
+    uint8_t buf[8];
+    im_put64(buf, v);
+    uc_mem_write(u->uc, addr, buf, size);
+}
+
+static uint64_t ucl_load(void *ctx, uint64_t addr, unsigned size)
+{
+    struct ucl *u = ctx;
+    uint8_t buf[8] = {0};
+    uc_mem_read(u->uc, addr, buf, size);
+    return im_get64(buf);
+}
+
+static size_t ucl_mapped(void *ctx)
+{
+    return ((struct ucl *)ctx)->mapped;
+}
+
+static void ucl_destroy(void *ctx)
+{
+    struct ucl *u = ctx;
+    uc_close(u->uc);
+    free(u->fc.v);
+    free(u->fd.v);
+    free(u->scratch);
+    free(u);
+}
+
+static uint64_t rd(uc_engine *uc, int reg)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, reg, &v);
+    return v;
+}
+
+static uint32_t rd32(uc_engine *uc, int reg)
+{
+    uint32_t v = 0;
+    uc_reg_read(uc, reg, &v);
+    return v;
+}
+
+/* The trap page: address UCL_TRAP is the lazy stubs' entry, UCL_TRAP + 16 * (k + 1) host
+ * function k. */
+static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    (void)size;
+    struct ucl *u = user;
+    uint64_t k = (address - UCL_TRAP) / 16;
+    uint8_t buf[8];
+    if (k == 0) { /* lazy: the id in the target's scratch register */
+        uint64_t id = 0, to;
+        switch (u->t) {
+        case IM_TARGET_X86_64: id = rd(uc, UC_X86_REG_R11); break;
+        case IM_TARGET_I386: {
+            uint32_t sp = rd32(uc, UC_X86_REG_ESP);
+            uc_mem_read(uc, sp, buf, 4);
+            id = im_get32(buf);
+            wreg32(uc, UC_X86_REG_ESP, sp + 4);
+            break;
+        }
+        case IM_TARGET_ARM: id = rd32(uc, UC_ARM_REG_R12); break;
+        default: id = rd(uc, UC_ARM64_REG_X16); break;
+        }
+        to = im_link_lazy(id);
+        switch (u->t) {
+        case IM_TARGET_X86_64: wreg(uc, UC_X86_REG_RIP, to); break;
+        case IM_TARGET_I386: wreg32(uc, UC_X86_REG_EIP, (uint32_t)to); break;
+        case IM_TARGET_ARM: wreg32(uc, UC_ARM_REG_PC, (uint32_t)to); break;
+        default: wreg(uc, UC_ARM64_REG_PC, to); break;
+        }
+        return;
+    }
+    if (k > u->nhosts) {
+        uc_emu_stop(uc);
+        return;
+    }
+    const struct ucl_host *h = &u->hosts[k - 1];
+    int64_t a[4] = {0};
+    switch (u->t) {
+    case IM_TARGET_X86_64: {
+        static const int regs[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RCX};
+        for (int i = 0; i < 4; i++)
+            a[i] = (int64_t)rd(uc, regs[i]);
+        int64_t r = h->fn(h->ctx, a);
+        uint64_t sp = rd(uc, UC_X86_REG_RSP);
+        uc_mem_read(uc, sp, buf, 8);
+        wreg(uc, UC_X86_REG_RAX, (uint64_t)r);
+        wreg(uc, UC_X86_REG_RSP, sp + 8);
+        wreg(uc, UC_X86_REG_RIP, im_get64(buf));
+        break;
+    }
+    case IM_TARGET_I386: {
+        uint32_t sp = rd32(uc, UC_X86_REG_ESP);
+        uint8_t st[20];
+        uc_mem_read(uc, sp, st, 20);
+        for (int i = 0; i < 4; i++)
+            a[i] = (int32_t)im_get32(st + 4 + 4 * i);
+        int64_t r = h->fn(h->ctx, a);
+        wreg32(uc, UC_X86_REG_EAX, (uint32_t)r);
+        wreg32(uc, UC_X86_REG_ESP, sp + 4);
+        wreg32(uc, UC_X86_REG_EIP, im_get32(st));
+        break;
+    }
+    case IM_TARGET_ARM: {
+        static const int regs[4] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
+        for (int i = 0; i < 4; i++)
+            a[i] = (int32_t)rd32(uc, regs[i]);
+        int64_t r = h->fn(h->ctx, a);
+        wreg32(uc, UC_ARM_REG_R0, (uint32_t)r);
+        wreg32(uc, UC_ARM_REG_PC, rd32(uc, UC_ARM_REG_LR));
+        break;
+    }
+    default: {
+        static const int regs[4] = {UC_ARM64_REG_X0, UC_ARM64_REG_X1, UC_ARM64_REG_X2,
+                                    UC_ARM64_REG_X3};
+        for (int i = 0; i < 4; i++)
+            a[i] = (int64_t)rd(uc, regs[i]);
+        int64_t r = h->fn(h->ctx, a);
+        wreg(uc, UC_ARM64_REG_X0, (uint64_t)r);
+        wreg(uc, UC_ARM64_REG_PC, rd(uc, UC_ARM64_REG_X30));
+        break;
+    }
+    }
+}
+
+static struct ucl *ucl_of(struct im_link *l)
+{
+    const im_link_backend *be = im_link_get_backend(l);
+    return be && be->destroy == ucl_destroy ? be->ctx : NULL;
+}
+
+int im_emu_uc_link_new(im_target t, struct im_link **out)
+{
+    im_emu tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.target = t;
+    int err = uc_open_target(&tmp);
+    if (err)
+        return err;
+    struct uc_priv *p = tmp.priv;
+    struct ucl *u = calloc(1, sizeof *u);
+    if (!u) {
+        uc_close(p->uc);
+        free(p);
+        return im_fail(IM_ERR_NOMEM, "unicorn link space");
+    }
+    u->uc = p->uc;
+    u->t = t;
+    u->page = p->page;
+    free(p);
+    uc_err e = uc_mem_map(u->uc, UCL_TRAP, u->page, UC_PROT_READ | UC_PROT_EXEC);
+    if (e == UC_ERR_OK)
+        e = uc_mem_map(u->uc, UCL_ARENA, UCL_ARENA_SIZE, UC_PROT_READ | UC_PROT_EXEC);
+    if (e == UC_ERR_OK)
+        e = uc_mem_map(u->uc, UCL_ARENA + UCL_ARENA_SIZE, UCL_ARENA_SIZE,
+                       UC_PROT_READ | UC_PROT_WRITE);
+    if (e == UC_ERR_OK)
+        e = uc_mem_map(u->uc, UCL_STACK, STACK_SIZE, UC_PROT_READ | UC_PROT_WRITE);
+    if (e == UC_ERR_OK)
+        e = uc_mem_map(u->uc, UCL_STACK + STACK_SIZE, u->page, UC_PROT_READ | UC_PROT_EXEC);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(u->uc, &u->hook, UC_HOOK_CODE, (void *)ucl_trap, u, UCL_TRAP,
+                        UCL_TRAP + u->page - 1);
+    if (e != UC_ERR_OK || im_fl_give(&u->fc, 0, UCL_ARENA_SIZE) ||
+        im_fl_give(&u->fd, 0, UCL_ARENA_SIZE)) {
+        ucl_destroy(u);
+        return e != UC_ERR_OK ? uc_fail(e, "setting up the link space", 0)
+                              : im_fail(IM_ERR_NOMEM, "unicorn arena");
+    }
+    u->mapped = 2 * (size_t)UCL_ARENA_SIZE;
+    u->data_next = UCL_DATA;
+    /* The trap page is zero-filled: the hook acts on every address of it before any of
+     * its bytes runs. */
+    im_link_backend be = {u,          ucl_alloc, ucl_release, ucl_wbegin, ucl_wend,
+                          ucl_read,   ucl_store, ucl_load,    ucl_mapped, ucl_destroy,
+                          UCL_TRAP};
+    err = im_link_new_backend(t, &be, out);
+    if (err)
+        ucl_destroy(u);
+    return err;
+}
+
+int im_emu_link_host(struct im_link *l, const char *name, im_emu_host_fn fn, void *ctx)
+{
+    struct ucl *u = ucl_of(l);
+    if (!u || !fn)
+        return im_fail(IM_ERR_INVAL, "im_emu_link_host: not a unicorn link space, or no function");
+    if (u->nhosts == UCL_MAX_HOSTS || (u->nhosts + 2) * 16 > u->page)
+        return im_fail(IM_ERR_TOO_LARGE, "unicorn: at most %u host functions", UCL_MAX_HOSTS);
+    u->hosts[u->nhosts] = (struct ucl_host){fn, ctx};
+    int err = im_link_host(l, name, UCL_TRAP + 16 * (uint64_t)(u->nhosts + 1));
+    if (!err)
+        u->nhosts++;
+    return err;
+}
+
+int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                     int64_t *result)
+{
+    struct ucl *u = ucl_of(l);
+    if (!u || !result || nargs > 4 || (nargs && !args))
+        return im_fail(IM_ERR_INVAL, "im_emu_link_call: not a unicorn link space, or bad "
+                       "arguments");
+    int err = im_emu_check_args(u->t, args, nargs);
+    if (err)
+        return err;
+    char name[32];
+    snprintf(name, sizeof name, "0x%llx", (unsigned long long)addr);
+    return ucx_run(u->uc, u->t, addr, UCL_STACK + STACK_SIZE, name, args, nargs, result);
+}
+
+int im_emu_link_map(struct im_link *l, size_t len, uint64_t *addr)
+{
+    struct ucl *u = ucl_of(l);
+    if (!u || !addr || !len)
+        return im_fail(IM_ERR_INVAL, "im_emu_link_map: not a unicorn link space");
+    size_t n = ucl_round(len, u->page);
+    if (u->data_next + n > UCL_STACK)
+        return im_fail(IM_ERR_NOMEM, "unicorn: no room for 0x%zx bytes of data", len);
+    uc_err e = uc_mem_map(u->uc, u->data_next, n, UC_PROT_READ | UC_PROT_WRITE);
+    if (e != UC_ERR_OK)
+        return uc_fail(e, "mapping data", u->data_next);
+    *addr = u->data_next;
+    u->data_next += n;
+    u->mapped += n;
+    return 0;
+}
+
+int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t len)
+{
+    struct ucl *u = ucl_of(l);
+    if (!u)
+        return im_fail(IM_ERR_INVAL, "im_emu_link_write: not a unicorn link space");
+    uc_err e = uc_mem_write(u->uc, addr, src, len);
+    return e == UC_ERR_OK ? 0 : uc_fail(e, "writing guest data", addr);
+}
+
+int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len)
+{
+    struct ucl *u = ucl_of(l);
+    if (!u)
+        return im_fail(IM_ERR_INVAL, "im_emu_link_read: not a unicorn link space");
+    uc_err e = uc_mem_read(u->uc, addr, dst, len);
+    return e == UC_ERR_OK ? 0 : uc_fail(e, "reading guest data", addr);
+}
 
 #endif /* IMAGO_NO_UNICORN */

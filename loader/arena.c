@@ -28,15 +28,6 @@
 #define GRAIN 64u                    /* allocation unit inside a chunk */
 #define CHUNK_MIN ((size_t)4 << 20) /* code bytes of a chunk (as many again for data) */
 
-struct extent {
-    size_t off, len;
-};
-
-/* Free extents of one half of a chunk, sorted by offset. */
-struct freelist {
-    struct extent *v;
-    size_t n, cap;
-};
 
 struct chunk {
     uint8_t *x;    /* read+exec view of the code half */
@@ -44,7 +35,7 @@ struct chunk {
     uint8_t *d;    /* the data half (x + size), read-write */
     size_t size;   /* bytes of each half */
     size_t used;   /* bytes handed out (both halves) */
-    struct freelist fc, fd;
+    struct im_freelist fc, fd;
     struct chunk *next;
 };
 
@@ -73,13 +64,27 @@ static void flush(void *p, size_t n)
         __builtin___clear_cache((char *)p, (char *)p + n);
 }
 
+/* The host's trapping instruction over n bytes: int3 on x86, udf on arm (0xe7f000f0) and
+ * aarch64 (udf #0, zero). */
+static void fill_trap(uint8_t *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    memset(p, 0xcc, n);
+#elif defined(__arm__)
+    for (size_t i = 0; i + 4 <= n; i += 4)
+        im_put32(p + i, 0xe7f000f0u);
+#else
+    memset(p, 0, n);
+#endif
+}
+
 /* ---- free lists ---- */
 
 /* First fit of len bytes whose address (base + offset) is aligned to align. */
-static int fl_take(struct freelist *f, uintptr_t base, size_t len, size_t align, size_t *off)
+int im_fl_take(struct im_freelist *f, uintptr_t base, size_t len, size_t align, size_t *off)
 {
     for (size_t i = 0; i < f->n; i++) {
-        struct extent *e = &f->v[i];
+        struct im_extent *e = &f->v[i];
         size_t start = (size_t)(round_up(base + e->off, align) - base);
         if (start < e->off || start - e->off > e->len || e->len - (start - e->off) < len)
             continue;
@@ -108,7 +113,7 @@ static int fl_take(struct freelist *f, uintptr_t base, size_t len, size_t align,
     return -1;
 }
 
-static int fl_give(struct freelist *f, size_t off, size_t len)
+int im_fl_give(struct im_freelist *f, size_t off, size_t len)
 {
     size_t i = 0;
     while (i < f->n && f->v[i].off < off)
@@ -183,7 +188,7 @@ static int chunk_new(struct arena *a, size_t need, struct chunk **out)
         return im_fail(IM_ERR_SYS, "mapping a code arena of 0x%zx bytes: %s", size, strerror(e));
     }
     struct chunk *c = calloc(1, sizeof *c);
-    if (!c || fl_give(&c->fc, 0, size) || fl_give(&c->fd, 0, size)) {
+    if (!c || im_fl_give(&c->fc, 0, size) || im_fl_give(&c->fd, 0, size)) {
         if (c) {
             free(c->fc.v);
             free(c->fd.v);
@@ -262,16 +267,16 @@ static int ar_alloc(void *ctx, size_t code_size, size_t data_size, size_t align,
     for (int pass = 0; pass < 2; pass++) {
         for (struct chunk *c = a->chunks; c; c = c->next) {
             size_t coff, doff;
-            if (fl_take(&c->fc, (uintptr_t)c->x, clen, al, &coff))
+            if (im_fl_take(&c->fc, (uintptr_t)c->x, clen, al, &coff))
                 continue;
-            if (fl_take(&c->fd, (uintptr_t)c->d, dlen, GRAIN, &doff)) {
-                fl_give(&c->fc, coff, clen);
+            if (im_fl_take(&c->fd, (uintptr_t)c->d, dlen, GRAIN, &doff)) {
+                im_fl_give(&c->fc, coff, clen);
                 continue;
             }
             struct handle *h = calloc(1, sizeof *h);
             if (!h) {
-                fl_give(&c->fc, coff, clen);
-                fl_give(&c->fd, doff, dlen);
+                im_fl_give(&c->fc, coff, clen);
+                im_fl_give(&c->fd, doff, dlen);
                 return im_fail(IM_ERR_NOMEM, "block handle");
             }
             h->c = c;
@@ -308,11 +313,12 @@ static void ar_release(void *ctx, im_lblock *b)
         a->mapped -= h->map_len;
     } else {
         struct chunk *c = h->c;
-        /* Poison the freed code so a stray jump into it traps instead of running stale code. */
-        memset(c->w + h->coff, 0, h->clen);
+        /* Fill the freed code with the host's trap so a stray jump into it faults instead of
+         * running stale code. */
+        fill_trap(c->w + h->coff, h->clen);
         flush(c->x + h->coff, h->clen);
-        fl_give(&c->fc, h->coff, h->clen);
-        fl_give(&c->fd, h->doff, h->dlen);
+        im_fl_give(&c->fc, h->coff, h->clen);
+        im_fl_give(&c->fd, h->doff, h->dlen);
         c->used -= h->clen + h->dlen;
         if (!c->used && !(a->chunks == c && !c->next)) {
             struct chunk **pp = &a->chunks;

@@ -1,4 +1,4 @@
-/* imago image format v1: building, writing and validating reading.
+/* imago image format v2 (and v1, read only): building, writing and validating reading.
  * The byte layout is documented in docs/image-format.md; keep the two in step. */
 #include "imago/img.h"
 
@@ -33,7 +33,9 @@ enum {
     HDR_STRSIZE = 44,
     HDR_RESERVED = 48, /* 16 bytes, zero */
 
-    SEC_SIZE = 48,
+    /* Section entry: v2 is v1's 48 bytes with the reserved tail given meaning, plus 16. */
+    SEC_SIZE = 64,
+    SEC_SIZE_V1 = 48,
     SEC_TARGET = 0,
     SEC_ALIGN = 4,
     SEC_FLAGS = 8,
@@ -43,7 +45,12 @@ enum {
     SEC_NSYMS = 24,
     SEC_RELOFF = 28,
     SEC_NRELS = 32,
-    SEC_RESERVED = 36, /* 12 bytes, zero */
+    SEC_RESERVED_V1 = 36, /* v1: 12 bytes, zero */
+    SEC_MODULE = 36,      /* v2: module name, string table offset */
+    SEC_IMPOFF = 40,
+    SEC_NIMPS = 44,
+    SEC_TOCSLOTS = 48,
+    SEC_RESERVED = 52, /* v2: 12 bytes, zero */
 
     SYM_SIZE = 16,
     SYM_NAME = 0,
@@ -51,16 +58,27 @@ enum {
     SYM_KIND = 8,
     SYM_RESERVED = 12,
 
+    IMP_SIZE = 16,
+    IMP_NAME = 0,
+    IMP_SLOT = 4,
+    IMP_KIND = 8,
+    IMP_RESERVED = 12,
+
     REL_SIZE = 24,
     REL_OFFSET = 0,
     REL_KIND = 4,
     REL_SYMBOL = 8,
-    REL_RESERVED = 12,
+    REL_REF = 12, /* v1: reserved, zero */
     REL_ADDEND = 16,
 
-    CODE_ALIGN = 16,  /* file offset alignment of code */
-    TABLE_ALIGN = 8,  /* file offset alignment of the section, symbol and relocation tables */
-    MAX_ALIGN = 65536 /* largest section alignment */
+    CODE_ALIGN = 16,       /* file offset alignment of code */
+    TABLE_ALIGN = 8,       /* file offset alignment of the section, symbol, import, reloc tables */
+    MAX_ALIGN = 65536,     /* largest section alignment */
+    MAX_SECTIONS = 256,    /* v2 */
+    MAX_SECTIONS_V1 = 4,   /* v1: one per target */
+    MAX_TOC_SLOTS = 65536, /* per section */
+    MAX_NAME = 4095,       /* bytes of a module, symbol or import name (without the NUL) */
+    MAX_STRINGS = 64 << 20 /* bytes of all names, each with its NUL, as the writer stores them */
 };
 
 /* ---- checksum: CRC-32 (IEEE 802.3, reflected, as zlib), nibble table ---- */
@@ -110,78 +128,180 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Checks shared by im_img_add_section, im_img_write and im_img_read: everything
- * that can be said about a section independently of its byte encoding. idx is the
- * section's index for the messages. */
+/* A section's module name: NULL or "" is IM_DEFAULT_MODULE (img.h). */
+static const char *mod_name(const im_section *sec)
+{
+    return sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
+}
+
+/* "section I (TARGET, module 'M')" for the messages. */
+struct where {
+    char s[128];
+};
+
+static struct where where_of(uint32_t idx, const im_section *sec)
+{
+    struct where w;
+    const char *tn = im_target_name(sec->target);
+    snprintf(w.s, sizeof w.s, "section %u (%s, module '%.48s')", idx, tn ? tn : "?", mod_name(sec));
+    return w;
+}
+
+/* The first duplicate among n strings (sorted copy of the pointers), NULL if none; *err is
+ * IM_ERR_NOMEM if sorting could not allocate. */
+static const char *first_duplicate(const char *const *names, uint32_t n, int *err)
+{
+    *err = 0;
+    if (n < 2)
+        return NULL;
+    const char **s = malloc((size_t)n * sizeof *s);
+    if (!s) {
+        *err = IM_ERR_NOMEM;
+        return NULL;
+    }
+    memcpy(s, names, (size_t)n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_str_ptr);
+    const char *dup = NULL;
+    for (uint32_t i = 1; i < n && !dup; i++)
+        if (strcmp(s[i - 1], s[i]) == 0)
+            dup = s[i];
+    free(s);
+    return dup;
+}
+
+/* Checks shared by im_img_add_section, im_img_write and im_img_read: everything that can be
+ * said about a section independently of its byte encoding (docs/image-format.md,
+ * "Validation", checks 22-31). idx is the section's index for the messages. */
 static int validate_section(const im_section *sec, uint32_t idx)
 {
     if (!known_target((uint32_t)sec->target))
         return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx, (unsigned)sec->target);
-    const char *tn = im_target_name(sec->target);
+    struct where wb = where_of(idx, sec);
+    const char *w = wb.s;
+    if (strnlen(mod_name(sec), MAX_NAME + 1) > MAX_NAME)
+        return im_fail(IM_ERR_TOO_LARGE, "%s: module name longer than %u bytes", w,
+                       (unsigned)MAX_NAME);
     if (!is_pow2(sec->align) || sec->align > MAX_ALIGN)
-        return im_fail(IM_ERR_ALIGN, "section %u (%s): alignment %u is not a power of two in 1..%u",
-                       idx, tn, sec->align, (unsigned)MAX_ALIGN);
+        return im_fail(IM_ERR_ALIGN, "%s: alignment %u is not a power of two in 1..%u", w,
+                       sec->align, (unsigned)MAX_ALIGN);
     if (sec->code_size && !sec->code)
-        return im_fail(IM_ERR_INVAL, "section %u (%s): %u code bytes but no code", idx, tn,
-                       sec->code_size);
-    if ((sec->nsyms && !sec->syms) || (sec->nrelocs && !sec->relocs))
-        return im_fail(IM_ERR_INVAL, "section %u (%s): counted symbols or relocations missing", idx,
-                       tn);
+        return im_fail(IM_ERR_INVAL, "%s: %u code bytes but no code", w, sec->code_size);
+    if ((sec->nsyms && !sec->syms) || (sec->nrelocs && !sec->relocs) ||
+        (sec->nimports && !sec->imports))
+        return im_fail(IM_ERR_INVAL, "%s: counted symbols, imports or relocations missing", w);
+    if (sec->toc_slots > MAX_TOC_SLOTS)
+        return im_fail(IM_ERR_TOO_LARGE, "%s: %u TOC slots, at most %u are allowed", w,
+                       sec->toc_slots, (unsigned)MAX_TOC_SLOTS);
+
     for (uint32_t i = 0; i < sec->nsyms; i++) {
         const im_symbol *s = &sec->syms[i];
         if (!s->name || !s->name[0])
-            return im_fail(IM_ERR_SYMBOL, "section %u (%s): symbol %u has an empty name", idx, tn,
-                           i);
+            return im_fail(IM_ERR_SYMBOL, "%s: symbol %u has an empty name", w, i);
+        if (strnlen(s->name, MAX_NAME + 1) > MAX_NAME)
+            return im_fail(IM_ERR_TOO_LARGE, "%s: symbol %u name longer than %u bytes", w, i,
+                           (unsigned)MAX_NAME);
         if (s->kind != IM_SYM_FUNC && s->kind != IM_SYM_DATA)
-            return im_fail(IM_ERR_SYMBOL, "section %u (%s): symbol %u '%s' has unknown kind %u",
-                           idx, tn, i, s->name, s->kind);
+            return im_fail(IM_ERR_SYMBOL, "%s: symbol %u '%s' has unknown kind %u", w, i, s->name,
+                           s->kind);
         if (s->offset > sec->code_size)
             return im_fail(IM_ERR_SYMBOL,
-                           "section %u (%s): symbol %u '%s' at offset 0x%x is past the end of "
-                           "code (size 0x%x)",
-                           idx, tn, i, s->name, s->offset, sec->code_size);
+                           "%s: symbol %u '%s' at offset 0x%x is past the end of code (size 0x%x)",
+                           w, i, s->name, s->offset, sec->code_size);
     }
-    if (sec->nsyms > 1) {
-        const char **names = malloc(sec->nsyms * sizeof *names);
-        if (!names)
-            return im_fail(IM_ERR_NOMEM, "section %u (%s): sorting %u symbol names", idx, tn,
-                           sec->nsyms);
-        for (uint32_t i = 0; i < sec->nsyms; i++)
-            names[i] = sec->syms[i].name;
-        qsort(names, sec->nsyms, sizeof *names, cmp_str_ptr);
-        for (uint32_t i = 1; i < sec->nsyms; i++) {
-            if (strcmp(names[i - 1], names[i]) == 0) {
-                int err = im_fail(IM_ERR_SYMBOL, "section %u (%s): duplicate symbol '%s'", idx, tn,
-                                  names[i]);
-                free(names);
-                return err;
-            }
+    for (uint32_t i = 0; i < sec->nimports; i++) {
+        const im_import *m = &sec->imports[i];
+        if (!m->name || !m->name[0])
+            return im_fail(IM_ERR_SYMBOL, "%s: import %u has an empty name", w, i);
+        if (strnlen(m->name, MAX_NAME + 1) > MAX_NAME)
+            return im_fail(IM_ERR_TOO_LARGE, "%s: import %u name longer than %u bytes", w, i,
+                           (unsigned)MAX_NAME);
+        if (m->kind != IM_SYM_FUNC && m->kind != IM_SYM_DATA)
+            return im_fail(IM_ERR_SYMBOL, "%s: import %u '%s' has unknown kind %u", w, i, m->name,
+                           m->kind);
+        if (m->slot >= sec->toc_slots)
+            return im_fail(IM_ERR_MALFORMED, "%s: import %u '%s' uses TOC slot %u (section has %u)",
+                           w, i, m->name, m->slot, sec->toc_slots);
+    }
+
+    /* Names: exports unique, import names unique; import slots unique. */
+    int err = 0;
+    const char *dup = NULL;
+    uint32_t nnames = sec->nsyms > sec->nimports ? sec->nsyms : sec->nimports;
+    const char **names = nnames ? malloc((size_t)nnames * sizeof *names) : NULL;
+    if (nnames && !names)
+        return im_fail(IM_ERR_NOMEM, "%s: checking %u names", w, nnames);
+    for (uint32_t i = 0; i < sec->nsyms; i++)
+        names[i] = sec->syms[i].name;
+    if ((dup = first_duplicate(names, sec->nsyms, &err)) == NULL && !err) {
+        for (uint32_t i = 0; i < sec->nimports; i++)
+            names[i] = sec->imports[i].name;
+        if ((dup = first_duplicate(names, sec->nimports, &err)) != NULL) {
+            free(names);
+            return im_fail(IM_ERR_SYMBOL, "%s: duplicate import '%s'", w, dup);
         }
+    } else if (dup) {
         free(names);
+        return im_fail(IM_ERR_SYMBOL, "%s: duplicate symbol '%s'", w, dup);
     }
+    free(names);
+    if (err)
+        return im_fail(IM_ERR_NOMEM, "%s: checking %u names", w, nnames);
+    if (sec->nimports > 1) {
+        uint8_t *used = calloc(((size_t)sec->toc_slots + 7) / 8, 1);
+        if (!used)
+            return im_fail(IM_ERR_NOMEM, "%s: checking %u TOC slots", w, sec->toc_slots);
+        for (uint32_t i = 0; i < sec->nimports; i++) {
+            uint32_t s = sec->imports[i].slot; /* < toc_slots, checked above */
+            if (used[s / 8] & (1u << (s % 8))) {
+                uint32_t j = 0;
+                while (sec->imports[j].slot != s)
+                    j++;
+                free(used);
+                return im_fail(IM_ERR_MALFORMED,
+                               "%s: imports %u '%s' and %u '%s' share TOC slot %u", w, j,
+                               sec->imports[j].name, i, sec->imports[i].name, s);
+            }
+            used[s / 8] |= (uint8_t)(1u << (s % 8));
+        }
+        free(used);
+    }
+
+    const char *tn = im_target_name(sec->target);
     for (uint32_t i = 0; i < sec->nrelocs; i++) {
         const im_reloc *r = &sec->relocs[i];
         const char *kn = im_reloc_name(r->kind);
         if (!kn)
-            return im_fail(IM_ERR_RELOC,
-                           "section %u (%s): relocation %u at offset 0x%x has unknown kind %u", idx,
-                           tn, i, r->offset, r->kind);
+            return im_fail(IM_ERR_RELOC, "%s: relocation %u at offset 0x%x has unknown kind %u", w,
+                           i, r->offset, r->kind);
         unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
-            return im_fail(IM_ERR_RELOC,
-                           "section %u (%s): relocation %u at offset 0x%x: %s is not valid for "
-                           "%s",
-                           idx, tn, i, r->offset, kn, tn);
+            return im_fail(IM_ERR_RELOC, "%s: relocation %u at offset 0x%x: %s is not valid for %s",
+                           w, i, r->offset, kn, tn);
         if ((uint64_t)r->offset + size > sec->code_size)
             return im_fail(IM_ERR_RELOC,
-                           "section %u (%s): relocation %u at offset 0x%x overflows code (size "
-                           "0x%x)",
-                           idx, tn, i, r->offset, sec->code_size);
-        if (r->symbol < -1 || (r->symbol >= 0 && (uint32_t)r->symbol >= sec->nsyms))
-            return im_fail(IM_ERR_RELOC,
-                           "section %u (%s): relocation %u at offset 0x%x refers to symbol %d "
-                           "(section has %u)",
-                           idx, tn, i, r->offset, (int)r->symbol, sec->nsyms);
+                           "%s: relocation %u at offset 0x%x overflows code (size 0x%x)", w, i,
+                           r->offset, sec->code_size);
+        switch (r->ref) {
+        case IM_REF_LOCAL:
+            if (r->symbol < -1 || (r->symbol >= 0 && (uint32_t)r->symbol >= sec->nsyms))
+                return im_fail(IM_ERR_RELOC,
+                               "%s: relocation %u at offset 0x%x refers to symbol %d (section has "
+                               "%u)",
+                               w, i, r->offset, (int)r->symbol, sec->nsyms);
+            break;
+        case IM_REF_TOC:
+        case IM_REF_IMPORT:
+            if (r->symbol < 0 || (uint32_t)r->symbol >= sec->nimports)
+                return im_fail(IM_ERR_RELOC,
+                               "%s: relocation %u at offset 0x%x (%s) refers to import %d "
+                               "(section has %u)",
+                               w, i, r->offset, r->ref == IM_REF_TOC ? "TOC" : "import",
+                               (int)r->symbol, sec->nimports);
+            break;
+        default:
+            return im_fail(IM_ERR_RELOC, "%s: relocation %u at offset 0x%x has unknown ref %u", w,
+                           i, r->offset, r->ref);
+        }
     }
     return 0;
 }
@@ -189,9 +309,13 @@ static int validate_section(const im_section *sec, uint32_t idx)
 static void free_section(im_section *sec)
 {
     free(sec->code);
+    free(sec->module);
     for (uint32_t i = 0; i < sec->nsyms; i++)
         free(sec->syms[i].name);
     free(sec->syms);
+    for (uint32_t i = 0; i < sec->nimports; i++)
+        free(sec->imports[i].name);
+    free(sec->imports);
     free(sec->relocs);
     memset(sec, 0, sizeof *sec);
 }
@@ -226,13 +350,32 @@ const im_section *im_img_section(const im_image *img, im_target t)
     return NULL;
 }
 
-/* Deep copy of src into *dst (zeroed on failure). */
+const im_section *im_img_module_section(const im_image *img, const char *module, im_target t)
+{
+    if (!img)
+        return NULL;
+    if (!module || !module[0])
+        module = IM_DEFAULT_MODULE;
+    for (uint32_t i = 0; i < img->nsections; i++) {
+        const im_section *s = &img->sections[i];
+        if (s->target == t && strcmp(mod_name(s), module) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Deep copy of src into *dst (zeroed on failure); a NULL or empty module name becomes
+ * IM_DEFAULT_MODULE. */
 static int copy_section(im_section *dst, const im_section *src)
 {
     memset(dst, 0, sizeof *dst);
     dst->target = src->target;
     dst->align = src->align;
+    dst->toc_slots = src->toc_slots;
     dst->code_size = src->code_size;
+    dst->module = strdup(mod_name(src));
+    if (!dst->module)
+        goto nomem;
     /* Always allocate at least one byte so code is never NULL. */
     dst->code = malloc(src->code_size ? src->code_size : 1);
     if (!dst->code)
@@ -248,6 +391,18 @@ static int copy_section(im_section *dst, const im_section *src)
             dst->syms[i].name = strdup(src->syms[i].name);
             dst->nsyms = i + 1;
             if (!dst->syms[i].name)
+                goto nomem;
+        }
+    }
+    if (src->nimports) {
+        dst->imports = calloc(src->nimports, sizeof *dst->imports);
+        if (!dst->imports)
+            goto nomem;
+        for (uint32_t i = 0; i < src->nimports; i++) {
+            dst->imports[i] = src->imports[i];
+            dst->imports[i].name = strdup(src->imports[i].name);
+            dst->nimports = i + 1;
+            if (!dst->imports[i].name)
                 goto nomem;
         }
     }
@@ -271,11 +426,12 @@ int im_img_add_section(im_image *img, const im_section *sec)
     int err = validate_section(sec, img->nsections);
     if (err)
         return err;
-    if (im_img_section(img, sec->target))
-        return im_fail(IM_ERR_INVAL, "image already has a section for %s",
-                       im_target_name(sec->target));
-    if (img->nsections >= IM_TARGET_COUNT)
-        return im_fail(IM_ERR_INVAL, "image already has %u sections", img->nsections);
+    if (im_img_module_section(img, mod_name(sec), sec->target))
+        return im_fail(IM_ERR_INVAL, "image already has a %s section for module '%s'",
+                       im_target_name(sec->target), mod_name(sec));
+    if (img->nsections >= MAX_SECTIONS)
+        return im_fail(IM_ERR_TOO_LARGE, "image already has %u sections (at most %u)",
+                       img->nsections, (unsigned)MAX_SECTIONS);
     im_section *n = realloc(img->sections, (img->nsections + 1) * sizeof *n);
     if (!n)
         return im_fail(IM_ERR_NOMEM, "growing the section list");
@@ -300,8 +456,8 @@ int im_section_find_symbol(const im_section *sec, const char *name, uint32_t *of
             return 0;
         }
     }
-    return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the %s section", name,
-                   im_target_name(sec->target) ? im_target_name(sec->target) : "?");
+    return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the %s section of module '%s'", name,
+                   im_target_name(sec->target) ? im_target_name(sec->target) : "?", mod_name(sec));
 }
 
 const char *im_section_default_entry(const im_section *sec)
@@ -324,31 +480,45 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
+/* Places a string in the string table at *spos and returns its offset. */
+static uint32_t put_string(uint8_t *strtab, uint32_t *spos, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    uint32_t at = *spos;
+    memcpy(strtab + at, s, n);
+    *spos += (uint32_t)n;
+    return at;
+}
+
 int im_img_write(const im_image *img, uint8_t **out, size_t *len)
 {
     if (!img || !out || !len)
         return im_fail(IM_ERR_INVAL, "im_img_write: NULL argument");
     *out = NULL;
     *len = 0;
-    if (img->version != IM_IMG_VERSION)
+    /* A version 1 image (read from an old file) is written as version 2. */
+    if (img->version != IM_IMG_VERSION && img->version != 1)
         return im_fail(IM_ERR_VERSION, "cannot write image version %u (this writer: %u)",
                        img->version, IM_IMG_VERSION);
     if (img->nsections && !img->sections)
         return im_fail(IM_ERR_INVAL, "image has %u sections but no section array", img->nsections);
-    if (img->nsections >= IM_TARGET_COUNT)
-        return im_fail(IM_ERR_INVAL, "image has %u sections, at most %u targets exist",
-                       img->nsections, IM_TARGET_COUNT - 1);
+    if (img->nsections > MAX_SECTIONS)
+        return im_fail(IM_ERR_TOO_LARGE, "image has %u sections, at most %u are allowed",
+                       img->nsections, (unsigned)MAX_SECTIONS);
     for (uint32_t i = 0; i < img->nsections; i++) {
-        int err = validate_section(&img->sections[i], i);
+        const im_section *s = &img->sections[i];
+        int err = validate_section(s, i);
         if (err)
             return err;
         for (uint32_t j = 0; j < i; j++)
-            if (img->sections[j].target == img->sections[i].target)
-                return im_fail(IM_ERR_INVAL, "sections %u and %u are both for %s", j, i,
-                               im_target_name(img->sections[i].target));
+            if (img->sections[j].target == s->target &&
+                strcmp(mod_name(&img->sections[j]), mod_name(s)) == 0)
+                return im_fail(IM_ERR_INVAL, "sections %u and %u are both module '%s' for %s", j, i,
+                               mod_name(s), im_target_name(s->target));
     }
 
-    /* Layout: header, section table, per section code/symbols/relocations, strings. */
+    /* Layout: header, section table, per section code/symbols/imports/relocations, strings
+     * (per section: module name, symbol names, import names). */
     uint64_t pos = HDR_SIZE;
     uint64_t sect_off = pos;
     pos += (uint64_t)img->nsections * SEC_SIZE;
@@ -357,14 +527,21 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         const im_section *s = &img->sections[i];
         pos = align_up(pos, CODE_ALIGN) + s->code_size;
         pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nsyms * SYM_SIZE;
+        pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nimports * IMP_SIZE;
         pos = align_up(pos, TABLE_ALIGN) + (uint64_t)s->nrelocs * REL_SIZE;
+        strsize += strlen(mod_name(s)) + 1;
         for (uint32_t j = 0; j < s->nsyms; j++)
             strsize += strlen(s->syms[j].name) + 1;
+        for (uint32_t j = 0; j < s->nimports; j++)
+            strsize += strlen(s->imports[j].name) + 1;
     }
+    if (strsize > MAX_STRINGS)
+        return im_fail(IM_ERR_TOO_LARGE, "the names take %llu bytes, at most %u are allowed",
+                       (unsigned long long)strsize, (unsigned)MAX_STRINGS);
     uint64_t str_off = pos;
     uint64_t total = pos + strsize;
     if (total > UINT32_MAX || total > SIZE_MAX)
-        return im_fail(IM_ERR_RANGE, "image would be %llu bytes; format v1 holds at most %u",
+        return im_fail(IM_ERR_TOO_LARGE, "image would be %llu bytes; the format holds at most %u",
                        (unsigned long long)total, UINT32_MAX);
 
     uint8_t *buf = calloc(1, (size_t)total);
@@ -382,6 +559,7 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
     im_put32(buf + HDR_STROFF, (uint32_t)str_off);
     im_put32(buf + HDR_STRSIZE, (uint32_t)strsize);
 
+    uint8_t *strtab = buf + str_off;
     pos = sect_off + (uint64_t)img->nsections * SEC_SIZE;
     uint32_t spos = 0;
     for (uint32_t i = 0; i < img->nsections; i++) {
@@ -390,6 +568,8 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         im_put32(e + SEC_TARGET, (uint32_t)s->target);
         im_put32(e + SEC_ALIGN, s->align);
         im_put32(e + SEC_FLAGS, 0);
+        im_put32(e + SEC_MODULE, put_string(strtab, &spos, mod_name(s)));
+        im_put32(e + SEC_TOCSLOTS, s->toc_slots);
 
         pos = align_up(pos, CODE_ALIGN);
         im_put32(e + SEC_CODEOFF, (uint32_t)pos);
@@ -402,12 +582,18 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
         im_put32(e + SEC_SYMOFF, (uint32_t)pos);
         im_put32(e + SEC_NSYMS, s->nsyms);
         for (uint32_t j = 0; j < s->nsyms; j++, pos += SYM_SIZE) {
-            size_t n = strlen(s->syms[j].name) + 1;
-            memcpy(buf + str_off + spos, s->syms[j].name, n);
-            im_put32(buf + pos + SYM_NAME, spos);
+            im_put32(buf + pos + SYM_NAME, put_string(strtab, &spos, s->syms[j].name));
             im_put32(buf + pos + SYM_OFFSET, s->syms[j].offset);
             im_put32(buf + pos + SYM_KIND, s->syms[j].kind);
-            spos += (uint32_t)n;
+        }
+
+        pos = align_up(pos, TABLE_ALIGN);
+        im_put32(e + SEC_IMPOFF, (uint32_t)pos);
+        im_put32(e + SEC_NIMPS, s->nimports);
+        for (uint32_t j = 0; j < s->nimports; j++, pos += IMP_SIZE) {
+            im_put32(buf + pos + IMP_NAME, put_string(strtab, &spos, s->imports[j].name));
+            im_put32(buf + pos + IMP_SLOT, s->imports[j].slot);
+            im_put32(buf + pos + IMP_KIND, s->imports[j].kind);
         }
 
         pos = align_up(pos, TABLE_ALIGN);
@@ -418,6 +604,7 @@ int im_img_write(const im_image *img, uint8_t **out, size_t *len)
             im_put32(buf + pos + REL_OFFSET, r->offset);
             im_put32(buf + pos + REL_KIND, r->kind);
             im_put32(buf + pos + REL_SYMBOL, (uint32_t)r->symbol);
+            im_put32(buf + pos + REL_REF, r->ref);
             im_put64(buf + pos + REL_ADDEND, (uint64_t)r->addend);
         }
     }
@@ -509,13 +696,6 @@ out:
 
 /* ---- reading -------------------------------------------------------------- */
 
-/* Is [off, off + count * entsize) inside an image of total bytes? No overflow:
- * count and entsize are 32-bit, so the product fits in 64 bits. */
-static int in_bounds(uint32_t off, uint32_t count, uint32_t entsize, uint32_t total)
-{
-    return (uint64_t)off + (uint64_t)count * entsize <= total;
-}
-
 static int all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -524,99 +704,268 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* Check one table's placement: bounds then alignment. */
-static int check_table(uint32_t idx, const char *what, uint32_t off, uint32_t count,
-                       uint32_t entsize, uint32_t align, uint32_t total)
+/* A part of the file: the header, a table, a section's code, the string table. */
+struct part {
+    uint64_t start, end; /* [start, end) */
+    int64_t section;     /* -1: not a section's */
+    const char *what;
+};
+
+/* Check one part's placement: the offset inside the image (MALFORMED), the extent inside the
+ * image (TOO_LARGE), then the alignment (ALIGN). All in 64 bits: no u32 wraps. */
+static int check_part(const char *where, const char *what, uint32_t off, uint32_t count,
+                      uint32_t entsize, uint32_t align, uint32_t total)
 {
-    if (!in_bounds(off, count, entsize, total))
-        return im_fail(IM_ERR_MALFORMED,
-                       "section %u: %s at 0x%x (%u x %u bytes) exceeds the image (size 0x%x)", idx,
-                       what, off, count, entsize, total);
+    uint64_t size = (uint64_t)count * entsize;
+    if (off > total)
+        return im_fail(IM_ERR_MALFORMED, "%s: %s offset 0x%x is outside the image (size 0x%x)",
+                       where, what, off, total);
+    if (size > (uint64_t)total - off) {
+        if (entsize > 1)
+            return im_fail(IM_ERR_TOO_LARGE,
+                           "%s: %s at 0x%x declares %u entries of %u bytes (0x%llx bytes), only "
+                           "0x%x bytes follow in the image",
+                           where, what, off, count, entsize, (unsigned long long)size, total - off);
+        return im_fail(IM_ERR_TOO_LARGE,
+                       "%s: %s at 0x%x declares 0x%x bytes, only 0x%x bytes follow in the image",
+                       where, what, off, count, total - off);
+    }
     if (off % align)
-        return im_fail(IM_ERR_ALIGN, "section %u: %s offset 0x%x is not %u-byte aligned", idx, what,
-                       off, align);
+        return im_fail(IM_ERR_ALIGN, "%s: %s offset 0x%x is not %u-byte aligned", where, what, off,
+                       align);
     return 0;
 }
 
-static int parse_section(const uint8_t *data, uint32_t total, uint32_t idx, const uint8_t *e,
-                         const uint8_t *strtab, uint32_t strsize, im_section *sec)
+static int cmp_part(const void *a, const void *b)
 {
-    uint32_t target = im_get32(e + SEC_TARGET);
-    uint32_t codeoff = im_get32(e + SEC_CODEOFF);
-    uint32_t symoff = im_get32(e + SEC_SYMOFF);
-    uint32_t reloff = im_get32(e + SEC_RELOFF);
-    uint32_t nsyms = im_get32(e + SEC_NSYMS);
-    uint32_t nrels = im_get32(e + SEC_NRELS);
-    int err;
+    const struct part *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
 
-    memset(sec, 0, sizeof *sec);
-    if (!known_target(target))
-        return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx, target);
-    sec->target = (im_target)target;
-    sec->align = im_get32(e + SEC_ALIGN);
-    sec->code_size = im_get32(e + SEC_CODESIZE);
+static const char *part_name(const struct part *p, char *buf, size_t n)
+{
+    if (p->section >= 0)
+        snprintf(buf, n, "section %lld %s [0x%llx, 0x%llx)", (long long)p->section, p->what,
+                 (unsigned long long)p->start, (unsigned long long)p->end);
+    else
+        snprintf(buf, n, "%s [0x%llx, 0x%llx)", p->what, (unsigned long long)p->start,
+                 (unsigned long long)p->end);
+    return buf;
+}
+
+/* No two non-empty parts share a byte. */
+static int check_overlap(struct part *parts, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].end > parts[i].start)
+            parts[k++] = parts[i];
+    qsort(parts, k, sizeof *parts, cmp_part);
+    size_t far = 0; /* the part reaching furthest so far */
+    for (size_t i = 1; i < k; i++) {
+        if (parts[i].start < parts[far].end) {
+            char a[96], b[96];
+            return im_fail(IM_ERR_OVERLAP, "%s overlaps %s", part_name(&parts[far], a, sizeof a),
+                           part_name(&parts[i], b, sizeof b));
+        }
+        if (parts[i].end > parts[far].end)
+            far = i;
+    }
+    return 0;
+}
+
+/* A string at offset off of the string table: NUL-terminated within the table and at most
+ * MAX_NAME bytes (the search for the NUL stops there, so a long table is never scanned once
+ * per name). err and what name the error and the thing named ("symbol 3 name"). Adds the
+ * name's bytes (with the NUL) to *names_total, which must stay <= MAX_STRINGS: names may
+ * share bytes of the table, and this bounds what reading them can allocate. */
+static int get_string(const uint8_t *strtab, uint32_t strsize, uint32_t off, int err,
+                      const char *where, const char *what, uint64_t *names_total, const char **out)
+{
+    if (off >= strsize)
+        return im_fail(err, "%s: %s at string offset 0x%x is outside the string table (size 0x%x)",
+                       where, what, off, strsize);
+    size_t room = strsize - off;
+    const uint8_t *nul = memchr(strtab + off, 0, room < MAX_NAME + 1u ? room : MAX_NAME + 1u);
+    if (!nul && room > MAX_NAME)
+        return im_fail(IM_ERR_TOO_LARGE, "%s: %s at string offset 0x%x is longer than %u bytes",
+                       where, what, off, (unsigned)MAX_NAME);
+    if (!nul)
+        return im_fail(err,
+                       "%s: %s at string offset 0x%x is not NUL-terminated within the string "
+                       "table",
+                       where, what, off);
+    *names_total += (uint64_t)(nul - (strtab + off)) + 1;
+    if (*names_total > MAX_STRINGS)
+        return im_fail(IM_ERR_TOO_LARGE,
+                       "%s: %s at string offset 0x%x: the names take more than %u bytes "
+                       "(shared string table bytes count once per name)",
+                       where, what, off, (unsigned)MAX_STRINGS);
+    *out = (const char *)strtab + off;
+    return 0;
+}
+
+/* One section entry's fields, as read. */
+struct entry {
+    uint32_t target, align, codeoff, codesize, symoff, nsyms, reloff, nrels;
+    uint32_t module, impoff, nimps, tocslots;
+};
+
+/* Checks 13-16 of one section entry (docs/image-format.md): fields and the placement of its
+ * parts; adds the parts to parts[*nparts]. */
+static int check_entry(uint32_t version, uint32_t idx, const uint8_t *e, uint32_t total,
+                       struct entry *en, struct part *parts, size_t *nparts)
+{
+    char where[32];
+    snprintf(where, sizeof where, "section %u", idx);
+    en->target = im_get32(e + SEC_TARGET);
+    en->align = im_get32(e + SEC_ALIGN);
+    en->codeoff = im_get32(e + SEC_CODEOFF);
+    en->codesize = im_get32(e + SEC_CODESIZE);
+    en->symoff = im_get32(e + SEC_SYMOFF);
+    en->nsyms = im_get32(e + SEC_NSYMS);
+    en->reloff = im_get32(e + SEC_RELOFF);
+    en->nrels = im_get32(e + SEC_NRELS);
+    if (version >= 2) {
+        en->module = im_get32(e + SEC_MODULE);
+        en->impoff = im_get32(e + SEC_IMPOFF);
+        en->nimps = im_get32(e + SEC_NIMPS);
+        en->tocslots = im_get32(e + SEC_TOCSLOTS);
+    } else {
+        en->module = en->impoff = en->nimps = en->tocslots = 0;
+    }
+    if (!known_target(en->target))
+        return im_fail(IM_ERR_TARGET, "section %u: unknown target %u", idx, en->target);
     if (im_get32(e + SEC_FLAGS) != 0)
         return im_fail(IM_ERR_MALFORMED, "section %u: unknown flags 0x%x", idx,
                        im_get32(e + SEC_FLAGS));
-    if (!all_zero(e + SEC_RESERVED, SEC_SIZE - SEC_RESERVED))
-        return im_fail(IM_ERR_MALFORMED, "section %u: reserved bytes are not zero", idx);
-    if ((err = check_table(idx, "code", codeoff, sec->code_size, 1, CODE_ALIGN, total)) ||
-        (err = check_table(idx, "symbol table", symoff, nsyms, SYM_SIZE, TABLE_ALIGN, total)) ||
-        (err = check_table(idx, "relocation table", reloff, nrels, REL_SIZE, TABLE_ALIGN, total)))
+    size_t res = version >= 2 ? SEC_RESERVED : SEC_RESERVED_V1;
+    size_t esize = version >= 2 ? SEC_SIZE : SEC_SIZE_V1;
+    if (!all_zero(e + res, esize - res))
+        return im_fail(IM_ERR_MALFORMED, "section %u: reserved bytes %zu..%zu are not zero", idx,
+                       res, esize - 1);
+    if (en->tocslots > MAX_TOC_SLOTS)
+        return im_fail(IM_ERR_TOO_LARGE, "section %u: %u TOC slots, at most %u are allowed", idx,
+                       en->tocslots, (unsigned)MAX_TOC_SLOTS);
+    int err;
+    if ((err = check_part(where, "code", en->codeoff, en->codesize, 1, CODE_ALIGN, total)) ||
+        (err = check_part(where, "symbol table", en->symoff, en->nsyms, SYM_SIZE, TABLE_ALIGN,
+                          total)) ||
+        (version >= 2 && (err = check_part(where, "import table", en->impoff, en->nimps, IMP_SIZE,
+                                           TABLE_ALIGN, total))) ||
+        (err = check_part(where, "relocation table", en->reloff, en->nrels, REL_SIZE, TABLE_ALIGN,
+                          total)))
         return err;
+    parts[(*nparts)++] =
+        (struct part){en->codeoff, (uint64_t)en->codeoff + en->codesize, idx, "code"};
+    parts[(*nparts)++] =
+        (struct part){en->symoff, en->symoff + (uint64_t)en->nsyms * SYM_SIZE, idx, "symbol table"};
+    parts[(*nparts)++] =
+        (struct part){en->impoff, en->impoff + (uint64_t)en->nimps * IMP_SIZE, idx, "import table"};
+    parts[(*nparts)++] = (struct part){en->reloff, en->reloff + (uint64_t)en->nrels * REL_SIZE, idx,
+                                       "relocation table"};
+    return 0;
+}
+
+/* Checks 18-21, then 22-31 (validate_section): the section's strings and records, into sec (freed
+ * by the caller). */
+static int parse_section(uint32_t version, const uint8_t *data, uint32_t idx,
+                         const struct entry *en, const uint8_t *strtab, uint32_t strsize,
+                         uint64_t *names_total, im_section *sec)
+{
+    char where[128];
+    const char *name;
+    int err;
+
+    memset(sec, 0, sizeof *sec);
+    sec->target = (im_target)en->target;
+    sec->align = en->align;
+    sec->code_size = en->codesize;
+    sec->toc_slots = en->tocslots;
+    if (version >= 2) {
+        snprintf(where, sizeof where, "section %u (%s)", idx, im_target_name(sec->target));
+        if ((err = get_string(strtab, strsize, en->module, IM_ERR_MALFORMED, where, "module name",
+                              names_total, &name)))
+            return err;
+        if (!name[0])
+            return im_fail(IM_ERR_MALFORMED, "%s: empty module name", where);
+    } else {
+        name = IM_DEFAULT_MODULE;
+    }
+    sec->module = strdup(name);
+    if (!sec->module)
+        return im_fail(IM_ERR_NOMEM, "section %u: module name", idx);
+    struct where wb = where_of(idx, sec);
+    const char *w = wb.s;
 
     sec->code = malloc(sec->code_size ? sec->code_size : 1);
     if (!sec->code)
-        return im_fail(IM_ERR_NOMEM, "section %u: %u code bytes", idx, sec->code_size);
+        return im_fail(IM_ERR_NOMEM, "%s: %u code bytes", w, sec->code_size);
     if (sec->code_size)
-        memcpy(sec->code, data + codeoff, sec->code_size);
+        memcpy(sec->code, data + en->codeoff, sec->code_size);
 
-    if (nsyms) {
-        sec->syms = calloc(nsyms, sizeof *sec->syms);
+    if (en->nsyms) {
+        sec->syms = calloc(en->nsyms, sizeof *sec->syms);
         if (!sec->syms)
-            return im_fail(IM_ERR_NOMEM, "section %u: %u symbols", idx, nsyms);
+            return im_fail(IM_ERR_NOMEM, "%s: %u symbols", w, en->nsyms);
     }
-    for (uint32_t i = 0; i < nsyms; i++) {
-        const uint8_t *p = data + symoff + (size_t)i * SYM_SIZE;
-        uint32_t name = im_get32(p + SYM_NAME);
-        if (name >= strsize)
-            return im_fail(IM_ERR_SYMBOL,
-                           "section %u: symbol %u name at string offset 0x%x is outside the "
-                           "string table (size 0x%x)",
-                           idx, i, name, strsize);
-        const uint8_t *nul = memchr(strtab + name, 0, strsize - name);
-        if (!nul)
-            return im_fail(IM_ERR_SYMBOL,
-                           "section %u: symbol %u name at string offset 0x%x is not "
-                           "NUL-terminated within the string table",
-                           idx, i, name);
+    for (uint32_t i = 0; i < en->nsyms; i++) {
+        const uint8_t *p = data + en->symoff + (size_t)i * SYM_SIZE;
+        char what[40];
+        snprintf(what, sizeof what, "symbol %u name", i);
+        if ((err = get_string(strtab, strsize, im_get32(p + SYM_NAME), IM_ERR_SYMBOL, w, what,
+                              names_total, &name)))
+            return err;
         if (im_get32(p + SYM_RESERVED) != 0)
-            return im_fail(IM_ERR_MALFORMED, "section %u: symbol %u reserved field is not zero",
-                           idx, i);
-        sec->syms[i].name = strdup((const char *)strtab + name);
+            return im_fail(IM_ERR_MALFORMED, "%s: symbol %u reserved field is not zero", w, i);
+        sec->syms[i].name = strdup(name);
         sec->nsyms = i + 1;
         if (!sec->syms[i].name)
-            return im_fail(IM_ERR_NOMEM, "section %u: symbol %u name", idx, i);
+            return im_fail(IM_ERR_NOMEM, "%s: symbol %u name", w, i);
         sec->syms[i].offset = im_get32(p + SYM_OFFSET);
         sec->syms[i].kind = im_get32(p + SYM_KIND);
     }
 
-    if (nrels) {
-        sec->relocs = calloc(nrels, sizeof *sec->relocs);
-        if (!sec->relocs)
-            return im_fail(IM_ERR_NOMEM, "section %u: %u relocations", idx, nrels);
+    if (en->nimps) {
+        sec->imports = calloc(en->nimps, sizeof *sec->imports);
+        if (!sec->imports)
+            return im_fail(IM_ERR_NOMEM, "%s: %u imports", w, en->nimps);
     }
-    for (uint32_t i = 0; i < nrels; i++) {
-        const uint8_t *p = data + reloff + (size_t)i * REL_SIZE;
-        if (im_get32(p + REL_RESERVED) != 0)
-            return im_fail(IM_ERR_MALFORMED, "section %u: relocation %u reserved field is not zero",
-                           idx, i);
+    for (uint32_t i = 0; i < en->nimps; i++) {
+        const uint8_t *p = data + en->impoff + (size_t)i * IMP_SIZE;
+        char what[40];
+        snprintf(what, sizeof what, "import %u name", i);
+        if ((err = get_string(strtab, strsize, im_get32(p + IMP_NAME), IM_ERR_SYMBOL, w, what,
+                              names_total, &name)))
+            return err;
+        if (im_get32(p + IMP_RESERVED) != 0)
+            return im_fail(IM_ERR_MALFORMED, "%s: import %u reserved field is not zero", w, i);
+        sec->imports[i].name = strdup(name);
+        sec->nimports = i + 1;
+        if (!sec->imports[i].name)
+            return im_fail(IM_ERR_NOMEM, "%s: import %u name", w, i);
+        sec->imports[i].slot = im_get32(p + IMP_SLOT);
+        sec->imports[i].kind = im_get32(p + IMP_KIND);
+    }
+
+    if (en->nrels) {
+        sec->relocs = calloc(en->nrels, sizeof *sec->relocs);
+        if (!sec->relocs)
+            return im_fail(IM_ERR_NOMEM, "%s: %u relocations", w, en->nrels);
+    }
+    for (uint32_t i = 0; i < en->nrels; i++) {
+        const uint8_t *p = data + en->reloff + (size_t)i * REL_SIZE;
+        if (version < 2 && im_get32(p + REL_REF) != 0)
+            return im_fail(IM_ERR_MALFORMED, "%s: relocation %u reserved field is not zero", w, i);
         sec->relocs[i].offset = im_get32(p + REL_OFFSET);
         sec->relocs[i].kind = im_get32(p + REL_KIND);
         sec->relocs[i].symbol = (int32_t)im_get32(p + REL_SYMBOL);
+        sec->relocs[i].ref = im_get32(p + REL_REF);
         sec->relocs[i].addend = (int64_t)im_get64(p + REL_ADDEND);
     }
-    sec->nrelocs = nrels;
+    sec->nrelocs = en->nrels;
     return validate_section(sec, idx);
 }
 
@@ -636,20 +985,23 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
                        "expected 7f 49 4d 47 0d 0a 1a 0a",
                        data[0], data[1], data[2], data[3], data[4], data[5], data[6], data[7]);
     uint32_t version = im_get32(data + HDR_VERSION);
-    if (version != IM_IMG_VERSION)
-        return im_fail(IM_ERR_VERSION, "image version %u; this reader supports version %u", version,
-                       IM_IMG_VERSION);
+    if (version != 1 && version != IM_IMG_VERSION)
+        return im_fail(IM_ERR_VERSION,
+                       "image version %u at offset 0x%x; this reader supports versions 1 and %u",
+                       version, (unsigned)HDR_VERSION, IM_IMG_VERSION);
     uint32_t hdrsize = im_get32(data + HDR_HDRSIZE);
     if (hdrsize != HDR_SIZE)
-        return im_fail(IM_ERR_MALFORMED, "header size %u at offset 0x%x; version 1 requires %u",
-                       hdrsize, (unsigned)HDR_HDRSIZE, (unsigned)HDR_SIZE);
+        return im_fail(IM_ERR_MALFORMED, "header size %u at offset 0x%x; version %u requires %u",
+                       hdrsize, (unsigned)HDR_HDRSIZE, version, (unsigned)HDR_SIZE);
     uint32_t total = im_get32(data + HDR_TOTAL);
     if (total > len)
-        return im_fail(IM_ERR_TRUNCATED, "header gives a size of %u bytes, only %zu present", total,
-                       len);
+        return im_fail(IM_ERR_TRUNCATED,
+                       "header (offset 0x%x) gives a size of %u bytes, only %zu present",
+                       (unsigned)HDR_TOTAL, total, len);
     if (total < len)
-        return im_fail(IM_ERR_MALFORMED, "header gives a size of %u bytes, but %zu are present",
-                       total, len);
+        return im_fail(IM_ERR_MALFORMED,
+                       "header (offset 0x%x) gives a size of %u bytes, but %zu are present",
+                       (unsigned)HDR_TOTAL, total, len);
     uint32_t stored = im_get32(data + HDR_CHECKSUM);
     uint32_t computed = im_img_checksum(data, len);
     if (stored != computed)
@@ -657,7 +1009,8 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
                        computed);
     uint32_t flags = im_get32(data + HDR_FLAGS);
     if (flags != 0)
-        return im_fail(IM_ERR_MALFORMED, "unknown header flags 0x%x", flags);
+        return im_fail(IM_ERR_MALFORMED, "unknown header flags 0x%x at offset 0x%x", flags,
+                       (unsigned)HDR_FLAGS);
     if (!all_zero(data + HDR_RESERVED, HDR_SIZE - HDR_RESERVED))
         return im_fail(IM_ERR_MALFORMED, "header reserved bytes 0x%x..0x%x are not zero",
                        (unsigned)HDR_RESERVED, (unsigned)HDR_SIZE - 1);
@@ -666,51 +1019,67 @@ int im_img_read(const uint8_t *data, size_t len, im_image **out)
     uint32_t sectent = im_get32(data + HDR_SECTENT);
     uint32_t stroff = im_get32(data + HDR_STROFF);
     uint32_t strsize = im_get32(data + HDR_STRSIZE);
-    if (sectent != SEC_SIZE)
-        return im_fail(IM_ERR_MALFORMED, "section entry size %u; version 1 requires %u", sectent,
-                       (unsigned)SEC_SIZE);
-    if (!in_bounds(sectoff, nsect, SEC_SIZE, total))
-        return im_fail(IM_ERR_MALFORMED,
-                       "section table at 0x%x (%u x %u bytes) exceeds the image (size 0x%x)",
-                       sectoff, nsect, (unsigned)SEC_SIZE, total);
-    if (sectoff % TABLE_ALIGN)
-        return im_fail(IM_ERR_ALIGN, "section table offset 0x%x is not %u-byte aligned", sectoff,
-                       (unsigned)TABLE_ALIGN);
-    if (nsect >= IM_TARGET_COUNT)
-        return im_fail(IM_ERR_MALFORMED, "%u sections; at most one per target (%u) is allowed",
-                       nsect, IM_TARGET_COUNT - 1);
-    if (!in_bounds(stroff, strsize, 1, total))
-        return im_fail(IM_ERR_MALFORMED,
-                       "string table at 0x%x (%u bytes) exceeds the image (size 0x%x)", stroff,
-                       strsize, total);
+    uint32_t entsize = version >= 2 ? SEC_SIZE : SEC_SIZE_V1;
+    uint32_t maxsect = version >= 2 ? MAX_SECTIONS : MAX_SECTIONS_V1;
+    if (sectent != entsize)
+        return im_fail(IM_ERR_MALFORMED, "section entry size %u; version %u requires %u", sectent,
+                       version, entsize);
+    if (nsect > maxsect)
+        return im_fail(IM_ERR_TOO_LARGE, "%u sections; version %u allows at most %u", nsect,
+                       version, maxsect);
+    int err;
+    if ((err =
+             check_part("header", "section table", sectoff, nsect, entsize, TABLE_ALIGN, total)) ||
+        (err = check_part("header", "string table", stroff, strsize, 1, 1, total)))
+        return err;
+
+    /* Every section entry's fields and parts, then no two parts overlap. */
+    size_t nparts = 0;
+    struct part *parts = malloc((3 + 4 * (size_t)nsect) * sizeof *parts);
+    struct entry *ents = malloc((nsect ? nsect : 1) * sizeof *ents);
+    if (!parts || !ents) {
+        free(parts);
+        free(ents);
+        return im_fail(IM_ERR_NOMEM, "checking %u sections", nsect);
+    }
+    parts[nparts++] = (struct part){0, HDR_SIZE, -1, "header"};
+    parts[nparts++] =
+        (struct part){sectoff, sectoff + (uint64_t)nsect * entsize, -1, "section table"};
+    parts[nparts++] = (struct part){stroff, (uint64_t)stroff + strsize, -1, "string table"};
+    for (uint32_t i = 0; i < nsect && !err; i++)
+        err = check_entry(version, i, data + sectoff + (size_t)i * entsize, total, &ents[i], parts,
+                          &nparts);
+    if (!err)
+        err = check_overlap(parts, nparts);
+    free(parts);
+    if (err) {
+        free(ents);
+        return err;
+    }
 
     im_image *img = im_img_new();
-    if (!img)
-        return im_fail(IM_ERR_NOMEM, "allocating the image");
-    if (nsect) {
-        img->sections = calloc(nsect, sizeof *img->sections);
-        if (!img->sections) {
-            im_img_free(img);
-            return im_fail(IM_ERR_NOMEM, "allocating %u sections", nsect);
-        }
+    if (!img || (nsect && !(img->sections = calloc(nsect, sizeof *img->sections)))) {
+        im_img_free(img);
+        free(ents);
+        return im_fail(IM_ERR_NOMEM, "allocating %u sections", nsect);
     }
-    for (uint32_t i = 0; i < nsect; i++) {
-        const uint8_t *e = data + sectoff + (size_t)i * SEC_SIZE;
+    img->version = version;
+    uint64_t names_total = 0;
+    for (uint32_t i = 0; i < nsect && !err; i++) {
         /* Count the section before parsing so a failure frees what it allocated. */
         img->nsections = i + 1;
-        int err = parse_section(data, total, i, e, data + stroff, strsize, &img->sections[i]);
-        if (err) {
-            im_img_free(img);
-            return err;
-        }
-        for (uint32_t j = 0; j < i; j++) {
-            if (img->sections[j].target == img->sections[i].target) {
-                err = im_fail(IM_ERR_MALFORMED, "sections %u and %u are both for %s", j, i,
-                              im_target_name(img->sections[i].target));
-                im_img_free(img);
-                return err;
-            }
-        }
+        im_section *s = &img->sections[i];
+        err = parse_section(version, data, i, &ents[i], data + stroff, strsize, &names_total, s);
+        for (uint32_t j = 0; j < i && !err; j++)
+            if (img->sections[j].target == s->target &&
+                strcmp(img->sections[j].module, s->module) == 0)
+                err = im_fail(IM_ERR_MALFORMED, "sections %u and %u are both module '%s' for %s", j,
+                              i, s->module, im_target_name(s->target));
+    }
+    free(ents);
+    if (err) {
+        im_img_free(img);
+        return err;
     }
     *out = img;
     return 0;
@@ -736,7 +1105,7 @@ int im_img_read_file(const char *path, im_image **out)
     }
     if ((uint64_t)st.st_size > UINT32_MAX || (uint64_t)st.st_size > SIZE_MAX / 2) {
         close(fd);
-        return im_fail(IM_ERR_MALFORMED, "%s is %lld bytes, larger than any image", path,
+        return im_fail(IM_ERR_TOO_LARGE, "%s is %lld bytes, larger than any image", path,
                        (long long)st.st_size);
     }
     size_t len = (size_t)st.st_size;

@@ -29,6 +29,8 @@ struct lazy_desc {
     im_link *l;
     im_lmod *m;
     uint32_t imp;   /* import index in m's section */
+    char *name;     /* the import's name (m may be reloaded or gone while old code runs) */
+    uint32_t toc_slot;
     uint64_t slot;  /* address of its TOC slot */
     int live;       /* the slot belongs to m's current block (else a retired one) */
     int used;
@@ -40,8 +42,12 @@ static size_t g_ndesc, g_desc_cap;
 static uint32_t *g_free_ids;
 static size_t g_nfree, g_free_cap;
 
-static int id_new(im_link *l, im_lmod *m, uint32_t imp, uint64_t slot, uint32_t *out)
+static int id_new(im_link *l, im_lmod *m, uint32_t imp, const char *iname, uint32_t toc_slot,
+                  uint64_t slot, uint32_t *out)
 {
+    char *name = strdup(iname);
+    if (!name)
+        return im_fail(IM_ERR_NOMEM, "lazy stub ids");
     pthread_mutex_lock(&g_lazy_mu);
     uint32_t id;
     if (g_nfree) {
@@ -50,11 +56,12 @@ static int id_new(im_link *l, im_lmod *m, uint32_t imp, uint64_t slot, uint32_t 
         if (g_ndesc >= UINT32_MAX - 1 ||
             im_grow((void **)&g_desc, &g_desc_cap, g_ndesc + 1, sizeof *g_desc)) {
             pthread_mutex_unlock(&g_lazy_mu);
+            free(name);
             return im_fail(IM_ERR_NOMEM, "lazy stub ids");
         }
         id = (uint32_t)g_ndesc++;
     }
-    g_desc[id] = (struct lazy_desc){l, m, imp, slot, 1, 1};
+    g_desc[id] = (struct lazy_desc){l, m, imp, name, toc_slot, slot, 1, 1};
     pthread_mutex_unlock(&g_lazy_mu);
     *out = id;
     return 0;
@@ -66,6 +73,8 @@ static void id_free(uint32_t id)
     if (id < g_ndesc && g_desc[id].used &&
         !im_grow((void **)&g_free_ids, &g_free_cap, g_nfree + 1, sizeof *g_free_ids)) {
         g_desc[id].used = 0;
+        free(g_desc[id].name);
+        g_desc[id].name = NULL;
         g_free_ids[g_nfree++] = id;
     }
     if (g_nfree == g_ndesc) { /* every id free: give the tables back */
@@ -338,6 +347,11 @@ int im_link_new(im_target t, im_link **out)
     return err;
 }
 
+const im_link_backend *im_link_get_backend(const im_link *l)
+{
+    return l ? &l->be : NULL;
+}
+
 im_target im_link_target(const im_link *l)
 {
     return l ? l->t : IM_TARGET_NONE;
@@ -479,37 +493,39 @@ uint64_t im_link_lazy(uint64_t id)
         fprintf(stderr, "imago: a lazy stub ran with unknown id %llu\n", (unsigned long long)id);
         abort();
     }
-    struct lazy_desc d = g_desc[id];
+    im_link *l = g_desc[id].l;
     pthread_mutex_unlock(&g_lazy_mu);
-    im_link *l = d.l;
+    /* The link's lock first, then the id again: a reload or unload (under the link's lock)
+     * may have retired the stub's block meanwhile, and then m's tables are not the stub's. */
     pthread_mutex_lock(&l->mu);
-    im_lmod *m = d.m;
-    const char *name = m->sec.imports[d.imp].name;
+    pthread_mutex_lock(&g_lazy_mu);
+    struct lazy_desc d = g_desc[id];
+    char name[256];
+    snprintf(name, sizeof name, "%s", d.name ? d.name : "");
+    pthread_mutex_unlock(&g_lazy_mu);
     im_lmod *prov = NULL;
     uint64_t a = resolve(l, name, NULL, &prov);
     if (a) {
         l->be.store(l->be.ctx, d.slot, a, l->ptr);
         if (d.live) {
-            m->provider[d.imp] = prov;
-            m->bound[d.imp] = a;
+            d.m->provider[d.imp] = prov;
+            d.m->bound[d.imp] = a;
         }
         l->lazy_count++;
         pthread_mutex_unlock(&l->mu);
         return a;
     }
-    char mod[128], nm[128];
-    snprintf(mod, sizeof mod, "%s", m->sec.module);
-    snprintf(nm, sizeof nm, "%s", name);
-    uint32_t slot = m->sec.imports[d.imp].slot;
+    char mod[128];
+    snprintf(mod, sizeof mod, "%s", d.live ? d.m->sec.module : "(unloaded or reloaded)");
     im_link_unresolved_fn fn = l->on_unres;
     void *ctx = l->on_unres_ctx;
     pthread_mutex_unlock(&l->mu);
     im_fail(IM_ERR_UNRESOLVED,
             "module '%s' called import '%s' (TOC slot %u): no module exports it and no host "
             "function of that name is registered",
-            mod, nm, slot);
+            mod, name, d.toc_slot);
     if (fn)
-        fn(mod, nm, slot, ctx);
+        fn(mod, name, d.toc_slot, ctx);
     fprintf(stderr, "imago: %s: %s\n", im_strerror(IM_ERR_UNRESOLVED), im_detail());
     exit(70);
 }
@@ -629,7 +645,8 @@ static int build(im_lmod *m, const uint8_t *src)
     const im_section *s = &m->sec;
     size_t n = block_code_size(m);
     for (uint32_t i = 0; i < s->nimports; i++) {
-        int err = id_new(l, m, i, slot_addr(m, i), &m->ids[i]);
+        int err = id_new(l, m, i, s->imports[i].name, s->imports[i].slot, slot_addr(m, i),
+                         &m->ids[i]);
         if (err) {
             while (i--)
                 id_free(m->ids[i]);
@@ -970,11 +987,36 @@ int im_link_load_image(im_link *l, const im_image *img)
     im_lmod **done = calloc(img->nsections ? img->nsections : 1, sizeof *done);
     if (!done)
         return im_fail(IM_ERR_NOMEM, "module list");
-    size_t n = 0;
-    int err = 0;
-    for (uint32_t i = 0; i < img->nsections && !err; i++)
+    /* In image order; a section whose direct import is exported by a later one waits for it
+     * (rounds until no section loads). */
+    uint8_t *left = calloc(img->nsections ? img->nsections : 1, 1);
+    size_t n = 0, pending = 0;
+    int err = left ? 0 : im_fail(IM_ERR_NOMEM, "module list");
+    for (uint32_t i = 0; i < img->nsections && left; i++)
         if (img->sections[i].target == l->t)
-            err = im_link_load(l, &img->sections[i], 0, &done[n++]);
+            left[i] = 1, pending++;
+    while (!err && pending) {
+        size_t before = pending;
+        int last = 0;
+        for (uint32_t i = 0; i < img->nsections && !err; i++) {
+            if (!left[i])
+                continue;
+            im_lmod *m = NULL;
+            int e = im_link_load(l, &img->sections[i], 0, &m);
+            if (!e) {
+                done[n++] = m;
+                left[i] = 0;
+                pending--;
+            } else if (e != IM_ERR_UNRESOLVED) {
+                err = e;
+            } else {
+                last = e;
+            }
+        }
+        if (!err && pending == before)
+            err = last; /* the detail names the first import no round could bind */
+    }
+    free(left);
     if (!err && !n)
         err = im_fail(IM_ERR_NOSECTION, "the image has no %s section", im_target_name(l->t));
     if (err) {
@@ -999,6 +1041,11 @@ im_lmod *im_link_module(const im_link *l, const char *name)
     im_lmod *m = find_module(l, name);
     pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
     return m;
+}
+
+im_target im_lmod_target(const im_lmod *m)
+{
+    return m ? m->sec.target : IM_TARGET_NONE;
 }
 
 const char *im_lmod_name(const im_lmod *m)
@@ -1120,8 +1167,6 @@ int im_lmod_move(im_lmod *m, uint64_t addr)
     /* Keep lazy slots lazy: only imports bound before (a resolved slot or a direct branch). */
     m->b = nb;
     m->ids = ids;
-    int lazy_keep = 0;
-    (void)lazy_keep;
     err = build(m, cur);
     free(cur);
     if (err) {
@@ -1233,18 +1278,9 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
             err = bind_direct(m);
         if (!err && fits)
             err = dry_run(m);
-        if (!err) {
-            if (fits) /* no thread can be in the old code: its stubs go now */
-                for (uint32_t i = 0; i < old.sec.nimports; i++)
-                    id_free(old.ids[i]);
-            err = build(m, NULL);
-            if (err && fits) {
-                /* cannot happen after the dry run but for a system error: the module is
-                 * left with its new tables and whatever the build wrote */
-            }
-        }
-        if (err && !fits) {
-            if (m->b.h && m->b.h != old.b.h)
+        if (err) {
+            /* nothing written yet: m is as it was */
+            if (!fits && m->b.h)
                 l->be.release(l->be.ctx, &m->b);
             sec_free(&m->sec);
             free(m->ids);
@@ -1255,6 +1291,24 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
             pthread_mutex_unlock(&l->mu);
             return err;
         }
+        if (fits) /* no thread can be in the old code: its stubs go now */
+            for (uint32_t i = 0; i < old.sec.nimports; i++)
+                id_free(old.ids[i]);
+        err = build(m, NULL);
+        if (err && !fits) {
+            l->be.release(l->be.ctx, &m->b);
+            sec_free(&m->sec);
+            free(m->ids);
+            free(m->provider);
+            free(m->bound);
+            free(m->veneer);
+            *m = old;
+            pthread_mutex_unlock(&l->mu);
+            return err;
+        }
+        /* In place, a build can fail after the dry run only on a system error (the pages
+         * could not be made writable): the module then holds the new tables over whatever
+         * was written, and the error says so. */
     } else {
         sec_free(&n.sec);
         free(n.ids);

@@ -50,6 +50,22 @@ int im_link_new_backend(im_target t, const im_link_backend *be, im_link **out);
  * address to jump to. An id that resolves to nothing calls the unresolved handler. */
 uint64_t im_link_lazy(uint64_t id);
 
+/* First-fit allocation over free extents (offsets into some region), sorted by offset. */
+struct im_extent {
+    size_t off, len;
+};
+struct im_freelist {
+    struct im_extent *v;
+    size_t n, cap;
+};
+/* Take len bytes whose address base + offset is aligned to align: 0, or -1 if none fits. */
+int im_fl_take(struct im_freelist *f, uintptr_t base, size_t len, size_t align, size_t *off);
+/* Give [off, off + len) back (coalescing): 0 or IM_ERR_NOMEM. */
+int im_fl_give(struct im_freelist *f, size_t off, size_t len);
+
+/* The backend of a link space (the emulator engines reach their state through it). */
+const im_link_backend *im_link_get_backend(const im_link *l);
+
 /* The native backend (loader/arena.c) for this host. */
 int im_arena_backend(im_link_backend *be);
 

@@ -83,3 +83,30 @@ def test_dump(imago_bin, seed_image):
     p = harness.imago("dump", seed_image())
     assert p.returncode == 0, p.stderr
     assert "x86_64" in p.stdout and "main" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("cmd,options", [
+    ("asm", ["--targets", "--module", "-m", "--add-to", "--raw"]),
+    ("run", ["--module", "--target", "--engine", "--entry"]),
+    ("dump", ["--relocate"]),
+])
+def test_help_names_options(imago_bin, cmd, options):
+    p = harness.imago(cmd, "--help")
+    assert p.returncode == 0, p.stderr
+    for o in options:
+        assert o in p.stdout, "imago %s --help does not name %s:\n%s" % (cmd, o, p.stdout)
+
+
+def test_asm_option_without_value(imago_bin, tmp_path):
+    src = tmp_path / "x.s"
+    src.write_text("ret\n")
+    for opt in ("-m", "--module", "--add-to", "--targets"):
+        p = harness.imago("asm", "-a", "aarch64", str(src), "-o", str(tmp_path / "x.img"), opt)
+        assert p.returncode == 2 and opt in p.stderr, (opt, p.stderr)
+        assert not (tmp_path / "x.img").exists()
+
+
+def test_dump_bad_relocate_address(imago_bin, seed_image):
+    for bad in ("0x1001", "-4096", "zz"):
+        p = harness.imago("dump", "--relocate", bad, seed_image())
+        assert p.returncode == 2 and bad in p.stderr, (bad, p.stderr)

@@ -11,7 +11,28 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "imago/asm.h"
+#include "imago/emu.h"
 #include "imago/link.h"
+
+/* Mappings of this process that are writable and executable at once (never any). */
+static int rwx_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char perms[8] = "";
+        if (sscanf(line, "%*s %7s", perms) == 1 && perms[1] == 'w' && perms[2] == 'x') {
+            fprintf(stderr, "writable and executable: %s", line);
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
 
 #if defined(__x86_64__)
 
@@ -239,6 +260,44 @@ static void test_basic(void)
         im_img_free(img);
     }
 
+    /* an image listing the user before its provider: the user waits for it */
+    {
+        im_image *two = im_img_new();
+        im_section ufirst = user_section("user"), pl;
+        im_symbol s3[2];
+        prov_section(&pl, 0, s3);
+        CHECK_ERR(im_img_add_section(two, &ufirst), 0);
+        CHECK_ERR(im_img_add_section(two, &pl), 0);
+        im_link *l3;
+        CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l3), 0);
+        CHECK_ERR(im_link_host(l3, "host_mul", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_load_image(l3, two), IM_ERR_UNRESOLVED); /* host_mul2 missing */
+        CHECK_EQ(im_link_module(l3, "prov") == NULL, 1);            /* nothing stays */
+        CHECK_ERR(im_link_host(l3, "host_mul2", (uint64_t)(uintptr_t)&host_mul), 0);
+        CHECK_ERR(im_link_load_image(l3, two), 0);
+        im_lmod *u3 = im_link_module(l3, "user");
+        CHECK(u3 != NULL);
+        if (u3)
+            CHECK_EQ(call1(u3, "g", 1), 2);
+        im_link_free(l3);
+        im_img_free(two);
+    }
+
+    /* a reload that fails leaves the module as it was */
+    {
+        uint8_t c3[] = {0x8d, 0x47, 0x05, 0xc3, 0xe9, 0, 0, 0, 0};
+        im_import i3 = {(char *)"nope", 0, IM_SYM_FUNC};
+        im_reloc r3 = {5, IM_RELOC_PC32, 0, -4, IM_REF_IMPORT};
+        im_symbol s3 = {(char *)"add1", 0, IM_SYM_FUNC};
+        im_section p3 = {IM_TARGET_X86_64, 16, c3, sizeof c3, &s3, 1, &r3, 1, (char *)"prov",
+                         &i3, 1, 1};
+        uint32_t gen = im_lmod_generation(prov);
+        CHECK_ERR(im_lmod_reload(prov, &p3, NULL), IM_ERR_UNRESOLVED);
+        CHECK_EQ(im_lmod_generation(prov), gen);
+        CHECK_EQ(call1(user, "f", 4), 18);
+        CHECK_EQ(call1(prov, "get", 0), 43);
+    }
+
     /* unresolved: directly at load, through the TOC by im_link_check */
     im_import bad_imp = {(char *)"nope", 0, IM_SYM_FUNC};
     im_reloc bad_rel = {1, IM_RELOC_PC32, 0, -4, IM_REF_TOC};
@@ -331,22 +390,162 @@ static void test_reuse(void)
     im_link_free(l);
 }
 
-int main(void)
+static void test_native(void)
 {
+    im_link *l;
+    CHECK_ERR(im_link_new(IM_TARGET_X86_64, &l), 0);
+    im_symbol ps[2];
+    im_section p0;
+    prov_section(&p0, 0, ps);
+    CHECK_ERR(im_link_load(l, &p0, 0, NULL), 0); /* in the arena */
+    p0.module = (char *)"prov_fixed";
+    CHECK_ERR(im_link_load(l, &p0, free_address(), NULL), 0); /* its own mapping */
+    CHECK_EQ(rwx_mappings(), 0); /* the arena's views: read+exec and read-write, apart */
+    im_link_free(l);
     test_basic();
     test_fixed();
     test_reuse();
     test_threads();
-    return check_done();
 }
 
 #else
 
-int main(void)
+static void test_native(void)
 {
-    printf("test_link: the hand-assembled modules are x86-64; on this host the conformance "
-           "programs (imago-progs) cover the linker\n");
-    return 0;
+    printf("test_link: the hand-assembled native modules are x86-64; on this host the "
+           "conformance programs (imago-progs) cover the native linker\n");
 }
 
 #endif
+
+/* ---- every target in a unicorn link space, from assembly text ---- */
+
+struct uc_src {
+    im_target t;
+    const char *user, *prov[2];
+};
+
+static const struct uc_src uc_srcs[] = {
+    {IM_TARGET_X86_64,
+     ".intel_syntax noprefix\n.globl f\n.import hmul\n.import add1\nf:\n push rbx\n"
+     " call add1\n mov rdi, rax\n mov esi, 3\n call QWORD PTR [rip + hmul@toc]\n pop rbx\n"
+     " ret\n",
+     {".intel_syntax noprefix\n.globl add1\nadd1:\n lea rax, [rdi + 1]\n ret\n",
+      ".intel_syntax noprefix\n.globl add1\nadd1:\n lea rax, [rdi + 2]\n ret\n nop\n"}},
+    {IM_TARGET_I386,
+     ".intel_syntax noprefix\n.globl f\n.import hmul\n.import add1\nf:\n"
+     " push DWORD PTR [esp + 4]\n call add1\n add esp, 4\n push 3\n push eax\n"
+     " call DWORD PTR [hmul@toc]\n add esp, 8\n ret\n",
+     {".intel_syntax noprefix\n.globl add1\nadd1:\n mov eax, DWORD PTR [esp + 4]\n"
+      " add eax, 1\n ret\n",
+      ".intel_syntax noprefix\n.globl add1\nadd1:\n mov eax, DWORD PTR [esp + 4]\n"
+      " add eax, 2\n ret\n"}},
+    {IM_TARGET_ARM,
+     ".syntax unified\n.arm\n.globl f\n.import hmul\n.import add1\nf:\n push {r4, lr}\n"
+     " bl add1\n mov r1, #3\n ldr ip, =hmul@toc\n ldr ip, [ip]\n blx ip\n pop {r4, pc}\n",
+     {".syntax unified\n.arm\n.globl add1\nadd1:\n add r0, r0, #1\n bx lr\n",
+      ".syntax unified\n.arm\n.globl add1\nadd1:\n add r0, r0, #2\n bx lr\n"}},
+    {IM_TARGET_AARCH64,
+     ".globl f\n.import hmul\n.import add1\nf:\n stp x29, x30, [sp, #-16]!\n bl add1\n"
+     " mov x1, #3\n adrp x16, hmul@toc\n ldr x16, [x16, #:lo12:hmul@toc]\n blr x16\n"
+     " ldp x29, x30, [sp], #16\n ret\n",
+     {".globl add1\nadd1:\n add x0, x0, #1\n ret\n",
+      ".globl add1\nadd1:\n add x0, x0, #2\n ret\n"}},
+};
+
+static int64_t uc_hmul(void *ctx, const int64_t *a)
+{
+    ++*(int *)ctx;
+    return a[0] * a[1];
+}
+
+/* Assemble src for t as module name into img. */
+static int asm_module(im_target t, const char *src, const char *name, im_image *img)
+{
+    im_buf *b = NULL;
+    int line = 0;
+    int err = im_asm(t, src, strlen(src), &b, &line);
+    if (!err)
+        err = im_buf_to_module(b, name, img);
+    if (err)
+        fprintf(stderr, "%s: %s line %d: %s\n", im_target_name(t), name, line, im_detail());
+    im_buf_free(b);
+    return err;
+}
+
+static int64_t uc_call_f(im_link *l, int64_t x)
+{
+    im_lmod *u = im_link_module(l, "user");
+    uint64_t a = u ? im_lmod_symbol(u, "f") : 0;
+    int64_t r = -999999;
+    if (!a || im_emu_link_call(l, a, &x, 1, &r))
+        return -999999;
+    return r;
+}
+
+static void test_unicorn(void)
+{
+    if (!im_emu_engine_built(IM_ENGINE_UNICORN)) {
+        printf("test_link: unicorn link spaces not run: this build has no unicorn\n");
+        return;
+    }
+    for (size_t i = 0; i < sizeof uc_srcs / sizeof uc_srcs[0]; i++) {
+        const struct uc_src *s = &uc_srcs[i];
+        im_image *img = im_img_new(), *img2 = im_img_new();
+        CHECK_ERR(asm_module(s->t, s->prov[0], "prov", img), 0);
+        CHECK_ERR(asm_module(s->t, s->user, "user", img), 0);
+        CHECK_ERR(asm_module(s->t, s->prov[1], "prov", img2), 0);
+        im_link *l = NULL;
+        int calls = 0;
+        CHECK_ERR(im_emu_link_new(IM_ENGINE_UNICORN, s->t, &l), 0);
+        if (!l) {
+            im_img_free(img);
+            im_img_free(img2);
+            continue;
+        }
+        CHECK_ERR(im_emu_link_host(l, "hmul", uc_hmul, &calls), 0);
+        CHECK_ERR(im_link_load_image(l, img), 0);
+        CHECK_EQ(uc_call_f(l, 4), 15);
+        CHECK_EQ(uc_call_f(l, 5), 18);
+        CHECK_EQ(calls, 2);
+        im_link_stats st;
+        im_link_get_stats(l, &st);
+        CHECK_EQ(st.lazy_resolutions, 1);
+        /* move both modules: into a chosen guest address and within the arena */
+        im_lmod *u = im_link_module(l, "user"), *p = im_link_module(l, "prov");
+        CHECK_ERR(im_lmod_move(u, 0x50000000u), 0);
+        CHECK_EQ(im_lmod_base(u), 0x50000000u);
+        CHECK_EQ(uc_call_f(l, 4), 15);
+        CHECK_ERR(im_lmod_move(p, 0), 0);
+        CHECK_EQ(uc_call_f(l, 4), 15);
+        /* reload the provider: the user sees the new code */
+        int in_place = -1;
+        CHECK_ERR(im_lmod_reload(p, &img2->sections[0], &in_place), 0);
+        CHECK_EQ(uc_call_f(l, 4), 18);
+        /* preserve, and run the preserved set in a new space */
+        im_image *pres = NULL;
+        CHECK_ERR(im_link_preserve(l, &pres), 0);
+        im_link *l2 = NULL;
+        CHECK_ERR(im_emu_link_new(IM_ENGINE_UNICORN, s->t, &l2), 0);
+        if (pres && l2) {
+            CHECK_ERR(im_emu_link_host(l2, "hmul", uc_hmul, &calls), 0);
+            CHECK_ERR(im_link_load_image(l2, pres), 0);
+            CHECK_EQ(uc_call_f(l2, 6), 24);
+        }
+        printf("test_link: unicorn %s: TOC call, direct import, host function, move, reload, "
+               "preserve\n", im_target_name(s->t));
+        im_link_free(l2);
+        im_img_free(pres);
+        im_link_free(l);
+        im_img_free(img);
+        im_img_free(img2);
+    }
+}
+
+int main(void)
+{
+    test_native();
+    CHECK_EQ(rwx_mappings(), 0);
+    test_unicorn();
+    return check_done();
+}

@@ -13,95 +13,285 @@
 
 static void asm_usage(FILE *f)
 {
-    fprintf(f, "usage: imago asm -a TARGET [--raw] IN.s -o OUT\n\n"
-               "Assemble GNU-syntax source (the file GNU as reads for the same target) into an\n"
-               "imago image holding one section for TARGET (x86_64, i386, arm, aarch64).\n"
-               "  -a, --arch TARGET  target architecture\n"
-               "  -o FILE            output file (written whole or not at all)\n"
-               "  --raw              write the bare code bytes, linked at address 0\n"
-               "The directives read, and ARM's ldr rN, =value with its literal pools\n"
-               "(.ltorg), are described in docs/asm.md.\n"
-               "Errors name FILE:LINE and the reason; the exit status is then 1.\n");
+    fprintf(f,
+            "usage: imago asm -a TARGET IN.s [-a TARGET IN.s ...] -o OUT\n"
+            "       imago asm --targets T1,T2,... IN.s -o OUT\n"
+            "       imago asm [-m MODULE] -a TARGET IN.s ... --add-to IMG [-o OUT]\n"
+            "       imago asm -a TARGET --raw IN.s -o OUT\n\n"
+            "Assemble GNU-syntax source (the file GNU as reads for the same target) into an\n"
+            "imago image: one section per input and target (x86_64, i386, arm, aarch64), in\n"
+            "a named module; (module, target) pairs are unique in an image.\n"
+            "  -a, --arch TARGET  the target of the inputs that follow (an input given before\n"
+            "                     any target takes the next one)\n"
+            "  --targets T1,T2    the inputs that follow are assembled once per target\n"
+            "                     (targets that share a syntax: x86_64,i386)\n"
+            "  -m NAME            the module of the inputs that follow\n"
+            "  --module NAME      the module of inputs without -m (default \"main\")\n"
+            "  --add-to IMG       add the new sections to the modules of image IMG and write\n"
+            "                     the result to OUT (default: IMG itself, replaced atomically)\n"
+            "  -o FILE            output file (written whole or not at all)\n"
+            "  --raw              write the bare code bytes, linked at address 0 (one input,\n"
+            "                     one target)\n"
+            "The directives read (.import NAME and NAME@toc for calls between modules, ARM's\n"
+            "ldr rN, =value with its literal pools) are described in docs/asm.md.\n"
+            "Errors name FILE:LINE and the reason; the exit status is then 1 and no file is\n"
+            "written.\n");
 }
 
-int cmd_asm(int argc, char **argv)
+typedef struct asm_job {
+    const char *in;
+    im_target t;
+    const char *module; /* NULL: the --module default */
+} asm_job;
+
+/* A module name: 1..255 bytes, printable, no spaces. */
+static int module_name_ok(const char *m)
 {
-    const char *target = NULL, *in = NULL, *out = NULL;
-    int raw = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            asm_usage(stdout);
+    size_t n = strlen(m);
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)m[i] <= ' ' || (unsigned char)m[i] >= 0x7f)
             return 0;
-        } else if ((!strcmp(argv[i], "-a") || !strcmp(argv[i], "--arch") ||
-                    !strcmp(argv[i], "--target")) &&
-                   i + 1 < argc) {
-            target = argv[++i];
-        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--raw")) {
-            raw = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            tool_error("asm", "unknown option '%s'", argv[i]);
-            asm_usage(stderr);
-            return 2;
-        } else if (!in) {
-            in = argv[i];
-        } else {
-            tool_error("asm", "more than one input file ('%s', '%s')", in, argv[i]);
-            return 2;
+    return 1;
+}
+
+/* Parse "T1,T2,..." into ts (at most IM_TARGET_COUNT); the count, or -1 (error printed). */
+static int parse_targets(const char *list, im_target *ts)
+{
+    int n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[32];
+        if (len == 0 || len >= sizeof name) {
+            tool_error("asm", "bad target list '%s'", list);
+            return -1;
         }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        im_target t = im_target_from_name(name);
+        if (t == IM_TARGET_NONE) {
+            tool_error("asm", "unknown target '%s' (known: x86_64, i386, arm, aarch64)", name);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            if (ts[i] == t) {
+                tool_error("asm", "target '%s' named twice in '%s'", name, list);
+                return -1;
+            }
+        if (n == IM_TARGET_COUNT) {
+            tool_error("asm", "too many targets in '%s'", list);
+            return -1;
+        }
+        ts[n++] = t;
+        if (!e)
+            return n;
+        p = e + 1;
     }
-    if (!target || !in || !out) {
-        tool_error("asm", "%s",
-                   !target ? "missing -a TARGET"
-                   : !in   ? "missing input file"
-                           : "missing -o OUT");
-        asm_usage(stderr);
-        return 2;
-    }
-    im_target t = im_target_from_name(target);
-    if (t == IM_TARGET_NONE) {
-        tool_error("asm", "unknown target '%s' (known: x86_64, i386, arm, aarch64)", target);
-        return 2;
-    }
-    uint8_t *src;
-    size_t len;
+}
+
+static int read_source(const char *in, uint8_t **src, size_t *len)
+{
     FILE *f = fopen(in, "rb");
-    int rd = f ? tool_read_stream(f, &src, &len) : -1;
+    int rd = f ? tool_read_stream(f, src, len) : -1;
     if (f)
         fclose(f);
     if (rd < 0) {
         tool_error("asm", "%s: %s", in, strerror(errno));
-        return 1;
+        return -1;
     }
-    im_buf *b;
-    int line;
-    int rc = im_asm(t, (const char *)src, len, &b, &line);
-    free(src);
-    if (rc < 0) {
-        if (line)
-            fprintf(stderr, "%s:%d: error: %s\n", in, line, im_detail());
-        else
-            fprintf(stderr, "%s: error: %s\n", in, im_detail());
-        return 1;
+    return 0;
+}
+
+int cmd_asm(int argc, char **argv)
+{
+    const char *out = NULL, *add_to = NULL, *def_module = NULL, *cur_module = NULL;
+    int raw = 0, status = 2;
+    im_target cur[IM_TARGET_COUNT];
+    int ncur = 0;
+    asm_job *jobs = calloc((size_t)argc * IM_TARGET_COUNT + 1, sizeof *jobs);
+    size_t njobs = 0, pending = 0; /* inputs seen before any target (pending of them) */
+    const char **pend = calloc((size_t)argc + 1, sizeof *pend);
+    const char **pend_mod = calloc((size_t)argc + 1, sizeof *pend_mod);
+    im_image *img = NULL;
+    if (!jobs || !pend || !pend_mod) {
+        tool_error("asm", "out of memory");
+        status = 1;
+        goto done;
     }
-    if (raw) {
-        size_t n;
-        const uint8_t *code = im_buf_code(b, &n);
-        rc = im_write_file_atomic(out, code, n);
-        if (rc < 0)
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            asm_usage(stdout);
+            status = 0;
+            goto done;
+        } else if ((!strcmp(a, "-a") || !strcmp(a, "--arch") || !strcmp(a, "--target") ||
+                    !strcmp(a, "--targets")) &&
+                   i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(a, "--targets") != 0 && strchr(v, ',')) {
+                tool_error("asm", "%s takes one target ('%s'); use --targets T1,T2", a, v);
+                goto done;
+            }
+            if ((ncur = parse_targets(v, cur)) < 0)
+                goto done;
+            for (size_t k = 0; k < pending; k++)
+                for (int j = 0; j < ncur; j++)
+                    jobs[njobs++] = (asm_job){pend[k], cur[j], pend_mod[k]};
+            pending = 0;
+        } else if (!strcmp(a, "-o") && i + 1 < argc) {
+            out = argv[++i];
+        } else if (!strcmp(a, "-m") && i + 1 < argc) {
+            cur_module = argv[++i];
+            if (!module_name_ok(cur_module)) {
+                tool_error("asm", "bad module name '%s' (1 to 255 printable characters, no "
+                                  "spaces)",
+                           cur_module);
+                goto done;
+            }
+        } else if (!strcmp(a, "--module") && i + 1 < argc) {
+            def_module = argv[++i];
+            if (!module_name_ok(def_module)) {
+                tool_error("asm", "bad module name '%s' (1 to 255 printable characters, no "
+                                  "spaces)",
+                           def_module);
+                goto done;
+            }
+        } else if (!strcmp(a, "--add-to") && i + 1 < argc) {
+            add_to = argv[++i];
+        } else if (!strcmp(a, "--raw")) {
+            raw = 1;
+        } else if (a[0] == '-' && a[1]) {
+            if (i + 1 >= argc && (!strcmp(a, "-a") || !strcmp(a, "-o") || !strcmp(a, "-m") ||
+                                  !strcmp(a, "--module") || !strcmp(a, "--add-to") ||
+                                  !strcmp(a, "--targets") || !strcmp(a, "--arch") ||
+                                  !strcmp(a, "--target")))
+                tool_error("asm", "%s needs a value", a);
+            else
+                tool_error("asm", "unknown option '%s'", a);
+            asm_usage(stderr);
+            goto done;
+        } else if (ncur == 0) {
+            pend_mod[pending] = cur_module;
+            pend[pending++] = a;
+        } else {
+            for (int j = 0; j < ncur; j++)
+                jobs[njobs++] = (asm_job){a, cur[j], cur_module};
+        }
+    }
+    if (pending) {
+        tool_error("asm", "missing -a TARGET for '%s'", pend[0]);
+        asm_usage(stderr);
+        goto done;
+    }
+    if (!njobs) {
+        tool_error("asm", "%s", ncur == 0 ? "missing -a TARGET" : "missing input file");
+        asm_usage(stderr);
+        goto done;
+    }
+    if (!out && !add_to) {
+        tool_error("asm", "missing -o OUT");
+        asm_usage(stderr);
+        goto done;
+    }
+    for (size_t k = 0; k < njobs; k++)
+        if (!jobs[k].module)
+            jobs[k].module = def_module ? def_module : IM_DEFAULT_MODULE;
+    if (raw && (njobs != 1 || add_to)) {
+        tool_error("asm", "--raw writes the code of one input for one target (%zu given%s)",
+                   njobs, add_to ? ", and --add-to" : "");
+        goto done;
+    }
+    /* (module, target) pairs are unique in an image */
+    for (size_t k = 0; k < njobs; k++)
+        for (size_t j = 0; j < k; j++)
+            if (jobs[j].t == jobs[k].t && !strcmp(jobs[j].module, jobs[k].module)) {
+                tool_error("asm",
+                           "module '%s' gets two %s sections ('%s' and '%s'): give one of them "
+                           "another module (-m NAME)",
+                           jobs[k].module, im_target_name(jobs[k].t), jobs[j].in, jobs[k].in);
+                goto done;
+            }
+    status = 1;
+    if (add_to) {
+        int rc = im_img_read_file(add_to, &img);
+        if (rc < 0) {
+            tool_error("asm", "%s: %s: %s", add_to, im_strerror(rc), im_detail());
+            goto done;
+        }
+        for (size_t k = 0; k < njobs; k++)
+            if (im_img_module_section(img, jobs[k].module, jobs[k].t)) {
+                tool_error("asm", "%s: module '%s' already has a %s section (from '%s')", add_to,
+                           jobs[k].module, im_target_name(jobs[k].t), jobs[k].in);
+                goto done;
+            }
+        if (!out)
+            out = add_to;
+    } else if (!raw && !(img = im_img_new())) {
+        tool_error("asm", "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < njobs; k++) {
+        uint8_t *src;
+        size_t len;
+        if (read_source(jobs[k].in, &src, &len) < 0)
+            goto done;
+        im_buf *b;
+        int line;
+        int rc = im_asm(jobs[k].t, (const char *)src, len, &b, &line);
+        free(src);
+        if (rc < 0) {
+            const char *tn = njobs > 1 ? im_target_name(jobs[k].t) : NULL;
+            if (line)
+                fprintf(stderr, "%s:%d: error: %s%s%s\n", jobs[k].in, line, tn ? tn : "",
+                        tn ? ": " : "", im_detail());
+            else
+                fprintf(stderr, "%s: error: %s%s%s\n", jobs[k].in, tn ? tn : "", tn ? ": " : "",
+                        im_detail());
+            goto done;
+        }
+        if (raw) {
+            /* bare bytes hold no imports: code that has some needs an image */
+            im_image *tmp = im_img_new();
+            rc = tmp ? im_buf_to_module(b, jobs[k].module, tmp) : IM_ERR_NOMEM;
+            if (rc == 0 && tmp->nsections && tmp->sections[0].nimports) {
+                fprintf(stderr, "%s: error: --raw: the code imports '%s' (bare bytes have no "
+                                "imports: write an image)\n",
+                        jobs[k].in, tmp->sections[0].imports[0].name);
+                im_img_free(tmp);
+                im_buf_free(b);
+                goto done;
+            }
+            im_img_free(tmp);
+            size_t n;
+            const uint8_t *code = im_buf_code(b, &n);
+            if (rc == 0)
+                rc = im_write_file_atomic(out, code, n);
+        } else {
+            rc = im_buf_to_module(b, jobs[k].module, img);
+        }
+        im_buf_free(b);
+        if (rc < 0) {
+            tool_error("asm", "%s: %s: %s", raw ? out : jobs[k].in, im_strerror(rc), im_detail());
+            goto done;
+        }
+    }
+    if (!raw) {
+        int rc = im_img_write_file(img, out);
+        if (rc < 0) {
             tool_error("asm", "%s: %s: %s", out, im_strerror(rc), im_detail());
-    } else {
-        im_image *img = im_img_new();
-        rc = img ? im_buf_to_image(b, img) : IM_ERR_NOMEM;
-        if (rc == 0)
-            rc = im_img_write_file(img, out);
-        if (rc < 0)
-            tool_error("asm", "%s: %s: %s", out, im_strerror(rc), im_detail());
-        im_img_free(img);
+            goto done;
+        }
     }
-    im_buf_free(b);
-    return rc < 0 ? 1 : 0;
+    status = 0;
+done:
+    im_img_free(img);
+    free(jobs);
+    free(pend);
+    free(pend_mod);
+    return status;
 }
 
 /* ---- vectors ---- */

@@ -9,21 +9,28 @@
 #include "cmd.h"
 #include "imago/emu.h"
 #include "imago/img.h"
+#include "imago/link.h"
 
 static void run_usage(FILE *f)
 {
-    fprintf(f, "usage: imago run IMG [--engine native|qemu|unicorn] [--target T] [--entry SYM]\n"
-               "                 [--base ADDR] [-v] [ARGS...]\n"
+    fprintf(f, "usage: imago run IMG [--engine native|qemu|unicorn] [--target T] [--module M]\n"
+               "                 [--entry SYM] [--base ADDR] [-v] [ARGS...]\n"
                "\n"
                "Load IMG (or '-' for standard input) and call SYM with up to 4 integer ARGS\n"
                "(decimal or 0x hex, may be negative); print the result as a signed decimal.\n"
                "\n"
+               "  --module M     the module whose code runs; default: the image's first module\n"
                "  --target T     x86_64, i386, arm or aarch64; default: this host's target if the\n"
-               "                 image has a section for it, else the image's first section\n"
+               "                 module has a section for it, else (with --engine) its first\n"
+               "                 section, else its first section under an emulator: qemu when\n"
+               "                 qemu-user and the target's runner are there, else unicorn\n"
+               "                 (said on stderr)\n"
                "  --engine E     native (the host CPU), qemu (qemu-user and the target's runner)\n"
                "                 or unicorn; default: native when the host runs the target,\n"
-               "                 else qemu (unicorn when the target was not chosen and the\n"
-               "                 image has no section for the host)\n"
+               "                 else qemu\n"
+               "A section that imports names (.import) runs through the runtime linker: every\n"
+               "module of the image for the host's target is loaded in this process (native\n"
+               "engine only); an import that resolves to nothing stops the run (status 70).\n"
                "  --entry SYM    default: 'main', else the first function symbol\n"
                "  --base ADDR    load address (page-aligned); default: the engine's (0x10000000)\n"
                "  --in-process   native engine: call the code inside this process instead of\n"
@@ -33,10 +40,14 @@ static void run_usage(FILE *f)
 
 static void dump_usage(FILE *f)
 {
-    fprintf(f, "usage: imago dump IMG\n"
+    fprintf(f, "usage: imago dump [--relocate ADDR] IMG\n"
                "\n"
-               "Print IMG's (or standard input's, for '-') format version, sections (target,\n"
-               "alignment, code bytes), symbols and relocations.\n");
+               "Print IMG's (or standard input's, for '-') format version and sections: module,\n"
+               "target, alignment, code bytes, exports, imports (TOC slot, kind, name), TOC\n"
+               "slots and relocations (offset, kind, reference, addend); docs/cli.md.\n"
+               "  --relocate ADDR  print the code relocated for address ADDR (page-aligned), its\n"
+               "                   TOC right after it (at the next 16-byte boundary); a section\n"
+               "                   with direct references to imports cannot be\n");
 }
 
 static int load_image(const char *cmd, const char *path, im_image **img)
@@ -116,6 +127,52 @@ static const char *opt_value(const char *opt, int argc, char **argv, int *i, int
     return argv[++*i];
 }
 
+/* A section's module name (a reader always sets one; IM_DEFAULT_MODULE otherwise). */
+static const char *modname(const im_section *sec)
+{
+    return sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
+}
+
+/* Load every section of img for target t into l: in the image's order, except that a
+ * module whose direct calls name an export of a module not loaded yet waits for it (rounds
+ * until nothing more loads; then the first error stands). */
+static int link_all(im_link *l, const im_image *img, im_target t, char *why, size_t whylen)
+{
+    uint32_t n = img->nsections, left = 0;
+    unsigned char *done = calloc(n ? n : 1, 1);
+    if (!done)
+        return IM_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        left += img->sections[i].target == t;
+    int err = 0;
+    while (left) {
+        int progress = 0;
+        err = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (done[i] || img->sections[i].target != t)
+                continue;
+            im_lmod *m;
+            int e = im_link_load(l, &img->sections[i], 0, &m);
+            if (e == 0) {
+                done[i] = 1;
+                left--;
+                progress = 1;
+            } else if (!err) {
+                err = e;
+                snprintf(why, whylen, "%s", im_detail());
+                if (e != IM_ERR_UNRESOLVED)
+                    break;
+            }
+        }
+        if (err && err != IM_ERR_UNRESOLVED)
+            break;
+        if (!progress)
+            break;
+    }
+    free(done);
+    return left ? (err ? err : IM_ERR_UNRESOLVED) : 0;
+}
+
 static int host_runs_natively(im_target t)
 {
     im_target host = im_host_target();
@@ -125,7 +182,7 @@ static int host_runs_natively(im_target t)
 int cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *engine_name = NULL, *target_name = NULL, *entry = NULL;
-    const char *base_text = NULL;
+    const char *base_text = NULL, *module = NULL;
     int verbose = 0, only_positional = 0, in_process = 0;
     int64_t args[4];
     size_t nargs = 0;
@@ -148,6 +205,8 @@ int cmd_run(int argc, char **argv)
                 engine_name = v;
             } else if ((v = opt_value("--target", argc, argv, &i, &missing))) {
                 target_name = v;
+            } else if ((v = opt_value("--module", argc, argv, &i, &missing))) {
+                module = v;
             } else if ((v = opt_value("--entry", argc, argv, &i, &missing))) {
                 entry = v;
             } else if ((v = opt_value("--base", argc, argv, &i, &missing))) {
@@ -211,30 +270,54 @@ int cmd_run(int argc, char **argv)
 
     int status = 1;
     im_emu *emu = NULL;
-    const im_section *sec;
-    if (target == IM_TARGET_NONE) {
-        im_target host = im_host_target();
-        if (im_img_section(img, host)) {
-            target = host;
-        } else if (img->nsections > 0) {
-            target = img->sections[0].target;
-            if (engine == IM_ENGINE_NONE) {
-                engine = IM_ENGINE_UNICORN;
-                fprintf(stderr,
-                        "imago run: %s has no %s section; running its %s section on "
-                        "unicorn\n",
-                        path, im_target_name(host), im_target_name(target));
-            }
-        } else {
-            tool_error("run", "%s: %s: the image has no sections", path,
-                       im_strerror(IM_ERR_NOSECTION));
+    im_image *one = NULL;
+    im_link *link = NULL;
+    const im_section *sec = NULL;
+    im_target host = im_host_target();
+    if (img->nsections == 0) {
+        tool_error("run", "%s: %s: the image has no sections", path, im_strerror(IM_ERR_NOSECTION));
+        goto out;
+    }
+    if (!module)
+        module = modname(&img->sections[0]);
+    {
+        const im_section *first = NULL;
+        for (uint32_t i = 0; i < img->nsections && !first; i++)
+            if (!strcmp(modname(&img->sections[i]), module))
+                first = &img->sections[i];
+        if (!first) {
+            tool_error("run", "%s: %s: the image has no module '%s'", path,
+                       im_strerror(IM_ERR_NOSECTION), module);
             goto out;
         }
+        if (target != IM_TARGET_NONE) {
+            sec = im_img_module_section(img, module, target);
+        } else if ((sec = im_img_module_section(img, module, host))) {
+            target = host;
+        } else {
+            sec = first;
+            target = first->target;
+            if (engine == IM_ENGINE_NONE && !host_runs_natively(target)) {
+                /* the host has no section of its own: an emulator runs another one */
+                im_emu *probe = NULL;
+                if (im_emu_open(IM_ENGINE_QEMU, target, &probe) == 0) {
+                    engine = IM_ENGINE_QEMU;
+                    im_emu_close(probe);
+                } else if (im_emu_engine_built(IM_ENGINE_UNICORN)) {
+                    engine = IM_ENGINE_UNICORN;
+                } else {
+                    engine = IM_ENGINE_QEMU; /* its error says what is missing */
+                }
+                fprintf(stderr, "imago run: no %s section%s%s; running the %s section under %s\n",
+                        im_target_name(host), img->nsections > 1 ? " in module " : "",
+                        img->nsections > 1 ? module : "", im_target_name(target),
+                        im_engine_name(engine));
+            }
+        }
     }
-    sec = im_img_section(img, target);
     if (!sec) {
-        tool_error("run", "%s: %s: image has no %s section", path, im_strerror(IM_ERR_NOSECTION),
-                   im_target_name(target));
+        tool_error("run", "%s: %s: module '%s' has no %s section", path,
+                   im_strerror(IM_ERR_NOSECTION), module, im_target_name(target));
         goto out;
     }
     if (engine == IM_ENGINE_NONE)
@@ -242,30 +325,100 @@ int cmd_run(int argc, char **argv)
     if (!entry) {
         entry = im_section_default_entry(sec);
         if (!entry) {
-            tool_error("run", "%s: %s: the %s section has no 'main' and no function symbol", path,
-                       im_strerror(IM_ERR_NOSYM), im_target_name(target));
+            tool_error("run", "%s: %s: the %s section of module '%s' has no 'main' and no "
+                              "function symbol",
+                       path, im_strerror(IM_ERR_NOSYM), im_target_name(target), module);
             goto out;
         }
     }
 
-    int err = im_emu_open_ex(engine, target, in_process ? 0 : IM_EMU_ISOLATED, &emu);
-    if (!err)
-        err = im_emu_load(emu, img, base);
     int64_t result = 0;
-    if (!err)
-        err = im_emu_call(emu, entry, args, nargs, &result);
-    if (err) {
-        tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
-        goto out;
+    uint64_t at = 0;
+    if (sec->nimports > 0) {
+        /* imports: the runtime linker, in this process natively or in a unicorn guest */
+        int in_uc = engine == IM_ENGINE_UNICORN;
+        if (!in_uc && (engine != IM_ENGINE_NATIVE || target != host)) {
+            tool_error("run",
+                       "%s: %s: module '%s' imports '%s': running imports needs the runtime "
+                       "linker, which runs %s code in this process (engine native) or any "
+                       "target under unicorn (this run: %s on %s)",
+                       path, im_strerror(IM_ERR_ENGINE), module, sec->imports[0].name,
+                       im_target_name(host), im_engine_name(engine), im_target_name(target));
+            goto out;
+        }
+        if (base) {
+            tool_error("run", "%s: --base is not supported for a module that imports (the "
+                              "runtime linker places every module)",
+                       path);
+            goto out;
+        }
+        char why[512] = "";
+        int err = im_emu_link_new(in_uc ? IM_ENGINE_UNICORN : IM_ENGINE_NATIVE, target, &link);
+        if (err)
+            snprintf(why, sizeof why, "%s", im_detail());
+        if (!err)
+            err = link_all(link, img, target, why, sizeof why);
+        im_lmod *m = err ? NULL : im_link_module(link, module);
+        if (!err && !m) {
+            tool_error("run", "%s: %s: module '%s' was not loaded", path,
+                       im_strerror(IM_ERR_NOSECTION), module);
+            goto out;
+        }
+        if (!err && !(at = im_lmod_symbol(m, entry))) {
+            err = IM_ERR_NOSYM;
+            snprintf(why, sizeof why, "%s", im_detail());
+        }
+        if (err) {
+            tool_error("run", "%s: %s: %s", path, im_strerror(err), why);
+            goto out;
+        }
+        if (in_uc) {
+            err = im_emu_link_call(link, at, args, nargs, &result);
+            if (err) {
+                tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
+                goto out;
+            }
+            at = im_lmod_base(m);
+            goto done;
+        }
+        typedef long (*entry_fn)(long, long, long, long);
+        long a[4] = {0, 0, 0, 0};
+        for (size_t i = 0; i < nargs; i++)
+            a[i] = (long)args[i];
+        entry_fn fn;
+        uintptr_t addr = (uintptr_t)at;
+        memcpy(&fn, &addr, sizeof fn);
+        result = fn(a[0], a[1], a[2], a[3]);
+        at = im_lmod_base(m);
+    } else {
+        /* the chosen section alone (im_emu_load takes an image's first section of a target) */
+        one = im_img_new();
+        int err = one ? im_img_add_section(one, sec) : IM_ERR_NOMEM;
+        if (!err)
+            err = im_emu_open_ex(engine, target, in_process ? 0 : IM_EMU_ISOLATED, &emu);
+        if (!err)
+            err = im_emu_load(emu, one, base);
+        if (!err)
+            err = im_emu_call(emu, entry, args, nargs, &result);
+        if (err) {
+            tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
+            goto out;
+        }
+        at = im_emu_base(emu);
     }
+done:
     if (verbose)
-        printf("target=%s engine=%s base=0x%" PRIx64 " entry=%s result=%" PRId64 "\n",
-               im_target_name(target), im_engine_name(engine), im_emu_base(emu), entry, result);
+        printf("module=%s target=%s engine=%s%s base=0x%" PRIx64 " entry=%s result=%" PRId64 "\n",
+               module, im_target_name(target), im_engine_name(engine), link ? "+link" : "", at,
+               entry, result);
     else
         printf("%" PRId64 "\n", result);
     status = fflush(stdout) == 0 ? 0 : 1;
 out:
     im_emu_close(emu);
+    im_img_free(one);
+    if (link)
+        im_link_free(link);
     im_img_free(img);
     return status;
 }
@@ -279,17 +432,67 @@ static const char *sym_kind_name(uint32_t kind)
     }
 }
 
+static const char *ref_name(uint32_t ref)
+{
+    switch (ref) {
+    case IM_REF_LOCAL: return "local";
+    case IM_REF_TOC: return "toc";
+    case IM_REF_IMPORT: return "import";
+    default: return "?";
+    }
+}
+
+static void print_reloc(const im_section *sec, const im_reloc *r)
+{
+    const char *kind = im_reloc_name(r->kind);
+    char target[320];
+    if (r->ref == IM_REF_LOCAL) {
+        if (r->symbol < 0)
+            snprintf(target, sizeof target, ".text");
+        else if ((uint32_t)r->symbol < sec->nsyms)
+            snprintf(target, sizeof target, "%s", sec->syms[r->symbol].name);
+        else
+            snprintf(target, sizeof target, "symbol#%" PRId32, r->symbol);
+    } else if (r->symbol >= 0 && (uint32_t)r->symbol < sec->nimports) {
+        snprintf(target, sizeof target, "%s:%s", ref_name(r->ref), sec->imports[r->symbol].name);
+    } else {
+        snprintf(target, sizeof target, "%s:#%" PRId32, ref_name(r->ref), r->symbol);
+    }
+    uint64_t mag = r->addend < 0 ? 0 - (uint64_t)r->addend : (uint64_t)r->addend;
+    printf("    %08x %s %s %c0x%" PRIx64 "\n", r->offset, kind ? kind : "?", target,
+           r->addend < 0 ? '-' : '+', mag);
+}
+
+static void print_code(const uint8_t *code, uint32_t size)
+{
+    for (uint32_t off = 0; off < size; off += 16) {
+        printf("  %08x ", off);
+        for (uint32_t j = off; j < off + 16 && j < size; j++)
+            printf(" %02x", code[j]);
+        putchar('\n');
+    }
+}
+
 int cmd_dump(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *reloc_text = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const char *v;
+        int missing = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             dump_usage(stdout);
             return 0;
         }
+        if ((v = opt_value("--relocate", argc, argv, &i, &missing))) {
+            reloc_text = v;
+            continue;
+        }
         if (a[0] == '-' && a[1] != '\0') {
-            tool_error("dump", "unknown option '%s'", a);
+            if (missing)
+                tool_error("dump", "%s needs a value", a);
+            else
+                tool_error("dump", "unknown option '%s'", a);
             dump_usage(stderr);
             return 2;
         }
@@ -304,35 +507,67 @@ int cmd_dump(int argc, char **argv)
         dump_usage(stderr);
         return 2;
     }
+    uint64_t at = 0;
+    if (reloc_text) {
+        int64_t v;
+        if (parse_int(reloc_text, &v) || reloc_text[0] == '-' || ((uint64_t)v & 4095)) {
+            tool_error("dump", "bad --relocate '%s': expected a page-aligned address", reloc_text);
+            return 2;
+        }
+        at = (uint64_t)v;
+    }
     im_image *img = NULL;
     if (load_image("dump", path, &img))
         return 1;
 
-    printf("image version %u, %u section%s\n", img->version, img->nsections,
-           img->nsections == 1 ? "" : "s");
+    uint32_t nmod = 0;
+    for (uint32_t s = 0; s < img->nsections; s++) {
+        uint32_t j = 0;
+        while (j < s && strcmp(modname(&img->sections[j]), modname(&img->sections[s])))
+            j++;
+        nmod += j == s;
+    }
+    printf("image version %u, %u section%s, %u module%s\n", img->version, img->nsections,
+           img->nsections == 1 ? "" : "s", nmod, nmod == 1 ? "" : "s");
+    int status = 0;
     for (uint32_t s = 0; s < img->nsections; s++) {
         const im_section *sec = &img->sections[s];
-        printf("section %u: target %s, align %u, code %u bytes\n", s, im_target_name(sec->target),
-               sec->align, sec->code_size);
-        for (uint32_t off = 0; off < sec->code_size; off += 16) {
-            printf("  %08x ", off);
-            for (uint32_t j = off; j < off + 16 && j < sec->code_size; j++)
-                printf(" %02x", sec->code[j]);
-            putchar('\n');
+        printf("section %u: module %s, target %s, align %u, code %u bytes\n", s, modname(sec),
+               im_target_name(sec->target), sec->align, sec->code_size);
+        if (reloc_text) {
+            uint64_t toc = (at + sec->code_size + 15) & ~(uint64_t)15;
+            uint8_t *copy = malloc(sec->code_size ? sec->code_size : 1);
+            int err = copy ? 0 : IM_ERR_NOMEM;
+            if (copy) {
+                memcpy(copy, sec->code, sec->code_size);
+                err = im_section_relocate_toc(sec, copy, at, toc);
+            }
+            if (err) {
+                tool_error("dump", "%s: section %u: %s: %s", path, s, im_strerror(err),
+                           im_detail());
+                status = 1;
+            } else {
+                printf("  relocated at 0x%" PRIx64 ", toc at 0x%" PRIx64 "\n", at, toc);
+                print_code(copy, sec->code_size);
+            }
+            free(copy);
+        } else {
+            print_code(sec->code, sec->code_size);
         }
-        printf("  symbols: %u\n", sec->nsyms);
+        printf("  exports: %u\n", sec->nsyms);
         for (uint32_t i = 0; i < sec->nsyms; i++)
             printf("    %08x %-4s %s\n", sec->syms[i].offset, sym_kind_name(sec->syms[i].kind),
                    sec->syms[i].name);
+        printf("  imports: %u, toc slots: %u\n", sec->nimports, sec->toc_slots);
+        for (uint32_t i = 0; i < sec->nimports; i++)
+            printf("    slot %u %-4s %s\n", sec->imports[i].slot,
+                   sym_kind_name(sec->imports[i].kind), sec->imports[i].name);
         printf("  relocations: %u\n", sec->nrelocs);
-        for (uint32_t i = 0; i < sec->nrelocs; i++) {
-            const im_reloc *r = &sec->relocs[i];
-            const char *sym = r->symbol < 0 ? ".text" : sec->syms[r->symbol].name;
-            uint64_t mag = r->addend < 0 ? 0 - (uint64_t)r->addend : (uint64_t)r->addend;
-            printf("    %08x %-5s %s %c0x%" PRIx64 "\n", r->offset, im_reloc_name(r->kind), sym,
-                   r->addend < 0 ? '-' : '+', mag);
-        }
+        for (uint32_t i = 0; i < sec->nrelocs; i++)
+            print_reloc(sec, &sec->relocs[i]);
     }
     im_img_free(img);
-    return fflush(stdout) == 0 ? 0 : 1;
+    if (fflush(stdout) != 0)
+        status = 1;
+    return status;
 }

@@ -311,6 +311,21 @@ static int a32_encode(im_target t, const im_form *f, const im_operand *ops, uint
         const im_operand *o = &ops[i];
         if (k == RK_r && o->type == IM_OP_REG && o->reg <= 15) {
             vals[i] = o->reg;
+        } else if (o->type == IM_OP_SYM && k == RK_imm16) {
+            /* movw/movt of an address (#:lower16:sym, #:upper16:sym): the relocation fills
+             * the field. reg says which half the text named: 0 none (the instruction
+             * decides), 1 lower16, 2 upper16. */
+            bool movt = !strcmp(f->mnem, "movt");
+            if (strcmp(f->mnem, "movw") && !movt)
+                return im_fail(IM_ERR_NO_ENCODING, "%s: operand %u cannot hold an address", f->id,
+                               i + 1);
+            if (o->reg == (movt ? 1 : 2))
+                return im_fail(
+                    IM_ERR_NO_ENCODING, "%s: %s takes the %s half of an address (#:%s16:)", f->id,
+                    movt ? "movt" : "movw", movt ? "upper" : "lower", movt ? "upper" : "lower");
+            fix->op = (int8_t)i;
+            fix->reloc = movt ? IM_RELOC_ARM_MOVT_ABS : IM_RELOC_ARM_MOVW_ABS_NC;
+            vals[i] = 0;
         } else {
             int rc = kind_field[k](f, i, o, &vals[i]);
             if (rc < 0)

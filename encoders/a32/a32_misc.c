@@ -4,9 +4,10 @@
 
 #include "a32.h"
 
-/* #:lower16:N and #:upper16:N of a constant N (GNU as's movw/movt operators). A symbol would
- * need an R_ARM_MOVW_ABS_NC / R_ARM_MOVT_ABS relocation, which imago images do not have. */
-static int parse_imm16(const char **p, im_operand *op)
+/* #:lower16:N and #:upper16:N of a constant N (GNU as's movw/movt operators), or of a symbol:
+ * an IM_OP_SYM operand (reg 1: lower16, 2: upper16) that the encoder gives the relocation
+ * ARM_MOVW_ABS_NC (movw) or ARM_MOVT_ABS (movt). */
+static int parse_imm16(const char **p, im_operand *op, const im_parse_ctx *ctx)
 {
     const char *s = *p;
     im_skip_ws(&s);
@@ -23,11 +24,17 @@ static int parse_imm16(const char **p, im_operand *op)
         if (half < 0 || *q != ':')
             return im_fail(IM_ERR_SYNTAX, "expected #:lower16: or #:upper16:");
         s = q + 1;
-        int rc = im_parse_expr(&s, op, NULL);
-        if (rc < 0 || op->type != IM_OP_IMM)
-            return im_fail(IM_ERR_NO_ENCODING,
-                           ":%s16: takes a constant here (a symbol needs a MOVW/MOVT "
-                           "relocation, which imago images do not have)",
+        int rc = im_parse_expr(&s, op, ctx);
+        if (rc < 0)
+            return rc;
+        if (op->type == IM_OP_LABEL) {
+            op->type = IM_OP_SYM;
+            op->reg = (uint8_t)(half + 1);
+            *p = s;
+            return 0;
+        }
+        if (op->type != IM_OP_IMM)
+            return im_fail(IM_ERR_NO_ENCODING, ":%s16: takes a constant or a symbol",
                            half ? "upper" : "lower");
         op->imm = half ? (int64_t)(((uint64_t)op->imm >> 16) & 0xffff) : op->imm & 0xffff;
         *p = s;
@@ -63,9 +70,8 @@ static int parse_satsh(const char **p, im_operand *op)
 
 static int misc_parse(unsigned kind, const char **p, im_operand *op, const im_parse_ctx *ctx)
 {
-    (void)ctx;
     switch (kind) {
-    case RK_imm16: return parse_imm16(p, op);
+    case RK_imm16: return parse_imm16(p, op, ctx);
     case RK_rdhi: {
         int r = a32_parse_reg(p);
         if (r < 0)
@@ -92,6 +98,13 @@ static bool misc_print(unsigned kind, const im_operand *op, char *buf, size_t n)
 {
     switch (kind) {
     case RK_rdhi: im_appendf(buf, n, "%s", a32_reg_names[op->reg & 15]); return true;
+    case RK_imm16:
+        if (op->type != IM_OP_SYM)
+            return false;
+        im_appendf(buf, n, ":%s16:.L%d", op->reg == 2 ? "upper" : "lower", op->label);
+        if (op->imm)
+            im_appendf(buf, n, "%+lld", (long long)op->imm);
+        return true;
     case RK_satsh:
         if (op->imm > 32)
             im_appendf(buf, n, "asr #%lld", (long long)(op->imm - 32));

@@ -362,6 +362,35 @@ static inline bool imm_fast(const imm_range *r, int64_t v, unsigned k, uint32_t 
     return true;
 }
 
+/* An address's low 12 bits in an immediate field (GNU as's #:lo12:sym): the relocation
+ * kind of the field, ADD_ABS_LO12_NC for add's u12, LDSTn_ABS_LO12_NC for an unsigned
+ * offset scaled by n/8 bytes; other fields take no address. */
+static int lo12_reloc(const im_form *f, unsigned i, unsigned k, im_fixup *fix)
+{
+    uint8_t r;
+    switch (k) {
+    case AK_u12:
+        r = strcmp(f->mnem, "add") ? IM_RELOC_NONE : IM_RELOC_AARCH64_ADD_ABS_LO12_NC;
+        break;
+    case AK_u12s1: r = IM_RELOC_AARCH64_LDST8_ABS_LO12_NC; break;
+    case AK_u12s2: r = IM_RELOC_AARCH64_LDST16_ABS_LO12_NC; break;
+    case AK_u12s4: r = IM_RELOC_AARCH64_LDST32_ABS_LO12_NC; break;
+    case AK_u12s8: r = IM_RELOC_AARCH64_LDST64_ABS_LO12_NC; break;
+    case AK_u12s16: r = IM_RELOC_AARCH64_LDST128_ABS_LO12_NC; break;
+    default: r = IM_RELOC_NONE; break;
+    }
+    if (r == IM_RELOC_NONE)
+        return im_fail(IM_ERR_NO_ENCODING,
+                       "%s: operand %u cannot hold an address (only add's and an unsigned "
+                       "load/store offset's #:lo12:)",
+                       f->id, i + 1);
+    fix->op = (int8_t)i;
+    fix->offset = 0;
+    fix->size = 4;
+    fix->reloc = r;
+    return 0;
+}
+
 /* The encoder's hot path: every operand's field value (a register of the shared kinds and
  * a plain immediate in range inline, any other operand by its kind's field function),
  * placed as it comes when the row places each operand whole (im_form.whole, .pos), else by
@@ -387,6 +416,13 @@ static int a64_encode(im_target t, const im_form *f, const im_operand *ops, uint
         } else if (imm_ranges[k].type && o->type == imm_ranges[k].type &&
                    imm_fast(&imm_ranges[k], o->imm, k, &vals[i])) {
             /* a plain immediate in range (A64_IMM, A64_IMMX, A64_PAIR), without the call */
+        } else if (o->type == IM_OP_SYM) {
+            /* #:lo12:sym of add and of the unsigned-offset loads and stores: the relocation
+             * of the access size (the buffer writes it; the field starts at 0) */
+            int rc = lo12_reloc(f, i, k, fix);
+            if (rc < 0)
+                return rc;
+            vals[i] = 0;
         } else {
             int rc = kind_field[k](f, i, o, &vals[i]);
             if (rc < 0)

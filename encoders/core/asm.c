@@ -43,6 +43,12 @@ typedef struct sym {
     bool global;
     bool phantom; /* only named by rows whose operands did not match: not a real use */
     uint32_t kind;
+    /* imports (.import NAME): the line of the directive; NAME@toc: a placeholder label for
+     * the address of the import's TOC slot (-1 until used) and the line of its first use.
+     * At the end of the source, the label and the placeholder are replaced by the buffer's
+     * import and TOC labels (im_buf_import, im_buf_toc). */
+    int import_line;
+    int toc_ph, toc_line;
 } sym;
 
 /* A literal pool entry (ldr rN, =value): its value (IM_OP_IMM, or IM_OP_LABEL: an address
@@ -79,7 +85,20 @@ typedef struct asmctx {
     size_t npool, poolcap;
     /* in a section that holds no code (.note.GNU-stack): statements there are refused */
     const char *other_section;
+    /* NAME@toc in the current statement: where each NAME starts (the "@toc" is blanked
+     * out, label_cb gives those names their TOC placeholder) */
+    const char *tocref[16];
+    int ntocref;
+    /* labels that are never bound (imports and their TOC slots): resolved at link time */
+    bool *extlab;
 } asmctx;
+
+/* A label id made for the source: the layout's arrays cover every id up to it. */
+static void note_label(asmctx *c, int label)
+{
+    if (label >= 0 && (size_t)label + 1 > c->nlabels)
+        c->nlabels = (size_t)label + 1;
+}
 
 static sym *find_sym(asmctx *c, const char *name, size_t len)
 {
@@ -101,12 +120,12 @@ static sym *get_sym(asmctx *c, const char *name, size_t len)
     int label = im_buf_label(c->b);
     if (label < 0)
         return NULL;
-    c->nlabels++;
+    note_label(c, label);
     char *n = strndup(name, len);
     if (!n)
         return NULL;
     s = &c->syms[c->nsyms++];
-    *s = (sym){n, label, 0, 0, false, false, IM_SYM_FUNC};
+    *s = (sym){.name = n, .label = label, .kind = IM_SYM_FUNC, .toc_ph = -1};
     return s;
 }
 
@@ -120,6 +139,19 @@ static int label_cb(void *user, const char *name, size_t len)
         return im_fail(IM_ERR_NOMEM, "out of memory");
     if (!s->use_line)
         s->use_line = c->line;
+    for (int i = 0; i < c->ntocref; i++)
+        if (c->tocref[i] == name) { /* NAME@toc: the address of NAME's TOC slot */
+            if (s->toc_ph < 0) {
+                int ph = im_buf_label(c->b);
+                if (ph < 0)
+                    return ph;
+                note_label(c, ph);
+                s->toc_ph = ph;
+            }
+            if (!s->toc_line)
+                s->toc_line = c->line;
+            return s->toc_ph;
+        }
     return s->label;
 }
 
@@ -317,7 +349,7 @@ static int pool_entry(asmctx *c, const im_operand *v, bool is_signed)
     int label = im_buf_label(c->b);
     if (label < 0)
         return label;
-    c->nlabels++;
+    note_label(c, label);
     c->pool[c->npool++] = (pool_ent){*v, is_signed, label};
     return label;
 }
@@ -688,6 +720,25 @@ static int directive(asmctx *c, const char *s)
             arg++;
         }
     }
+    if (!strcmp(name, ".import")) {
+        for (;;) {
+            sym *y;
+            int rc = sym_arg(c, &arg, &y);
+            if (rc < 0)
+                return rc;
+            if (y->def_line)
+                return im_fail(IM_ERR_SYMBOL,
+                               "'.import %s': '%s' is defined in this file (line %d); a module "
+                               "imports only names it does not define",
+                               y->name, y->name, y->def_line);
+            if (!y->import_line)
+                y->import_line = c->line;
+            im_skip_ws(&arg);
+            if (*arg != ',')
+                return expect_end(arg);
+            arg++;
+        }
+    }
     if (!strcmp(name, ".type")) {
         sym *y;
         int rc = sym_arg(c, &arg, &y);
@@ -880,6 +931,123 @@ static size_t mnem_rows(const im_arch *a, const char *w, size_t wn, uint16_t *ou
     return n;
 }
 
+/* Relocated operators of a symbol: aarch64 #:lo12:EXPR (add, and loads/stores with an
+ * unsigned offset), arm #:lower16:EXPR (movw) and #:upper16:EXPR (movt). */
+enum { RO_NONE, RO_LO12, RO_LOWER16, RO_UPPER16 };
+static const char *const ro_names[] = {"", "lo12", "lower16", "upper16"};
+
+typedef struct relop {
+    int which;      /* RO_*: RO_NONE when the text has none of a symbol */
+    im_operand sym; /* IM_OP_SYM: label + addend */
+} relop;
+
+/* Find a relocated operator in ops. Of a symbol: the text goes to buf with the operator and
+ * its expression replaced by #0 (the rows' immediate parsers take that), *r says which and
+ * of what; of a constant: arm leaves the text to the imm16 parser (which takes
+ * #:lower16:N), aarch64 replaces it by the low 12 bits of N. Returns 1 when buf holds the
+ * text to match, 0 when ops is to be matched as it is, or a negative error. */
+static int reloc_prepass(asmctx *c, const char *ops, char *buf, size_t n, relop *r)
+{
+    r->which = RO_NONE;
+    if (c->t != IM_TARGET_AARCH64 && c->t != IM_TARGET_ARM)
+        return 0;
+    const char *p = ops, *start = NULL, *expr = NULL;
+    int which = RO_NONE;
+    for (; *p; p++) {
+        if (*p != ':')
+            continue;
+        for (int w = RO_LO12; w <= RO_UPPER16; w++) {
+            size_t wl = strlen(ro_names[w]);
+            if ((w == RO_LO12) != (c->t == IM_TARGET_AARCH64) || strncasecmp(p + 1, ro_names[w], wl) ||
+                p[1 + wl] != ':')
+                continue;
+            if (which)
+                return im_fail(IM_ERR_SYNTAX, "more than one :%s: or :%s: in one instruction",
+                               ro_names[which], ro_names[w]);
+            which = w;
+            start = p;
+            expr = p + 2 + wl;
+        }
+    }
+    if (!which)
+        return 0;
+    /* the '#' before the operator goes too */
+    const char *q = start;
+    while (q > ops && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    if (q > ops && q[-1] == '#')
+        start = q - 1;
+    const char *e = expr;
+    im_operand v;
+    im_parse_ctx ctx = {c, label_cb};
+    int rc = im_parse_expr(&e, &v, &ctx);
+    if (rc < 0)
+        return rc;
+    char repl[32];
+    if (v.type == IM_OP_REL)
+        return im_fail(IM_ERR_SYNTAX, ":%s: of a '.'-relative value is not supported",
+                       ro_names[which]);
+    if (v.type == IM_OP_IMM) {
+        if (c->t == IM_TARGET_ARM)
+            return 0;
+        snprintf(repl, sizeof repl, "#%llu", (unsigned long long)(v.imm & 0xfff));
+    } else {
+        snprintf(repl, sizeof repl, "#0");
+        r->which = which;
+        r->sym = im_symref(v.label, v.imm);
+    }
+    size_t head = (size_t)(start - ops), tail = strlen(e);
+    if (head + strlen(repl) + tail + 1 > n)
+        return im_fail(IM_ERR_SYNTAX, "operands too long");
+    memcpy(buf, ops, head);
+    strcpy(buf + head, repl);
+    strcat(buf, e);
+    return 1;
+}
+
+/* The operand of row f that a relocated operator fills: the unsigned 12-bit immediate or
+ * offset (aarch64 add, ldr/str), the imm16 of movw (:lower16:) or movt (:upper16:); a
+ * negative error when the row has none. */
+static int reloc_slot(const asmctx *c, const im_form *f, int which)
+{
+    static const char *const lo12[] = {"u12", "u12s1", "u12s2", "u12s4", "u12s8", "u12s16"};
+    for (unsigned i = 0; i < f->nops; i++) {
+        const char *kn = c->a->kinds[f->kinds[i]].name;
+        if (which == RO_LO12) {
+            for (size_t j = 0; j < sizeof lo12 / sizeof lo12[0]; j++)
+                if (!strcmp(kn, lo12[j]))
+                    return (int)i;
+        } else if (!strcmp(kn, "imm16")) {
+            const char *want = which == RO_LOWER16 ? "movw" : "movt";
+            if (strcmp(f->mnem, want))
+                return im_fail(IM_ERR_NO_ENCODING, ":%s: of a symbol goes with %s, not %s",
+                               ro_names[which], want, f->mnem);
+            return (int)i;
+        }
+    }
+    return im_fail(IM_ERR_NO_ENCODING,
+                   which == RO_LO12
+                       ? ":lo12: of a symbol goes in add/sub #imm or a load/store's unsigned "
+                         "offset [Xn, #:lo12:SYM]"
+                       : ":%s: of a symbol goes in movw/movt",
+                   ro_names[which]);
+}
+
+/* x86: a symbol in a memory operand is an address the buffer relocates: [rip + SYM]
+ * (x86_64) or an absolute [SYM] / [SYM + index*scale] (a 32-bit displacement). */
+static int mem_label_check(const asmctx *c, const im_form *f, const im_operand *ops)
+{
+    if (c->t != IM_TARGET_X86_64 && c->t != IM_TARGET_I386)
+        return 0;
+    for (unsigned i = 0; i < f->nops; i++)
+        if (ops[i].type == IM_OP_MEM && ops[i].label >= 0 && ops[i].base != IM_NOREG &&
+            ops[i].base != IM_REG_RIP)
+            return im_fail(IM_ERR_NO_ENCODING,
+                           "a symbol in a memory operand takes [rip + SYM] (x86_64) or [SYM] "
+                           "(no base register)");
+    return 0;
+}
+
 static int instruction(asmctx *c, const char *s)
 {
     const char *e = s;
@@ -891,10 +1059,16 @@ static int instruction(asmctx *c, const char *s)
     cand cands[MAX_CANDS];
     int nc = 0;
     bool known = false;
-    int first_err = 0, feat_err = 0;
-    char first_detail[256] = "", feat_detail[256] = "";
+    int first_err = 0, feat_err = 0, slot_err = 0;
+    char first_detail[256] = "", feat_detail[256] = "", slot_detail[256] = "";
     im_parse_ctx ctx = {c, label_cb};
     size_t nsyms0 = c->nsyms;
+    char rbuf[1024];
+    relop ro;
+    int prc = reloc_prepass(c, ops_text, rbuf, sizeof rbuf, &ro);
+    if (prc < 0)
+        return prc;
+    const char *match_text = prc ? rbuf : ops_text;
     /* the rows to try: those of the word's mnemonic and, for a condition suffix, those of
      * the word less its last two letters, merged back into table order */
     uint16_t rows[2048];
@@ -909,7 +1083,23 @@ static int instruction(asmctx *c, const char *s)
         cand *k = &cands[nc];
         memset(k, 0, sizeof *k);
         k->form = (int)i;
-        int rc = im_form_match(c->a, c->t, f, ops_text, k->ops, &ctx);
+        int rc = im_form_match(c->a, c->t, f, match_text, k->ops, &ctx);
+        if (rc == 0 && ro.which) {
+            im_fail_quiet(0); /* this reason is reported even after another row's */
+            int slot = reloc_slot(c, f, ro.which);
+            im_fail_quiet(first_err != 0);
+            if (slot < 0) {
+                /* the text fits the row, the operator does not: that is the reason */
+                if (!slot_err) {
+                    slot_err = slot;
+                    snprintf(slot_detail, sizeof slot_detail, "%s", im_detail());
+                }
+                continue;
+            }
+            k->ops[slot] = ro.sym;
+        }
+        if (rc == 0)
+            rc = mem_label_check(c, f, k->ops);
         if (rc == 0) {
             /* the operands fit a row the selected architecture or FPU lacks: that is the
              * reason to give, unless another row takes the text */
@@ -941,8 +1131,11 @@ static int instruction(asmctx *c, const char *s)
         bool used = false;
         for (int k = 0; k < nc && !used; k++)
             for (unsigned j = 0; j < IM_MAX_OPS; j++)
-                if ((cands[k].ops[j].type == IM_OP_LABEL || cands[k].ops[j].type == IM_OP_SYM) &&
-                    cands[k].ops[j].label == c->syms[i].label)
+                if ((cands[k].ops[j].type == IM_OP_LABEL || cands[k].ops[j].type == IM_OP_SYM ||
+                     cands[k].ops[j].type == IM_OP_MEM) &&
+                    cands[k].ops[j].label >= 0 &&
+                    (cands[k].ops[j].label == c->syms[i].label ||
+                     cands[k].ops[j].label == c->syms[i].toc_ph))
                     used = true;
         c->syms[i].phantom = !used;
     }
@@ -950,6 +1143,8 @@ static int instruction(asmctx *c, const char *s)
         return im_fail(IM_ERR_UNKNOWN_MNEMONIC, "unknown mnemonic '%.*s'", (int)wn, s);
     if (!nc && feat_err)
         return im_fail(feat_err, "%s", feat_detail);
+    if (!nc && slot_err)
+        return im_fail(slot_err, "invalid operands for '%.*s': %s", (int)wn, s, slot_detail);
     if (!nc)
         return im_fail(first_err == IM_ERR_SYNTAX ? IM_ERR_SYNTAX : IM_ERR_NO_ENCODING,
                        "invalid operands for '%.*s': %s", (int)wn, s, first_detail);
@@ -1123,8 +1318,14 @@ static char *clean_source(const im_arch *a, const char *src, size_t len)
             continue;
         }
         if (i + clen <= len && !memcmp(src + i, a->comment, clen)) {
-            in_line = true;
-            continue;
+            /* arm: '@' starts a comment, except in NAME@toc (include/imago/asm.h) */
+            bool toc = clen == 1 && ch == '@' && o > 0 && sym_char(out[o - 1]) && i + 3 < len &&
+                       !strncasecmp(src + i + 1, "toc", 3) &&
+                       (i + 4 == len || !sym_char(src[i + 4]));
+            if (!toc) {
+                in_line = true;
+                continue;
+            }
         }
         out[o++] = ch == '\0' ? ' ' : ch;
     }
@@ -1132,8 +1333,39 @@ static char *clean_source(const im_arch *a, const char *src, size_t len)
     return out;
 }
 
+/* NAME@toc: note where each NAME starts (label_cb gives it the TOC label) and blank the
+ * "@toc" out, so the operand parsers read NAME. Another NAME@suffix is an error. */
+static int scan_toc(asmctx *c, char *s)
+{
+    c->ntocref = 0;
+    for (char *p = strchr(s, '@'); p; p = strchr(p + 1, '@')) {
+        if (p == s || !sym_char(p[-1]))
+            continue; /* .type f, @function */
+        char *b = p;
+        while (b > s && sym_char(b[-1]))
+            b--;
+        const char *e = p + 1;
+        while (sym_char(*e))
+            e++;
+        if ((size_t)(e - p - 1) != 3 || strncasecmp(p + 1, "toc", 3) || !sym_start(*b) ||
+            isdigit((unsigned char)*b))
+            return im_fail(IM_ERR_SYNTAX,
+                           "'%.*s': unknown symbol suffix (imago knows NAME@toc, the address of "
+                           "an import's TOC slot)",
+                           (int)(e - b), b);
+        if (c->ntocref == (int)(sizeof c->tocref / sizeof c->tocref[0]))
+            return im_fail(IM_ERR_SYNTAX, "too many NAME@toc in one statement");
+        c->tocref[c->ntocref++] = b;
+        memset(p, ' ', 4);
+    }
+    return 0;
+}
+
 static int statement(asmctx *c, char *s)
 {
+    int trc = scan_toc(c, s);
+    if (trc < 0)
+        return trc;
     for (;;) {
         im_skip_ws((const char **)&s);
         if (!*s)
@@ -1150,6 +1382,11 @@ static int statement(asmctx *c, char *s)
                 if (y->def_line)
                     return im_fail(IM_ERR_SYMBOL, "symbol '%s' already defined on line %d", y->name,
                                    y->def_line);
+                if (y->import_line)
+                    return im_fail(IM_ERR_SYMBOL,
+                                   "symbol '%s' is imported (.import on line %d) and cannot be "
+                                   "defined here",
+                                   y->name, y->import_line);
                 y->def_line = c->line;
                 stmt st = {.kind = S_LABEL, .label = y->label};
                 int rc = add_stmt(c, &st);
@@ -1188,7 +1425,19 @@ static void resolve_ops(const asmctx *c, const cand *k, int64_t at, im_operand *
     bool page = f->flags & IM_FF_PAGE; /* as the buffer does: the page distance */
     for (unsigned i = 0; i < f->nops; i++) {
         out[i] = k->ops[i];
-        if (k->ops[i].type == IM_OP_LABEL) {
+        bool ext = (k->ops[i].type == IM_OP_LABEL || k->ops[i].type == IM_OP_SYM) && c->extlab &&
+                   k->ops[i].label >= 0 && c->extlab[k->ops[i].label];
+        if (ext) {
+            /* an import or its TOC slot: bound at link time. A branch to it takes the
+             * longest form (x86 rel32, as GNU as does for an undefined symbol). */
+            bool x86 = c->t == IM_TARGET_X86_64 || c->t == IM_TARGET_I386;
+            if (k->ops[i].type == IM_OP_LABEL) {
+                out[i].type = IM_OP_REL;
+                out[i].imm = x86 && !page ? 0x10000000 : 0;
+            } else {
+                out[i].imm = k->ops[i].imm;
+            }
+        } else if (k->ops[i].type == IM_OP_LABEL) {
             int64_t lab = c->addr[k->ops[i].label];
             out[i].type = IM_OP_REL;
             out[i].imm = lab < 0 ? 0
@@ -1429,6 +1678,90 @@ static int emit(asmctx *c, int *err_line)
     return rc;
 }
 
+/* Imports: each imported name gets the buffer's import label (and, used as NAME@toc, its
+ * TOC label); the statements' references to the name's own label and to its placeholder are
+ * rewritten to those. NAME@toc of a name that is not imported is an error. */
+static int finish_imports(asmctx *c, int *line)
+{
+    size_t n0 = c->nlabels;
+    int *map = malloc(sizeof(int) * (n0 ? n0 : 1));
+    if (!map)
+        return im_fail(IM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n0; i++)
+        map[i] = (int)i;
+    int rc = 0;
+    for (size_t i = 0; i < c->nsyms && rc == 0; i++) {
+        sym *y = &c->syms[i];
+        if (!y->import_line) {
+            if (y->toc_ph >= 0) {
+                *line = y->toc_line;
+                rc = im_fail(IM_ERR_UNDEF_LABEL,
+                             "'%s@toc': '%s' is not imported (NAME@toc is the TOC slot of an "
+                             "import: add '.import %s')",
+                             y->name, y->name, y->name);
+            }
+            continue;
+        }
+        if (y->global) {
+            *line = y->import_line;
+            rc = im_fail(IM_ERR_SYMBOL, "'%s' is imported (.import) and exported (.globl): a "
+                                        "module exports only what it defines",
+                         y->name);
+            break;
+        }
+        int il = im_buf_import(c->b, y->name, (im_sym_kind)y->kind);
+        if (il < 0) {
+            *line = y->import_line;
+            rc = il;
+            break;
+        }
+        map[y->label] = il;
+        note_label(c, il);
+        if (y->toc_ph >= 0) {
+            int tl = im_buf_toc(c->b, il);
+            if (tl < 0) {
+                *line = y->toc_line;
+                rc = tl;
+                break;
+            }
+            map[y->toc_ph] = tl;
+            note_label(c, tl);
+        }
+    }
+    if (rc == 0 && c->nlabels) {
+        c->extlab = calloc(c->nlabels, sizeof *c->extlab);
+        if (!c->extlab)
+            rc = im_fail(IM_ERR_NOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < c->nsyms; i++) {
+            sym *y = &c->syms[i];
+            if (y->import_line) {
+                c->extlab[map[y->label]] = true;
+                if (y->toc_ph >= 0)
+                    c->extlab[map[y->toc_ph]] = true;
+            }
+        }
+        for (size_t i = 0; i < c->nst; i++) {
+            stmt *st = &c->st[i];
+            if (st->kind == S_DATA && st->val.type == IM_OP_SYM && st->val.label >= 0 &&
+                (size_t)st->val.label < n0)
+                st->val.label = map[st->val.label];
+            if (st->kind != S_INSN)
+                continue;
+            for (int k = 0; k < st->nc; k++)
+                for (unsigned j = 0; j < IM_MAX_OPS; j++) {
+                    im_operand *o = &st->c[k].ops[j];
+                    if ((o->type == IM_OP_LABEL || o->type == IM_OP_SYM || o->type == IM_OP_MEM) &&
+                        o->label >= 0 && (size_t)o->label < n0)
+                        o->label = map[o->label];
+                }
+        }
+    }
+    free(map);
+    return rc;
+}
+
 int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
 {
     asmctx c = {0};
@@ -1476,12 +1809,17 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
         c.other_section = NULL;
         rc = pool_flush(&c);
     }
+    if (rc == 0)
+        rc = finish_imports(&c, line);
     if (rc == 0) {
         for (size_t i = 0; i < c.nsyms; i++) {
             sym *y = &c.syms[i];
-            if (!y->def_line && !y->phantom) {
+            if (!y->def_line && !y->phantom && !y->import_line) {
                 *line = y->use_line;
-                rc = im_fail(IM_ERR_UNDEF_LABEL, "undefined symbol '%s'", y->name);
+                rc = im_fail(IM_ERR_UNDEF_LABEL,
+                             "undefined symbol '%s' (if another module or the host provides "
+                             "it, declare it with '.import %s')",
+                             y->name, y->name);
                 break;
             }
         }
@@ -1492,6 +1830,7 @@ int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line)
         rc = emit(&c, line);
     free(text);
     free(c.addr);
+    free(c.extlab);
     for (size_t i = 0; i < c.nst; i++)
         free(c.st[i].c);
     free(c.st);

@@ -89,6 +89,10 @@ const char *im_strerror(int err)
     case IM_ERR_SYNTAX: return "syntax error";
     case IM_ERR_UNKNOWN_MNEMONIC: return "unknown mnemonic";
     case IM_ERR_SYMBOL: return "invalid symbol";
+    case IM_ERR_OVERLAP: return "image parts overlap";
+    case IM_ERR_TOO_LARGE: return "image or table too large";
+    case IM_ERR_UNRESOLVED: return "unresolved import";
+    case IM_ERR_BUSY: return "module in use";
     default: return "unknown error";
     }
 }

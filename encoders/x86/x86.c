@@ -197,8 +197,10 @@ static const char *size_word(unsigned size)
     }
 }
 
-/* [SIZE PTR] [ base + index*scale + disp ] */
-static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
+/* [SIZE PTR] [ base + index*scale + disp ]; disp may name one symbol (a label id in
+ * op->label, added to the displacement: the text assembler's [rip + SYM], [SYM]). */
+static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op,
+                     const im_parse_ctx *ctx)
 {
     const char *s = *p;
     static const unsigned sizes[] = {1, 2, 4, 8, 16};
@@ -265,6 +267,21 @@ static int parse_mem(im_target t, unsigned size, const char **p, im_operand *op)
             } else {
                 return im_fail(IM_ERR_NO_ENCODING, "too many registers in memory operand");
             }
+            continue;
+        }
+        if (isalpha((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$') {
+            const char *b = s;
+            while (isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '$')
+                s++;
+            if (neg || m.label >= 0)
+                return im_fail(IM_ERR_SYNTAX, "a memory operand may add one symbol ('%.*s')",
+                               (int)(s - b), b);
+            if (!ctx || !ctx->label)
+                return im_fail(IM_ERR_SYNTAX, "symbol '%.*s' not allowed here", (int)(s - b), b);
+            int label = ctx->label(ctx->user, b, (size_t)(s - b));
+            if (label < 0)
+                return label;
+            m.label = label;
             continue;
         }
         uint64_t v;
@@ -343,7 +360,7 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
                                                 : "a register of this size");
         if (kind == XK_rm64 && !is64(t))
             return im_fail(IM_ERR_NO_ENCODING, "64-bit operand in 32-bit mode");
-        return parse_mem(t, mem_size(kind), p, op);
+        return parse_mem(t, mem_size(kind), p, op, ctx);
     }
     switch (kind) {
     case XK_m8:
@@ -351,16 +368,16 @@ static int x86_parse(im_target t, unsigned kind, const char **p, im_operand *op,
     case XK_m32:
     case XK_m64:
     case XK_m128:
-    case XK_m: return parse_mem(t, mem_size(kind), p, op);
+    case XK_m: return parse_mem(t, mem_size(kind), p, op, ctx);
     case XK_moffs8:
     case XK_moffs16:
     case XK_moffs32: {
-        int rc = parse_mem(t, mem_size(kind), p, op);
+        int rc = parse_mem(t, mem_size(kind), p, op, ctx);
         if (rc < 0)
             return rc;
         if (op->base != IM_NOREG || op->index != IM_NOREG)
             return im_fail(IM_ERR_NO_ENCODING, "moffs takes an address without registers");
-        op->type = IM_OP_IMM;
+        op->type = op->label >= 0 ? IM_OP_SYM : IM_OP_IMM;
         return 0;
     }
     case XK_one: {

@@ -58,6 +58,30 @@ int im_emu_call_data(im_emu *emu, const char *entry, void *data, size_t len, uin
 uint64_t im_emu_base(const im_emu *emu);
 void im_emu_close(im_emu *emu);
 
+/* ---- link spaces under an engine (<imago/link.h>) ----
+ * The runtime linker over an engine's memory, so modules, TOCs, lazy binding, host
+ * functions, moving, reloading and patching run for any target: IM_ENGINE_NATIVE is
+ * im_link_new (the host's own target); IM_ENGINE_UNICORN links into a unicorn guest (code
+ * read+exec and TOCs read-write in the guest, lazy stubs and host functions trapped by a
+ * hook). Under qemu-user the target's own build of a program links natively (imago-progs). */
+struct im_link;
+int im_emu_link_new(im_engine e, im_target t, struct im_link **out);
+/* A host function for generated code: it receives the call's first four integer arguments
+ * and returns the integer result. Under unicorn it runs in a hook and must not call back
+ * into the guest. */
+typedef int64_t (*im_emu_host_fn)(void *ctx, const int64_t *args);
+/* Register fn under name in a unicorn link space (a native space takes the C function
+ * itself: im_link_host). */
+int im_emu_link_host(struct im_link *l, const char *name, im_emu_host_fn fn, void *ctx);
+/* Call the code at addr with up to 4 integer arguments (unicorn spaces). */
+int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                     int64_t *result);
+/* Guest data: map len bytes read-write (never executable) in a unicorn space; *addr gets the
+ * address. Read and write them from the host. */
+int im_emu_link_map(struct im_link *l, size_t len, uint64_t *addr);
+int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t len);
+int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -59,7 +59,8 @@ void im_link_on_unresolved(im_link *l, im_link_unresolved_fn fn, void *ctx);
  * nothing), through a veneer when a branch cannot reach; TOC slots start at their lazy
  * stubs. A module name already loaded is IM_ERR_INVAL (use im_lmod_reload). */
 int im_link_load(im_link *l, const im_section *sec, uint64_t addr, im_lmod **out);
-/* Load every section of img for the space's target, in order. On error nothing stays
+/* Load every section of img for the space's target, in image order, except that a section
+ * whose direct import another section of img exports waits for it. On error nothing stays
  * loaded from img. */
 int im_link_load_image(im_link *l, const im_image *img);
 /* Unload a module: IM_ERR_BUSY while another loaded module still imports from it (its users
@@ -68,6 +69,7 @@ int im_lmod_unload(im_lmod *m);
 
 im_lmod *im_link_module(const im_link *l, const char *name); /* NULL if none */
 const char *im_lmod_name(const im_lmod *m);
+im_target im_lmod_target(const im_lmod *m);
 uint64_t im_lmod_base(const im_lmod *m);       /* address of the code */
 uint32_t im_lmod_size(const im_lmod *m);       /* bytes of code */
 uint64_t im_lmod_toc(const im_lmod *m);        /* address of TOC slot 0 */
@@ -121,7 +123,8 @@ size_t im_link_collect(im_link *l);
 
 /* Statistics: bytes of code mapped from the arena, bytes retired and not yet freed. */
 typedef struct im_link_stats {
-    size_t arena_bytes;   /* mapped for arenas (both views counted once) */
+    size_t arena_bytes;   /* mapped: each arena chunk's two views of its code and its data
+                             (3x the chunk's code size), own mappings, guest blocks */
     size_t arena_used;    /* handed out to live modules */
     size_t retired_bytes; /* waiting for threads to be quiescent */
     unsigned modules;
