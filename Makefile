@@ -133,7 +133,15 @@ $(BUILD)/bin/imago-progs-$(1): $(patsubst %.c,$(BUILD)/obj-$(1)/%.o,$(PROGS_SRC)
 	$(CC_$(1)) -static $(CFLAGS) -o $$@ $$^ -lpthread
 endef
 $(foreach t,$(TARGETS),$(eval $(call PROGS_RULES,$(t))))
-progs: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-progs-$(t))
+# The machine's own build/bin/imago-progs also runs every target under unicorn.
+$(BUILD)/obj-progs-unicorn.o: tools/progs/progs.c $(GEN_HDR) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) -DIMAGO_PROGS_UNICORN $(CFLAGS) -c $< -o $@
+$(BUILD)/bin/imago-progs: $(BUILD)/obj-progs-unicorn.o $(BUILD)/lib/libimago.a
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(CFLAGS) -o $@ $^ $(LIBS_$(MACHINE))
+progs: $(foreach t,$(TARGETS),$(BUILD)/bin/imago-progs-$(t)) \
+       $(if $(filter 1,$(UNICORN_$(MACHINE))),$(BUILD)/bin/imago-progs)
 
 # The host build: library, imago and the C test programs.
 HOST_TEST_BINS := $(TEST_SRC:tests/%.c=$(HOSTDIR)/tests/%)

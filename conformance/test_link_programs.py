@@ -6,10 +6,12 @@ host functions of its own, and checks every result against a value it computes i
 factorial and Fibonacci (iterative and recursive), a memcpy over its buffers, calls into
 host functions and back, two modules calling each other through the TOC, modules moved,
 a module reloaded many times while threads call it, and the space preserved and loaded
-again. One test per (target, engine) cell: native runs the driver directly (the machine's
-own target, i386 on x86_64), qemu runs it under qemu-user; unicorn needs a link space over
-the emulator, which the driver does not have yet (it exits 77: the cell is skipped, saying
-so). The report counts the programs and checks per target (link_* in targets[t]).
+again. One test per (target, engine) cell: native runs the target's driver directly (the
+machine's own target, i386 on x86_64), qemu runs it under qemu-user, unicorn runs the
+machine's own build/bin/imago-progs with --target (a link space in a unicorn guest: no
+threads, no callbacks from host functions, no chosen addresses; a build without unicorn
+exits 77 and the cell is skipped, saying so). The report counts the programs and checks per
+target (link_* in targets[t]).
 """
 
 import os
@@ -28,7 +30,9 @@ _SUMMARY_RE = re.compile(r"^progs: target=(\S+) engine=(\S+) programs=(\d+) fail
                          r"checks=(\d+) mismatches=(\d+)$", re.M)
 
 
-def driver(target):
+def driver(target, engine="native"):
+    if engine == "unicorn":
+        return os.path.join(harness.BUILD, "bin", "imago-progs")
     return os.path.join(harness.BUILD, "bin", "imago-progs-" + target)
 
 
@@ -38,13 +42,17 @@ def link_dir(target):
 
 def argv_for(target, engine, *extra):
     pre = [harness.TOOLS[target]["qemu"]] if engine == "qemu" else []
-    return pre + [driver(target), "--engine", engine] + list(extra) + [link_dir(target)]
+    tgt = ["--target", target] if engine == "unicorn" else []
+    return pre + [driver(target, engine), "--engine", engine] + tgt + list(extra) + [
+        link_dir(target)]
 
 
 def run_driver(target, engine, *extra, env=None):
-    if not os.path.exists(driver(target)):
-        pytest.fail("%s does not exist: run `make all` first" % harness.rel(driver(target)),
-                    pytrace=False)
+    exe = driver(target, engine)
+    if not os.path.exists(exe):
+        if engine == "unicorn":
+            pytest.skip("%s not built (the machine's build has no unicorn)" % harness.rel(exe))
+        pytest.fail("%s does not exist: run `make all` first" % harness.rel(exe), pytrace=False)
     if engine == "qemu" and not harness.have(harness.TOOLS[target]["qemu"]):
         pytest.skip("%s not installed" % harness.TOOLS[target]["qemu"])
     argv = argv_for(target, engine, *extra)
