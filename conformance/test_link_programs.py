@@ -16,6 +16,7 @@ target (link_* in targets[t]).
 
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -24,6 +25,8 @@ import harness
 PROGRAMS = ["assemble", "fact", "fib", "copy", "host", "toc", "move", "reload", "preserve"]
 # Reloads under the calling threads: fewer under qemu-user (slower, and the machine shared).
 RELOADS = {"native": 200, "qemu": 100}
+# The driver's own watchdog (--timeout): a hang ends with the program's name.
+TIMEOUT = 300
 
 _LINE_RE = re.compile(r"^(\w+): (ok|FAILED) checks=(\d+) mismatches=(\d+)$", re.M)
 _SUMMARY_RE = re.compile(r"^progs: target=(\S+) engine=(\S+) programs=(\d+) failed=(\d+) "
@@ -59,8 +62,13 @@ def run_driver(target, engine, *extra, env=None):
     e = dict(os.environ)
     e.pop("IMAGO_FAULT_PROGS", None)
     e.update(env or {})
-    p = harness.run(argv, timeout=900, env=e, preexec_fn=harness.no_core_files)
-    return p, harness.shjoin([harness.rel(a) for a in argv])
+    cmd = harness.shjoin([harness.rel(a) for a in argv])
+    try:
+        p = harness.run(argv, timeout=TIMEOUT + 60, env=e, preexec_fn=harness.no_core_files)
+    except subprocess.TimeoutExpired as ex:
+        pytest.fail("`%s` still ran after %d s (its own --timeout did not end it):\n%s" % (
+            cmd, TIMEOUT + 60, ex.stdout or ""), pytrace=False)
+    return p, cmd
 
 
 def parse(out):
@@ -83,7 +91,7 @@ def _cells():
 @pytest.mark.parametrize("target,engine", _cells())
 def test_link_programs(target, engine, stats):
     reloads = RELOADS.get(engine, 50)
-    p, cmd = run_driver(target, engine, "--reloads", str(reloads))
+    p, cmd = run_driver(target, engine, "--reloads", str(reloads), "--timeout", str(TIMEOUT))
     if p.returncode == 77:
         pytest.skip("%s: %s" % (cmd, p.stderr.strip()))
     progs, summary = parse(p.stdout)

@@ -48,6 +48,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -1171,9 +1172,28 @@ static void prog_preserve(struct ctx *c)
 
 /* ---- main ---- */
 
+/* The watchdog (--timeout): a program that hangs (a branch into stale code can loop) ends the
+ * run with its name instead of holding the suite. */
+static const char *volatile g_prog = "start";
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char a[] = "imago-progs: timed out in program '", b[] = "'\n";
+    const char *p = g_prog;
+    ssize_t r = write(2, a, sizeof a - 1);
+    r += write(2, p, strlen(p));
+    r += write(2, b, sizeof b - 1);
+    (void)r;
+    _exit(1);
+}
+
 static void begin(struct ctx *c, const char *name)
 {
     c->prog = name;
+    g_prog = name;
+    printf("%s: ...\n", name);
+    fflush(stdout);
     c->checks = c->bad = 0;
 }
 
@@ -1194,7 +1214,7 @@ static void end(struct ctx *c)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: imago-progs[-%s] [--engine native|qemu|unicorn] [--target T] "
-               "[--reloads N] [--threads N] [--seed N] [DIR]\n"
+               "[--reloads N] [--threads N] [--seed N] [--timeout S] [DIR]\n"
                "  Runs the linker programs of DIR (default conformance/programs/<target>/link) "
                "and checks\n"
                "  every result against C (docs/testing.md, \"Linked programs\").\n"
@@ -1202,7 +1222,9 @@ static void usage(FILE *f)
                "under\n"
                "  qemu-user; unicorn (the machine's build/bin/imago-progs only) runs target T's "
                "code\n"
-               "  in a unicorn guest (exit 77 where it is not built).\n",
+               "  in a unicorn guest (exit 77 where it is not built).\n"
+               "  --timeout S: end the run after S seconds (default 600; 0: never), naming "
+               "the program.\n",
             im_target_name(im_host_target()));
 }
 
@@ -1229,6 +1251,7 @@ int main(int argc, char **argv)
     c->rng = 0x9e3779b97f4a7c15ull;
     const char *engine = "native";
     const char *target = NULL;
+    unsigned timeout = 600;
     char defdir[256];
     snprintf(defdir, sizeof defdir, "conformance/programs/%s/link", im_target_name(c->t));
     c->dir = defdir;
@@ -1254,6 +1277,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             c->nthreads = (unsigned)v;
+        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+            if (parse_uint(argv[++i], 86400, &v)) {
+                fprintf(stderr, "imago-progs: --timeout '%s': seconds 0..86400\n", argv[i]);
+                return 2;
+            }
+            timeout = (unsigned)v;
         } else if (!strcmp(a, "--seed") && i + 1 < argc) {
             if (parse_uint(argv[++i], ULONG_MAX, &v) || !v) {
                 fprintf(stderr, "imago-progs: --seed '%s': a non-zero number\n", argv[i]);
@@ -1315,6 +1344,10 @@ int main(int argc, char **argv)
            im_target_name(c->t), engine, c->dir, seed, c->reloads, c->nthreads);
     fflush(stdout);
 
+    if (timeout) {
+        signal(SIGALRM, on_alarm);
+        alarm(timeout);
+    }
     int err = c->e->space(c->e, c->t, &c->l);
     if (err) {
         fprintf(stderr, "imago-progs: cannot make a link space for %s: %s: %s\n",
