@@ -243,8 +243,14 @@ $(BUILD)/bench/imago_a64_bench: bench/imago_a64_bench.c bench/bench_a64.h bench/
 	@mkdir -p $(dir $@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
 
+# The loader's bench runs x86-64 code: built and run on an x86_64 machine only.
+LOADER_BENCH := $(if $(filter x86_64,$(MACHINE)),$(BUILD)/bench/loader_bench)
+$(BUILD)/bench/loader_bench: bench/loader_bench.c $(BUILD)/lib/libimago.a
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
+
 bench: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench $(BUILD)/bench/imago_a64_bench
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench $(BUILD)/bench/imago_a64_bench $(LOADER_BENCH)
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
