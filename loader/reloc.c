@@ -340,34 +340,43 @@ static int reloc_s(const im_section *sec, uint32_t i, const im_reloc *r, uint64_
 
 /* The common x86_64 relocations (ABS64 and PC32 against the section or a TOC slot) done
  * inline: 1 when r was applied, 0 when it needs the general path (another kind or ref, or
- * anything out of bounds or range, which the general path then reports). */
-static inline int fast_x86_64(const im_section *sec, const im_reloc *r, uint8_t *dst,
-                              uint64_t base, uint64_t toc, bool have_toc)
+ * anything out of bounds or range, which the general path then reports). The section's
+ * fields are copied into f first (a local the stores into dst cannot alias, so they are not
+ * read again per relocation). */
+struct fast_sec {
+    const im_symbol *syms;
+    const im_import *imports;
+    uint32_t nsyms, nimports, code_size;
+    bool have_toc;
+    uint64_t base, toc;
+};
+
+static inline int fast_x86_64(const struct fast_sec *f, const im_reloc *r, uint8_t *dst)
 {
     uint64_t s;
     if (r->ref == IM_REF_LOCAL) {
         if (r->symbol == -1)
-            s = base;
-        else if (r->symbol >= 0 && (uint32_t)r->symbol < sec->nsyms)
-            s = base + sec->syms[r->symbol].offset;
+            s = f->base;
+        else if (r->symbol >= 0 && (uint32_t)r->symbol < f->nsyms)
+            s = f->base + f->syms[r->symbol].offset;
         else
             return 0;
-    } else if (r->ref == IM_REF_TOC && have_toc && r->symbol >= 0 &&
-               (uint32_t)r->symbol < sec->nimports) {
-        s = toc + (uint64_t)sec->imports[r->symbol].slot * 8u;
+    } else if (r->ref == IM_REF_TOC && f->have_toc && r->symbol >= 0 &&
+               (uint32_t)r->symbol < f->nimports) {
+        s = f->toc + (uint64_t)f->imports[r->symbol].slot * 8u;
     } else {
         return 0;
     }
     uint64_t v = s + (uint64_t)r->addend;
     if (r->kind == IM_RELOC_ABS64) {
-        if ((uint64_t)r->offset + 8 > sec->code_size)
+        if ((uint64_t)r->offset + 8 > f->code_size)
             return 0;
         put64le(dst + r->offset, v);
         return 1;
     }
     if (r->kind == IM_RELOC_PC32) {
-        int64_t x = (int64_t)(v - (base + r->offset));
-        if ((uint64_t)r->offset + 4 > sec->code_size || x < INT32_MIN || x > INT32_MAX)
+        int64_t x = (int64_t)(v - (f->base + r->offset));
+        if ((uint64_t)r->offset + 4 > f->code_size || x < INT32_MIN || x > INT32_MAX)
             return 0;
         put32le(dst + r->offset, (uint32_t)x);
         return 1;
@@ -382,9 +391,13 @@ static int relocate(const im_section *sec, uint8_t *dst, uint64_t base, uint64_t
         return im_fail(IM_ERR_INVAL, "im_section_relocate: NULL argument");
     const char *tn = im_target_name(sec->target) ? im_target_name(sec->target) : "?";
     const bool x64 = sec->target == IM_TARGET_X86_64;
-    for (uint32_t i = 0; i < sec->nrelocs; i++) {
-        const im_reloc *r = &sec->relocs[i];
-        if (x64 && fast_x86_64(sec, r, dst, base, toc, have_toc))
+    const struct fast_sec f = {sec->syms, sec->imports, sec->nsyms, sec->nimports,
+                               sec->code_size, have_toc, base, toc};
+    const im_reloc *relocs = sec->relocs;
+    const uint32_t nrelocs = sec->nrelocs;
+    for (uint32_t i = 0; i < nrelocs; i++) {
+        const im_reloc *r = &relocs[i];
+        if (x64 && fast_x86_64(&f, r, dst))
             continue;
         unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
