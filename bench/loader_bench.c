@@ -328,9 +328,9 @@ static void bench_tiny(int inner)
 {
     uint8_t code[64];
     memset(code, 0xcc, sizeof code);
-    static const uint8_t body[] = {0x48, 0x8d, 0x05, 0, 0, 0, 0,             /* lea rax,[rip+d] */
-                                   0xff, 0x15, 0, 0, 0, 0,                   /* call [rip+f@toc] */
-                                   0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3}; /* movabs; ret */
+    static const uint8_t body[] = {0x48, 0x8d, 0x05, 0, 0, 0, 0, /* lea rax,[rip+d] */
+                                   0xff, 0x15, 0,    0, 0, 0,    /* call [rip+f@toc] */
+                                   0x48, 0xb8, 0,    0, 0, 0, 0, 0, 0, 0, 0xc3}; /* movabs; ret */
     memcpy(code, body, sizeof body);
     im_reloc rel[3] = {
         {3, IM_RELOC_PC32, -1, 0x20 - 4, IM_REF_LOCAL},
@@ -340,8 +340,8 @@ static void bench_tiny(int inner)
     im_import imp = {"f", 0, IM_SYM_FUNC};
     relmod m;
     memset(&m, 0, sizeof m);
-    m.sec = (im_section){IM_TARGET_X86_64, 16, code, sizeof code, NULL, 0, rel, 3, "tiny", &imp,
-                         1, 1};
+    m.sec =
+        (im_section){IM_TARGET_X86_64, 16, code, sizeof code, NULL, 0, rel, 3, "tiny", &imp, 1, 1};
     im_link *l;
     int err = im_link_new(IM_TARGET_X86_64, &l);
     if (err)
@@ -387,8 +387,8 @@ static void prov_section(im_section *s, uint8_t *code, uint32_t value, im_symbol
 }
 
 /* user "user": entry: sub rsp, 8; call [rip + f@toc]; add rsp, 8; ret */
-static const uint8_t user_code[] = {0x48, 0x83, 0xec, 0x08, 0xff, 0x15, 0, 0, 0, 0,
-                                    0x48, 0x83, 0xc4, 0x08, 0xc3};
+static const uint8_t user_code[] = {0x48, 0x83, 0xec, 0x08, 0xff, 0x15, 0,   0,
+                                    0,    0,    0x48, 0x83, 0xc4, 0x08, 0xc3};
 
 static void bench_reload(int inner)
 {
@@ -438,8 +438,7 @@ static void bench_reload(int inner)
                     die("im_lmod_reload", err);
                 if (in_place != !fresh || (fresh && im_lmod_base(prov) == before) ||
                     (!fresh && im_lmod_base(prov) != before))
-                    die(fresh ? "reload was not at a fresh address" : "reload was not in place",
-                        0);
+                    die(fresh ? "reload was not at a fresh address" : "reload was not in place", 0);
                 if (fresh)
                     im_link_quiescent(l);
                 if ((r < 0 || k == inner - 1) && entry() != (v ? 2222 : 1111))
@@ -507,8 +506,18 @@ static void bench_call(long n)
         im_symbol sym = {"loop", 0, IM_SYM_FUNC};
         im_import imp = {"g", 0, IM_SYM_FUNC};
         im_reloc rel = {field, IM_RELOC_PC32, 0, -4, d == 0 ? IM_REF_TOC : IM_REF_IMPORT};
-        im_section s = {IM_TARGET_X86_64, 16, c, 32, &sym, 1, &rel, 1,
-                        d == 0 ? "caller_toc" : "caller_direct", &imp, 1, 1};
+        im_section s = {IM_TARGET_X86_64,
+                        16,
+                        c,
+                        32,
+                        &sym,
+                        1,
+                        &rel,
+                        1,
+                        d == 0 ? "caller_toc" : "caller_direct",
+                        &imp,
+                        1,
+                        1};
         im_lmod *m;
         if ((err = im_link_load(l, &s, 0, &m)))
             die("im_link_load caller", err);
