@@ -83,7 +83,8 @@ help:
 	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
 	@echo "make hosts           the builds of every host in HOSTS"
 	@echo "make fuzz            libFuzzer on the image reader for FUZZ_SECONDS (default 60)"
-	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump"
+	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump,"
+	@echo "                     the loader vs mmap+memcpy+mprotect (x86_64)"
 	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
 
 deps:
