@@ -84,7 +84,8 @@ help:
 	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
 	@echo "make hosts           the builds of every host in HOSTS"
 	@echo "make fuzz            libFuzzer on the image reader for FUZZ_SECONDS (default 60)"
-	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump"
+	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump,"
+	@echo "                     the loader vs mmap+memcpy+mprotect (x86_64)"
 	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
 
 deps:
@@ -264,8 +265,14 @@ $(BUILD)/bench/imago_a64_bench: bench/imago_a64_bench.c bench/bench_a64.h bench/
 	@mkdir -p $(dir $@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
 
+# The loader's bench runs x86-64 code: built and run on an x86_64 machine only.
+LOADER_BENCH := $(if $(filter x86_64,$(MACHINE)),$(BUILD)/bench/loader_bench)
+$(BUILD)/bench/loader_bench: bench/loader_bench.c $(BUILD)/lib/libimago.a
+	@mkdir -p $(dir $@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) -O2 -g -o $@ $< $(BUILD)/lib/libimago.a $(LIBS_$(MACHINE))
+
 bench: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench $(BUILD)/bench/imago_a64_bench
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/imago_bench $(BUILD)/bench/imago_a64_bench $(LOADER_BENCH)
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 format:

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`make bench`: encoding throughput of imago against asmjit, xbyak and Zydis (x86-64) and
-against asmjit's a64 assembler (AArch64), and the conformance harness against GNU as
-alone (x86_64 and aarch64). Writes build/reports/bench.json and prints the ratios.
+against asmjit's a64 assembler (AArch64), the conformance harness against GNU as
+alone (x86_64 and aarch64), and the loader (x86_64 hosts: load + relocate against mmap +
+memcpy + mprotect, the arena path, hot reload, TOC calls). Writes build/reports/bench.json and prints the ratios.
 Nothing here is a pass/fail on speed; the run fails only when the libraries do not do the
 same work (the agreement checks) or a program fails.
 
@@ -319,6 +320,109 @@ def read_a64_dump(path):
     return lines, insns
 
 
+# ---- the loader (x86_64 hosts) --------------------------------------------------------
+
+LOADER_GOAL_RATIO = 1.5   # load + relocate + make executable, against mmap + memcpy + mprotect
+LOADER_GOAL_ARENA_NS = 1000.0  # a small module into an existing link space and out again
+
+
+def host_is_x86_64():
+    import platform
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def loader_bench(build, reps, quick):
+    """The loader's records (bench/loader_bench.c): load + relocate + make executable against
+    the floor, the arena path per small module, hot reload, TOC call vs direct call. On a
+    host other than x86_64 one record naming the loader bench absent."""
+    exe = os.path.join(build, "bench", "loader_bench")
+    blank = dict(imago_s=None, peer_s=None, ratio=None)
+    if not host_is_x86_64():
+        why = "the loader bench runs x86-64 code: x86_64 hosts only (this is %s)" % (
+            os.uname().machine)
+        return [dict(name="loader", peer=None, work=None, absent=why, **blank)]
+    if not os.path.exists(exe):
+        raise RuntimeError("%s does not exist: run `make bench`" % exe)
+    argv = [exe, "--reps", str(reps)] + (["--quick"] if quick else [])
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("`%s` exited %d: %s" % (" ".join(argv), p.returncode, p.stderr.strip()))
+    runs = {}
+    for line in p.stdout.splitlines():
+        if line.strip():
+            r = json.loads(line)
+            runs[r["name"]] = r
+    med = {k: statistics.median(r["times"]) for k, r in runs.items()}
+    out = []
+    for size in ("4k", "1m"):
+        fl = runs["load-%s-floor" % size]
+        for path, what in (("im_load", "im_load + im_unload (own mapping)"),
+                           ("link", "im_link_load into the arena + im_lmod_unload + "
+                                    "im_link_collect")):
+            k = "load-%s-%s" % (size, path)
+            out.append(dict(
+                name="loader-load-%s-%s" % (size, path), peer="floor",
+                work="%s of a %d-byte x86-64 module with %d relocations (ABS64, PC32 local%s), "
+                     "vs mmap + memcpy + mprotect(read+exec) + munmap of the same bytes" % (
+                         what, fl["code_bytes"], fl["relocs"],
+                         ", PC32 TOC" if path == "link" else ""),
+                imago_s=med[k], peer_s=med[fl["name"]], ratio=med[k] / med[fl["name"]],
+                imago_best_s=min(runs[k]["times"]), peer_best_s=min(fl["times"]),
+                goal=LOADER_GOAL_RATIO, code_bytes=fl["code_bytes"], relocs=fl["relocs"],
+                reps=len(runs[k]["times"])))
+    t = runs["arena-tiny"]
+    out.append(dict(name="loader-arena-tiny", peer=None,
+                    work="im_link_load + im_lmod_unload + im_link_collect of a %d-byte module "
+                         "(%d relocations, 1 import) in a space holding 4 others" % (
+                             t["code_bytes"], t["relocs"]),
+                    ns=med["arena-tiny"] * 1e9, best_ns=min(t["times"]) * 1e9,
+                    goal_ns=LOADER_GOAL_ARENA_NS, reps=len(t["times"]),
+                    **dict(blank, imago_s=med["arena-tiny"])))
+    for mode, what in (("fresh", "at a fresh address (a registered thread may be in the old "
+                                 "code)"), ("inplace", "in place (no registered thread)")):
+        k = "reload-" + mode
+        out.append(dict(name="loader-" + k, peer=None,
+                        work="im_lmod_reload of a provider module a user calls through its "
+                             "TOC, " + what,
+                        us=med[k] * 1e6, best_us=min(runs[k]["times"]) * 1e6,
+                        reps=len(runs[k]["times"]), **dict(blank, imago_s=med[k])))
+    calls = runs["call-toc"]["calls"]
+    toc, direct = med["call-toc"] / calls, med["call-direct"] / calls
+    out.append(dict(name="loader-call-toc", peer="call-direct",
+                    work="a loop of %d calls to a trivial callee in another module: call "
+                         "[rip + slot] (TOC) vs call rel32 (direct)" % calls,
+                    imago_s=toc, peer_s=direct, ratio=toc / direct, ns_per_call=toc * 1e9,
+                    peer_ns_per_call=direct * 1e9,
+                    overhead_ns=(toc - direct) * 1e9, reps=len(runs["call-toc"]["times"])))
+    return out
+
+
+def report_loader(results):
+    recs = [r for r in results if r["name"].startswith("loader")]
+    if not recs:
+        return
+    log("")
+    if recs[0].get("absent"):
+        log("loader: absent (%s)" % recs[0]["absent"])
+        return
+    log("loader (median of %d repetitions)" % recs[0]["reps"])
+    for r in recs:
+        n = r["name"][len("loader-"):]
+        if n.startswith("load-"):
+            log("  %-18s %10.1f us  floor %10.1f us  ratio %5.2f (goal <= %.1f)  %d bytes, "
+                "%d relocations" % (n, r["imago_s"] * 1e6, r["peer_s"] * 1e6, r["ratio"],
+                                    r["goal"], r["code_bytes"], r["relocs"]))
+        elif n == "arena-tiny":
+            log("  %-18s %10.0f ns per module (goal < %.0f ns)" % (n, r["ns"], r["goal_ns"]))
+        elif n.startswith("reload-"):
+            log("  %-18s %10.2f us per reload" % (n, r["us"]))
+        elif n == "call-toc":
+            log("  %-18s %10.2f ns per call through the TOC, %.2f ns direct: ratio %.2f "
+                "(+%.2f ns)" % (n, r["ns_per_call"], r["peer_ns_per_call"], r["ratio"],
+                                r["overhead_ns"]))
+
+
 # ---- the conformance harness ---------------------------------------------------------
 
 
@@ -450,6 +554,9 @@ def main():
                     help="time the harness on the first N vectors of each target only (0: all)")
     ap.add_argument("--no-harness", action="store_true")
     ap.add_argument("--no-a64", action="store_true", help="leave out the AArch64 mix")
+    ap.add_argument("--no-loader", action="store_true", help="leave out the loader bench")
+    ap.add_argument("--loader-quick", action="store_true",
+                    help="the loader bench with tiny modules and counts (checks it runs)")
     ap.add_argument("--harness-targets", default=",".join(HARNESS_TARGETS),
                     help="the targets whose harness is timed (default %(default)s)")
     ap.add_argument("-o", "--output", default=None)
@@ -534,6 +641,12 @@ def main():
                    "oracle_absent": oracle_absent}
             for d in (a64_agree or {}).get("disagree", []):
                 problems.append("aarch64: asmjit-a64, imago and GNU as disagree: %s" % d)
+
+        if not args.no_loader:
+            try:
+                results.extend(loader_bench(build, args.reps, args.loader_quick))
+            except RuntimeError as e:  # a check of the loader bench failed: no numbers
+                problems.append("loader bench: %s" % e)
 
         if not args.no_harness:
             for target in [t for t in args.harness_targets.split(",") if t]:
@@ -627,6 +740,7 @@ def report(results, agree, absent, a64, problems, output):
                     r["peer_s"], r["tools_vectors_per_s"], r["overhead"], r["objdump_s"],
                     r["overhead_vs_as_objdump"]))
             log("  one run by step: " + ", ".join("%s %.2f s" % kv for kv in r["parts"].items()))
+    report_loader(results)
     for p in problems:
         log("PROBLEM: " + p)
     log("report: %s" % os.path.relpath(output, ROOT))

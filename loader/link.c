@@ -21,6 +21,26 @@
 #define VENEER_SLOT 16u
 #define MAX_THREADS 256u
 
+/* Little-endian stores of a relocated field: one store on a little-endian host (gcc does not
+ * merge im_put32/im_put64's byte loops into one). */
+static inline void put32le(uint8_t *p, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+#else
+    im_put32(p, v);
+#endif
+}
+
+static inline void put64le(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    im_put64(p, v);
+#endif
+}
+
 /* ---- lazy stubs: ids ---- */
 
 /* An id names one import of one module's block: the stub passes it to im_link_lazy. Ids are
@@ -231,9 +251,13 @@ static int sec_check(const im_link *l, const im_section *s)
                            "module '%s': import %u ('%s') has slot %u of %u TOC slots", mod, i,
                            s->imports[i].name ? s->imports[i].name : "", s->imports[i].slot,
                            s->toc_slots);
+    const int x64 = s->target == IM_TARGET_X86_64;
     for (uint32_t i = 0; i < s->nrelocs; i++) {
         const im_reloc *r = &s->relocs[i];
-        unsigned size = im_reloc_field_size(r->kind, s->target);
+        /* x86_64's common kinds inline (im_reloc_field_size gives the same sizes) */
+        unsigned size = x64 && r->kind == IM_RELOC_ABS64  ? 8
+                        : x64 && r->kind == IM_RELOC_PC32 ? 4
+                                                          : im_reloc_field_size(r->kind, s->target);
         if (!size)
             return im_fail(IM_ERR_RELOC, "module '%s': relocation %u at offset 0x%x: kind %u (%s) "
                            "is not a %s relocation", mod, i, r->offset, r->kind,
@@ -616,6 +640,37 @@ static int apply_one(im_lmod *m, uint8_t *w, uint32_t i)
     return err ? reloc_error(m, i, r, err) : 0;
 }
 
+/* The common x86_64 relocations (ABS64 and PC32 against the module or a TOC slot) done
+ * inline, relying on what sec_check checked (kind, field within the code, symbol or import
+ * index): 1 when r was applied, 0 when apply_one must do it (another target, kind or ref, or
+ * a PC32 value out of range, which apply_one then reports). */
+static inline int apply_fast(const im_lmod *m, uint8_t *w, const im_reloc *r)
+{
+    const im_section *s = &m->sec;
+    if (s->target != IM_TARGET_X86_64)
+        return 0;
+    uint64_t S;
+    if (r->ref == IM_REF_LOCAL)
+        S = m->b.code + (r->symbol < 0 ? 0 : s->syms[r->symbol].offset);
+    else if (r->ref == IM_REF_TOC)
+        S = m->b.data + (uint64_t)s->imports[r->symbol].slot * 8u;
+    else
+        return 0;
+    uint64_t v = S + (uint64_t)r->addend;
+    if (r->kind == IM_RELOC_ABS64) {
+        put64le(w + r->offset, v);
+        return 1;
+    }
+    if (r->kind == IM_RELOC_PC32) {
+        int64_t x = (int64_t)(v - (m->b.code + r->offset));
+        if (x < INT32_MIN || x > INT32_MAX)
+            return 0;
+        put32le(w + r->offset, (uint32_t)x);
+        return 1;
+    }
+    return 0;
+}
+
 /* Bind m's direct (IM_REF_IMPORT) imports now: each must resolve. */
 static int bind_direct(im_lmod *m)
 {
@@ -673,7 +728,8 @@ static int build(im_lmod *m, const uint8_t *src)
     }
     int err = 0;
     for (uint32_t i = 0; i < s->nrelocs && !err; i++)
-        err = apply_one(m, w, i);
+        if (!apply_fast(m, w, &s->relocs[i]))
+            err = apply_one(m, w, i);
     int e2 = l->be.wend(l->be.ctx, &m->b, 0, n);
     if (!err)
         err = e2;
@@ -1202,7 +1258,8 @@ static int dry_run(im_lmod *m)
         memcpy(w, m->sec.code, m->sec.code_size);
     int err = 0;
     for (uint32_t i = 0; i < m->sec.nrelocs && !err; i++)
-        err = apply_one(m, w, i);
+        if (!apply_fast(m, w, &m->sec.relocs[i]))
+            err = apply_one(m, w, i);
     /* apply_one marks veneers written; the real build writes them again */
     for (uint32_t i = 0; i < m->sec.nimports; i++)
         if (m->veneer[i] >= 0)

@@ -20,6 +20,26 @@
 #include "core.h"
 #include "reloc.h"
 
+/* Little-endian stores of a relocated field: one store on a little-endian host (gcc does not
+ * merge im_put32/im_put64's byte loops into one). */
+static inline void put32le(uint8_t *p, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+#else
+    im_put32(p, v);
+#endif
+}
+
+static inline void put64le(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    im_put64(p, v);
+#endif
+}
+
 unsigned im_reloc_field_size(uint32_t kind, im_target t)
 {
     switch (kind) {
@@ -278,7 +298,7 @@ void im_veneer_write(im_target t, uint8_t *dst, uint64_t at, uint64_t target)
 static int reloc_s(const im_section *sec, uint32_t i, const im_reloc *r, uint64_t base,
                    uint64_t toc, bool have_toc, uint64_t *s)
 {
-    const char *tn = im_target_name(sec->target) ? im_target_name(sec->target) : "?";
+#define tn (im_target_name(sec->target) ? im_target_name(sec->target) : "?") /* errors only */
     switch (r->ref) {
     case IM_REF_LOCAL:
         *s = base;
@@ -315,6 +335,53 @@ static int reloc_s(const im_section *sec, uint32_t i, const im_reloc *r, uint64_
         return im_fail(IM_ERR_RELOC, "relocation %u at offset 0x%x: unknown reference kind %u", i,
                        r->offset, r->ref);
     }
+#undef tn
+}
+
+/* The common x86_64 relocations (ABS64 and PC32 against the section or a TOC slot) done
+ * inline: 1 when r was applied, 0 when it needs the general path (another kind or ref, or
+ * anything out of bounds or range, which the general path then reports). The section's
+ * fields are copied into f first (a local the stores into dst cannot alias, so they are not
+ * read again per relocation). */
+struct fast_sec {
+    const im_symbol *syms;
+    const im_import *imports;
+    uint32_t nsyms, nimports, code_size;
+    bool have_toc;
+    uint64_t base, toc;
+};
+
+static inline int fast_x86_64(const struct fast_sec *f, const im_reloc *r, uint8_t *dst)
+{
+    uint64_t s;
+    if (r->ref == IM_REF_LOCAL) {
+        if (r->symbol == -1)
+            s = f->base;
+        else if (r->symbol >= 0 && (uint32_t)r->symbol < f->nsyms)
+            s = f->base + f->syms[r->symbol].offset;
+        else
+            return 0;
+    } else if (r->ref == IM_REF_TOC && f->have_toc && r->symbol >= 0 &&
+               (uint32_t)r->symbol < f->nimports) {
+        s = f->toc + (uint64_t)f->imports[r->symbol].slot * 8u;
+    } else {
+        return 0;
+    }
+    uint64_t v = s + (uint64_t)r->addend;
+    if (r->kind == IM_RELOC_ABS64) {
+        if ((uint64_t)r->offset + 8 > f->code_size)
+            return 0;
+        put64le(dst + r->offset, v);
+        return 1;
+    }
+    if (r->kind == IM_RELOC_PC32) {
+        int64_t x = (int64_t)(v - (f->base + r->offset));
+        if ((uint64_t)r->offset + 4 > f->code_size || x < INT32_MIN || x > INT32_MAX)
+            return 0;
+        put32le(dst + r->offset, (uint32_t)x);
+        return 1;
+    }
+    return 0;
 }
 
 static int relocate(const im_section *sec, uint8_t *dst, uint64_t base, uint64_t toc,
@@ -323,8 +390,15 @@ static int relocate(const im_section *sec, uint8_t *dst, uint64_t base, uint64_t
     if (!sec || (!dst && sec->code_size))
         return im_fail(IM_ERR_INVAL, "im_section_relocate: NULL argument");
     const char *tn = im_target_name(sec->target) ? im_target_name(sec->target) : "?";
-    for (uint32_t i = 0; i < sec->nrelocs; i++) {
-        const im_reloc *r = &sec->relocs[i];
+    const bool x64 = sec->target == IM_TARGET_X86_64;
+    const struct fast_sec f = {sec->syms, sec->imports, sec->nsyms, sec->nimports,
+                               sec->code_size, have_toc, base, toc};
+    const im_reloc *relocs = sec->relocs;
+    const uint32_t nrelocs = sec->nrelocs;
+    for (uint32_t i = 0; i < nrelocs; i++) {
+        const im_reloc *r = &relocs[i];
+        if (x64 && fast_x86_64(&f, r, dst))
+            continue;
         unsigned size = im_reloc_field_size(r->kind, sec->target);
         if (!size)
             return im_fail(IM_ERR_RELOC,

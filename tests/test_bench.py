@@ -6,6 +6,7 @@ succeeds."""
 
 import json
 import os
+import platform
 import re
 import subprocess
 
@@ -18,11 +19,17 @@ PEERS = ["asmjit", "xbyak", "zydis"]
 FIELDS = {"name", "work", "imago_s", "peer", "peer_s", "ratio"}
 
 
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+LOADER = os.path.join(harness.BUILD, "bench", "loader_bench")
+
+
 @pytest.fixture(scope="module")
 def bench_exe():
     exe = os.path.join(harness.BUILD, "bench", "imago_bench")
     a64 = os.path.join(harness.BUILD, "bench", "imago_a64_bench")
-    p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe, a64], cwd=harness.ROOT,
+    more = [LOADER] if X86_64 else []  # the loader bench runs x86-64 code
+    p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe, a64] + more,
+                       cwd=harness.ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     assert p.returncode == 0, p.stdout
@@ -34,7 +41,7 @@ def run(tmp_path, *args, env=None):
     never share them)."""
     out = str(tmp_path / "bench.json")
     argv = ["/usr/bin/python3", RUN, "--build", harness.BUILD, "--work", str(tmp_path),
-            "--reps", "5", "--copies", "2", "-o", out] + list(args)
+            "--reps", "5", "--copies", "2", "--loader-quick", "-o", out] + list(args)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, env=dict(os.environ, **(env or {})),
                        timeout=600)
@@ -70,6 +77,7 @@ def test_bench_json_and_planted_disagreement(bench_exe, tmp_path):
             assert h[0]["overhead"] == pytest.approx(h[0]["ratio"] - 1)
             assert "harness %s: 300 vectors" % target in p.stdout
     check_a64(p, data)
+    check_loader(p, data)
 
     # The same programs (already built) with one byte of a peer's copy flipped.
     present = [r["peer"] for r in data if r["name"] == "encode-l1" and r["peer"] in PEERS
@@ -137,3 +145,45 @@ def test_bench_without_peers(bench_exe, tmp_path):
     assert {r["peer"] for r in enc if r["ratio"] is None} == set(PEERS)
     check_a64(p, data)
     assert all(r["ratio"] > 0 for r in enc if r["peer"] == "memcpy")
+
+
+def check_loader(p, data):
+    """The loader records (--loader-quick: small modules, few calls): each load path against
+    its floor, the arena path, both reloads, the TOC call against the direct one; or, on a
+    host other than x86_64, one record naming the loader bench absent."""
+    recs = {r["name"]: r for r in data if r["name"].startswith("loader")}
+    if not X86_64:
+        assert set(recs) == {"loader"} and "x86_64 hosts only" in recs["loader"]["absent"]
+        assert "loader: absent" in p.stdout
+        return
+    want = {"loader-load-%s-%s" % (s, w) for s in ("4k", "1m") for w in ("im_load", "link")}
+    want |= {"loader-arena-tiny", "loader-reload-fresh", "loader-reload-inplace",
+             "loader-call-toc"}
+    assert set(recs) == want, sorted(recs)
+    for name in want:
+        r = recs[name]
+        assert r["imago_s"] > 0 and r["reps"] == 5, r
+        if r["peer"] is not None:
+            assert r["peer_s"] > 0
+            assert r["ratio"] == pytest.approx(r["imago_s"] / r["peer_s"])
+        assert name[len("loader-"):] in p.stdout
+    assert recs["loader-load-4k-link"]["code_bytes"] == 4096
+    assert recs["loader-load-4k-link"]["relocs"] == 128
+    assert recs["loader-arena-tiny"]["ns"] == pytest.approx(recs["loader-arena-tiny"]["imago_s"]
+                                                            * 1e9)
+    c = recs["loader-call-toc"]
+    assert c["ns_per_call"] == pytest.approx(c["imago_s"] * 1e9)
+
+
+@pytest.mark.parametrize("fault", ["loader:reloc:3", "loader:call:0"])
+def test_loader_bench_checks_its_results(bench_exe, tmp_path, fault):
+    """The loader bench checks every loaded module's relocated fields and the call loops'
+    results before it times them: a check made to expect another value stops the run."""
+    if not X86_64:
+        pytest.skip("the loader bench runs x86-64 code (x86_64 hosts only)")
+    p, data = run(tmp_path, "--no-harness", "--no-a64", env={"IMAGO_BENCH_FAULT": fault})
+    assert p.returncode == 1, p.stdout
+    assert "PROBLEM: loader bench:" in p.stdout, p.stdout
+    what = "relocation 3 at offset" if fault == "loader:reloc:3" else "call loop: wrong result"
+    assert what in p.stdout, p.stdout
+    assert not [r for r in data if r["name"].startswith("loader")]

@@ -19,15 +19,25 @@ static inline void im_put16(uint8_t *p, uint16_t v)
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
+/* Little-endian stores: one store on a little-endian host (gcc does not merge the byte
+ * loop), byte by byte elsewhere. */
 static inline void im_put32(uint8_t *p, uint32_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    __builtin_memcpy(p, &v, 4);
+#else
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 static inline void im_put64(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    __builtin_memcpy(p, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 static inline uint16_t im_get16(const uint8_t *p)
 {
