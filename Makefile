@@ -276,7 +276,7 @@ bench: deps
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 format:
-	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tools/capdis/*.c tests/*.c bench/*.c bench/*.h bench/*.cpp)
+	clang-format -i $(wildcard include/imago/*.h encoders/*/*.c encoders/*/*.h loader/*.c emu/*.c emu/*.h runner/*.c tools/*.c tools/capdis/*.c tools/progs/*.c tests/*.c bench/*.c bench/*.h bench/*.cpp)
 
 clean:
 	rm -rf $(BUILD)

@@ -228,9 +228,10 @@ static uint64_t nat_free_range(struct engine *e, uint64_t hint, size_t n)
     return hint ? hint : a;
 }
 
-static struct engine native_engine = {"native",      1,           1,         nat_space, nat_call,
-                                      nat_alloc,     nat_dealloc, nat_sync,  nat_load_word,
-                                      nat_range_free, nat_free_range};
+static struct engine native_engine = {
+    "native",      1,           1,        nat_space,     nat_call,
+    nat_alloc,     nat_dealloc, nat_sync, nat_load_word, nat_range_free,
+    nat_free_range};
 
 #ifdef IMAGO_PROGS_UNICORN
 /* -- unicorn: the code runs in a unicorn guest of any target (<imago/emu.h>); built into
@@ -315,9 +316,8 @@ static uint64_t uc_load_word(struct engine *e, im_link *l, uint64_t addr, unsign
     return v;
 }
 
-static struct engine unicorn_engine = {"unicorn", 0,           0,       uc_space,     uc_call,
-                                       uc_alloc,  nat_dealloc, uc_sync, uc_load_word, NULL,
-                                       NULL};
+static struct engine unicorn_engine = {
+    "unicorn", 0, 0, uc_space, uc_call, uc_alloc, nat_dealloc, uc_sync, uc_load_word, NULL, NULL};
 #endif
 
 /* ---- the run: checks and counts ------------------------------------------------- */
@@ -352,9 +352,9 @@ struct ctx {
 };
 
 static const char *const mod_files[NMODS][2] = {
-    {"fact.s", "fact"}, {"fib.s", "fib"},   {"copy.s", "copy"},     {"host.s", "host"},
-    {"even.s", "even"}, {"odd.s", "odd"},   {"prov_a.s", "prov"},   {"prov_b.s", "prov"},
-    {"user.s", "user"},
+    {"fact.s", "fact"},   {"fib.s", "fib"},     {"copy.s", "copy"},
+    {"host.s", "host"},   {"even.s", "even"},   {"odd.s", "odd"},
+    {"prov_a.s", "prov"}, {"prov_b.s", "prov"}, {"user.s", "user"},
 };
 
 static uint64_t rnd(struct ctx *c)
@@ -419,8 +419,8 @@ static int check(struct ctx *c, uint64_t got, uint64_t want, const char *fmt, ..
     vnote(c, fmt, ap);
     va_end(ap);
     if (c->bad < 12)
-        printf(" = 0x%" PRIx64 " (%" PRIu64 "), expected 0x%" PRIx64 " (%" PRIu64 ")\n", got,
-               got, want, want);
+        printf(" = 0x%" PRIx64 " (%" PRIu64 "), expected 0x%" PRIx64 " (%" PRIu64 ")\n", got, got,
+               want, want);
     c->bad++;
     return 0;
 }
@@ -518,8 +518,7 @@ static void build_all(struct ctx *c)
             continue;
         }
         m->sec = &m->img->sections[0];
-        check_true(c, m->sec->target == c->t && m->sec->module &&
-                          !strcmp(m->sec->module, m->name),
+        check_true(c, m->sec->target == c->t && m->sec->module && !strcmp(m->sec->module, m->name),
                    "%s: im_buf_to_module made a section of module '%s', target %s", path,
                    m->sec->module ? m->sec->module : "(none)", im_target_name(m->sec->target));
     }
@@ -586,8 +585,8 @@ static void check_slot(struct ctx *c, im_link *l, const char *module, const char
         return;
     }
     check(c, c->e->load_word(c->e, l, slot, c->ptr), im_link_resolve(l, name),
-          "module '%s': TOC slot of '%s' at 0x%" PRIx64 " (what '%s' resolves to)", module,
-          name, slot, name);
+          "module '%s': TOC slot of '%s' at 0x%" PRIx64 " (what '%s' resolves to)", module, name,
+          slot, name);
 }
 
 /* ---- the programs' checks (on any space: the main one, or preserve's) ---- */
@@ -715,7 +714,7 @@ static void check_host(struct ctx *c, im_link *l)
         uint64_t x = i < 20 ? (uint64_t)i : rnd(c) & c->mask;
         if (cb)
             check(c, call(c, ap, 1, x, 0, 0), ((x * x) * 2 + x + 3) & c->mask,
-              "apply_sq(%" PRIu64 ")", x);
+                  "apply_sq(%" PRIu64 ")", x);
     }
     check(c, atomic_load(&g_mul3_calls) - m0, 2 * N, "calls of host_mul3");
     check(c, atomic_load(&g_apply_calls) - a0, cb ? N : 0, "calls of host_apply");
@@ -763,8 +762,7 @@ static void check_user(struct ctx *c, im_link *l, int v, int n)
         check(c, call(c, ud, 1, x, 0, 0), prov_val(c, v, x),
               "use_direct(%" PRIu64 ") with prov version %c", x, "AB"[v]);
     }
-    check(c, call(c, uk, 0, 0, 0, 0), prov_konst(v), "use_konst() with prov version %c",
-          "AB"[v]);
+    check(c, call(c, uk, 0, 0, 0, 0), prov_konst(v), "use_konst() with prov version %c", "AB"[v]);
 }
 
 /* ---- move ---- */
@@ -1104,8 +1102,8 @@ static void prog_reload(struct ctx *c)
                  "caller thread %u: %lu of %lu results wrong; the first: %s(%" PRIu64
                  ") = 0x%" PRIx64 " with the reload count at %lu before the call and %lu after "
                  "(even and equal: exactly version %c expected; else A's or B's)",
-                 i, k[i].bad, n, k[i].bad_what, k[i].bad_x, k[i].bad_got, k[i].bad_s1,
-                 k[i].bad_s2, "AB"[(k[i].v0 + k[i].bad_s1 / 2) & 1]);
+                 i, k[i].bad, n, k[i].bad_what, k[i].bad_x, k[i].bad_got, k[i].bad_s1, k[i].bad_s2,
+                 "AB"[(k[i].v0 + k[i].bad_s1 / 2) & 1]);
         else
             check_true(c, 1, "caller thread %u", i);
     }
@@ -1213,18 +1211,19 @@ static void end(struct ctx *c)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: imago-progs[-%s] [--engine native|qemu|unicorn] [--target T] "
-               "[--reloads N] [--threads N] [--seed N] [--timeout S] [DIR]\n"
-               "  Runs the linker programs of DIR (default conformance/programs/<target>/link) "
-               "and checks\n"
-               "  every result against C (docs/testing.md, \"Linked programs\").\n"
-               "  --engine: native runs the code here; qemu is the same when this program runs "
-               "under\n"
-               "  qemu-user; unicorn (the machine's build/bin/imago-progs only) runs target T's "
-               "code\n"
-               "  in a unicorn guest (exit 77 where it is not built).\n"
-               "  --timeout S: end the run after S seconds (default 600; 0: never), naming "
-               "the program.\n",
+    fprintf(f,
+            "usage: imago-progs[-%s] [--engine native|qemu|unicorn] [--target T] "
+            "[--reloads N] [--threads N] [--seed N] [--timeout S] [DIR]\n"
+            "  Runs the linker programs of DIR (default conformance/programs/<target>/link) "
+            "and checks\n"
+            "  every result against C (docs/testing.md, \"Linked programs\").\n"
+            "  --engine: native runs the code here; qemu is the same when this program runs "
+            "under\n"
+            "  qemu-user; unicorn (the machine's build/bin/imago-progs only) runs target T's "
+            "code\n"
+            "  in a unicorn guest (exit 77 where it is not built).\n"
+            "  --timeout S: end the run after S seconds (default 600; 0: never), naming "
+            "the program.\n",
             im_target_name(im_host_target()));
 }
 
@@ -1319,8 +1318,10 @@ int main(int argc, char **argv)
             return 2;
         }
         if (c->e == &native_engine && t != c->t) {
-            fprintf(stderr, "imago-progs: --target %s: the native engine runs %s code only "
-                            "(use imago-progs-%s)\n", target, im_target_name(c->t), target);
+            fprintf(stderr,
+                    "imago-progs: --target %s: the native engine runs %s code only "
+                    "(use imago-progs-%s)\n",
+                    target, im_target_name(c->t), target);
             return 2;
         }
         c->t = t;
@@ -1335,8 +1336,9 @@ int main(int argc, char **argv)
     const char *fault = getenv("IMAGO_FAULT_PROGS");
     if (fault && *fault && strcmp(fault, "0")) {
         c->fault = !strcmp(fault, "1") ? "fact" : fault;
-        fprintf(stderr, "imago-progs: FAULT INJECTION: IMAGO_FAULT_PROGS=%s (the first expected "
-                        "value of program '%s' is off by one)\n",
+        fprintf(stderr,
+                "imago-progs: FAULT INJECTION: IMAGO_FAULT_PROGS=%s (the first expected "
+                "value of program '%s' is off by one)\n",
                 fault, c->fault);
     }
     uint64_t seed = c->rng;
