@@ -30,6 +30,7 @@
 
 
 struct chunk {
+    int fdm;       /* the memory file (kept for remapping the executable view) */
     uint8_t *x;    /* read+exec view of the code half */
     uint8_t *w;    /* read-write view of the same pages */
     uint8_t *d;    /* the data half (x + size), read-write */
@@ -48,6 +49,11 @@ struct handle {
 };
 
 struct arena {
+    /* An instruction fetch that does not see writes through the other view (qemu-user keeps
+     * code it translated until the executable page itself is written, remapped or
+     * unmapped): every write is followed by remapping the written pages of the executable
+     * view (the same file pages: an atomic replacement). Set by the probe below. */
+    int remap;
     struct chunk *chunks;
     size_t page;
     size_t mapped;
@@ -146,6 +152,7 @@ static void chunk_unmap(struct arena *a, struct chunk *c)
 {
     munmap(c->x, 2 * c->size);
     munmap(c->w, c->size);
+    close(c->fdm);
     a->mapped -= 3 * c->size;
     free(c->fc.v);
     free(c->fd.v);
@@ -177,10 +184,10 @@ static int chunk_new(struct arena *a, size_t need, struct chunk **out)
                                  : mmap(r, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
                                         fd, 0);
     int e = errno;
-    close(fd);
     if (x == MAP_FAILED || mprotect(r + size, size, PROT_READ | PROT_WRITE) != 0) {
         if (x != MAP_FAILED)
             e = errno;
+        close(fd);
         if (r != MAP_FAILED)
             munmap(r, 2 * size);
         if (w != MAP_FAILED)
@@ -196,8 +203,10 @@ static int chunk_new(struct arena *a, size_t need, struct chunk **out)
         free(c);
         munmap(r, 2 * size);
         munmap(w, size);
+        close(fd);
         return im_fail(IM_ERR_NOMEM, "arena chunk");
     }
+    c->fdm = fd;
     c->x = x;
     c->w = w;
     c->d = r + size;
@@ -348,8 +357,16 @@ static uint8_t *ar_wbegin(void *ctx, im_lblock *b, size_t off, size_t n)
 
 static int ar_wend(void *ctx, im_lblock *b, size_t off, size_t n)
 {
-    (void)ctx;
+    struct arena *a = ctx;
     struct handle *h = b->h;
+    if (h->c && a->remap && n) {
+        struct chunk *c = h->c;
+        size_t start = (h->coff + off) & ~(a->page - 1);
+        size_t end = round_up(h->coff + off + n, a->page);
+        if (mmap(c->x + start, end - start, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+                 c->fdm, (off_t)start) == MAP_FAILED)
+            return im_fail(IM_ERR_SYS, "remapping written code: %s", strerror(errno));
+    }
     if (!h->c && mprotect(h->map, h->code_pages, PROT_READ | PROT_EXEC) != 0)
         return im_fail(IM_ERR_SYS, "mprotect read+exec: %s", strerror(errno));
     flush((void *)(uintptr_t)(b->code + off), n);
@@ -500,6 +517,57 @@ __asm__(".text\n"
 
 void im__lazy_entry(void);
 
+/* Does instruction fetch see a write through the read-write view? Run a two-instruction
+ * function returning 1, rewrite it through the other view to return 2, flush, run it again.
+ * 1 the second time: an emulator that keeps its translation (the arena then remaps). */
+static void probe_code(uint8_t *w, int v)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    w[0] = 0xb8; /* mov eax, v; ret */
+    im_put32(w + 1, (uint32_t)v);
+    w[5] = 0xc3;
+#elif defined(__aarch64__)
+    im_put32(w, 0x52800000u | ((uint32_t)v << 5)); /* mov w0, #v; ret */
+    im_put32(w + 4, 0xd65f03c0u);
+#else
+    im_put32(w, 0xe3a00000u | (uint32_t)v); /* mov r0, #v; bx lr */
+    im_put32(w + 4, 0xe12fff1eu);
+#endif
+}
+
+static int probe_remap(struct arena *a)
+{
+    struct chunk *c;
+    int err = chunk_new(a, GRAIN, &c);
+    if (err)
+        return err;
+    int (*f)(void);
+    void *fp = c->x;
+    memcpy(&f, &fp, sizeof f);
+    probe_code(c->w, 1);
+    flush(c->x, 16);
+    int first = f();
+    probe_code(c->w, 2);
+    flush(c->x, 16);
+    int second = f();
+    fill_trap(c->w, 16);
+    flush(c->x, 16);
+    a->remap = first == 1 && second == 1;
+    /* the probed page is remapped so nothing stale is left at the chunk's start */
+    if (mmap(c->x, a->page, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, c->fdm, 0) ==
+        MAP_FAILED)
+        return im_fail(IM_ERR_SYS, "remapping the probed code: %s", strerror(errno));
+    if (first != 1 || (second != 1 && second != 2))
+        return im_fail(IM_ERR_SYS, "the arena's probe returned %d then %d (expected 1, then 2)",
+                       first, second);
+    return 0;
+}
+
+int im_arena_remaps(const im_link_backend *be)
+{
+    return be && be->destroy == ar_destroy ? ((struct arena *)be->ctx)->remap : 0;
+}
+
 int im_arena_backend(im_link_backend *be)
 {
     struct arena *a = calloc(1, sizeof *a);
@@ -507,6 +575,11 @@ int im_arena_backend(im_link_backend *be)
         return im_fail(IM_ERR_NOMEM, "arena");
     long pg = sysconf(_SC_PAGESIZE);
     a->page = pg > 0 ? (size_t)pg : 4096;
+    int err = probe_remap(a);
+    if (err) {
+        ar_destroy(a);
+        return err;
+    }
     memset(be, 0, sizeof *be);
     be->ctx = a;
     be->alloc = ar_alloc;

@@ -68,5 +68,8 @@ const im_link_backend *im_link_get_backend(const im_link *l);
 
 /* The native backend (loader/arena.c) for this host. */
 int im_arena_backend(im_link_backend *be);
+/* Does it remap the executable view after writes (its probe found that instruction fetch
+ * does not see writes through the other view: qemu-user)? */
+int im_arena_remaps(const im_link_backend *be);
 
 #endif
