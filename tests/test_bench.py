@@ -4,6 +4,7 @@ planted in a peer's bytes is reported (and fails the run), the AArch64 mix lines
 cannot encode yet are listed, and a run with no peer at all names them absent and still
 succeeds."""
 
+import fcntl
 import json
 import os
 import platform
@@ -28,10 +29,15 @@ def bench_exe():
     exe = os.path.join(harness.BUILD, "bench", "imago_bench")
     a64 = os.path.join(harness.BUILD, "bench", "imago_a64_bench")
     more = [LOADER] if X86_64 else []  # the loader bench runs x86-64 code
-    p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe, a64] + more,
-                       cwd=harness.ROOT,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
+    # One make at a time: under xdist each worker builds the programs, and a worker must not
+    # run a program another worker's linker is still writing.
+    os.makedirs(os.path.join(harness.BUILD, "bench"), exist_ok=True)
+    with open(os.path.join(harness.BUILD, "bench", ".build.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        p = subprocess.run(["make", "-s", "BUILD=" + harness.BUILD, exe, a64] + more,
+                           cwd=harness.ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
     assert p.returncode == 0, p.stdout
     return exe
 
