@@ -1375,6 +1375,11 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
         pthread_mutex_unlock(&l->mu);
         return err;
     }
+    m->gen = old.gen + 1;
+    /* Users first: the old block is retired (its epoch taken) only once no TOC slot or
+     * direct branch leads into it any more, so a thread quiescent after the retirement
+     * cannot reach it. */
+    int e2 = relink(l, m);
     if (!fits)
         retire(l, &old.b, old.ids, old.sec.nimports);
     else
@@ -1384,8 +1389,6 @@ int im_lmod_reload(im_lmod *m, const im_section *sec, int *in_place)
     free(old.provider);
     free(old.bound);
     free(old.veneer);
-    m->gen = old.gen + 1;
-    int e2 = relink(l, m);
     collect_locked(l);
     pthread_mutex_unlock(&l->mu);
     if (in_place)
