@@ -21,26 +21,6 @@
 #define VENEER_SLOT 16u
 #define MAX_THREADS 256u
 
-/* Little-endian stores of a relocated field: one store on a little-endian host (gcc does not
- * merge im_put32/im_put64's byte loops into one). */
-static inline void put32le(uint8_t *p, uint32_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 4);
-#else
-    im_put32(p, v);
-#endif
-}
-
-static inline void put64le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    im_put64(p, v);
-#endif
-}
-
 /* ---- lazy stubs: ids ---- */
 
 /* An id names one import of one module's block: the stub passes it to im_link_lazy. Ids are
@@ -656,19 +636,8 @@ static inline int apply_fast(const im_lmod *m, uint8_t *w, const im_reloc *r)
         S = m->b.data + (uint64_t)s->imports[r->symbol].slot * 8u;
     else
         return 0;
-    uint64_t v = S + (uint64_t)r->addend;
-    if (r->kind == IM_RELOC_ABS64) {
-        put64le(w + r->offset, v);
-        return 1;
-    }
-    if (r->kind == IM_RELOC_PC32) {
-        int64_t x = (int64_t)(v - (m->b.code + r->offset));
-        if (x < INT32_MIN || x > INT32_MAX)
-            return 0;
-        put32le(w + r->offset, (uint32_t)x);
-        return 1;
-    }
-    return 0;
+    return im_reloc_x86_64_fast(r->kind, w + r->offset, m->b.code + r->offset,
+                                S + (uint64_t)r->addend);
 }
 
 /* Bind m's direct (IM_REF_IMPORT) imports now: each must resolve. */

@@ -20,26 +20,6 @@
 #include "core.h"
 #include "reloc.h"
 
-/* Little-endian stores of a relocated field: one store on a little-endian host (gcc does not
- * merge im_put32/im_put64's byte loops into one). */
-static inline void put32le(uint8_t *p, uint32_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 4);
-#else
-    im_put32(p, v);
-#endif
-}
-
-static inline void put64le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    im_put64(p, v);
-#endif
-}
-
 unsigned im_reloc_field_size(uint32_t kind, im_target t)
 {
     switch (kind) {
@@ -367,21 +347,11 @@ static inline int fast_x86_64(const struct fast_sec *f, const im_reloc *r, uint8
     } else {
         return 0;
     }
-    uint64_t v = s + (uint64_t)r->addend;
-    if (r->kind == IM_RELOC_ABS64) {
-        if ((uint64_t)r->offset + 8 > f->code_size)
-            return 0;
-        put64le(dst + r->offset, v);
-        return 1;
-    }
-    if (r->kind == IM_RELOC_PC32) {
-        int64_t x = (int64_t)(v - (f->base + r->offset));
-        if ((uint64_t)r->offset + 4 > f->code_size || x < INT32_MIN || x > INT32_MAX)
-            return 0;
-        put32le(dst + r->offset, (uint32_t)x);
-        return 1;
-    }
-    return 0;
+    unsigned size = r->kind == IM_RELOC_ABS64 ? 8 : 4;
+    if ((uint64_t)r->offset + size > f->code_size)
+        return 0;
+    return im_reloc_x86_64_fast(r->kind, dst + r->offset, f->base + r->offset,
+                                s + (uint64_t)r->addend);
 }
 
 static int relocate(const im_section *sec, uint8_t *dst, uint64_t base, uint64_t toc,

@@ -5,6 +5,8 @@
 
 #include "imago/img.h"
 
+#include "core.h"
+
 /* Size in bytes of the field a relocation kind patches on target t; 0 if the
  * kind is unknown or not valid for that target. Shared by the image reader
  * (validation) and the relocators. */
@@ -16,6 +18,25 @@ unsigned im_reloc_field_size(uint32_t kind, im_target t);
  * which value did not fit and why (the caller prefixes where). Nothing is written on
  * failure. */
 int im_reloc_apply(im_target t, uint32_t kind, uint8_t *p, uint64_t place, uint64_t v);
+
+/* The common x86_64 kinds inline (ABS64, PC32) for the loaders' fast paths: 1 when the
+ * field at p (address place) now holds v = S + A, 0 when the general path must do it
+ * (another kind, or a PC32 value out of range, which im_reloc_apply then reports). */
+static inline int im_reloc_x86_64_fast(uint32_t kind, uint8_t *p, uint64_t place, uint64_t v)
+{
+    if (kind == IM_RELOC_ABS64) {
+        im_put64(p, v);
+        return 1;
+    }
+    if (kind == IM_RELOC_PC32) {
+        int64_t x = (int64_t)(v - place);
+        if (x < INT32_MIN || x > INT32_MAX)
+            return 0;
+        im_put32(p, (uint32_t)x);
+        return 1;
+    }
+    return 0;
+}
 
 /* Is kind a branch a veneer can stand in for (a call or jump whose target is any address:
  * x86_64 PC32 on call/jmp rel32, ARM_CALL, ARM_JUMP24, AARCH64_CALL26, AARCH64_JUMP26)?
