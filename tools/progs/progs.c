@@ -24,12 +24,15 @@
  *             module's TOC while the main thread reloads it many times between two versions;
  *             every result is one of the two versions', and exactly the current one whenever
  *             no reload overlapped the call; after each reload the new version answers
+ *   patch     k's immediate and jb's branch target changed in loaded code with
+ *             im_lmod_patch, each change seen by the next call; a wrong length refused;
+ *             the patches kept by a move
  *   preserve  the space written out (im_link_preserve), serialised, read back and loaded
  *             into a new space: every check above (but threads) passes there too
  *
  * Output: a line per program ("NAME: ok checks=N mismatches=0" or "NAME: FAILED ..."), the
  * first mismatches of a failed program above its line, and a summary line
- *   progs: target=T engine=E programs=8 failed=F checks=N mismatches=M
+ *   progs: target=T engine=E programs=10 failed=F checks=N mismatches=M
  * Exit status 0 when everything matched, 1 on a mismatch or a failed step, 2 on bad usage,
  * 77 when the engine asked for cannot run here.
  *
@@ -60,6 +63,7 @@
 #include <unistd.h>
 
 #include "imago/asm.h"
+#include "imago/enc.h"
 #include "imago/link.h"
 
 /* ---- engines ---------------------------------------------------------------------- */
@@ -329,7 +333,7 @@ struct mod {
     const im_section *sec; /* img's only section */
 };
 
-enum { NMODS = 9 };
+enum { NMODS = 10 };
 
 struct ctx {
     struct engine *e;
@@ -355,6 +359,7 @@ static const char *const mod_files[NMODS][2] = {
     {"fact.s", "fact"},   {"fib.s", "fib"},     {"copy.s", "copy"},
     {"host.s", "host"},   {"even.s", "even"},   {"odd.s", "odd"},
     {"prov_a.s", "prov"}, {"prov_b.s", "prov"}, {"user.s", "user"},
+    {"patch.s", "patch"},
 };
 
 static uint64_t rnd(struct ctx *c)
@@ -1118,6 +1123,96 @@ static void prog_reload(struct ctx *c)
 
 /* ---- preserve ---- */
 
+/* ---- patch ---- */
+
+/* Patch one instruction of module patch at symbol at: form id with ops, len bytes (the
+ * instruction there). */
+static int patch_at(struct ctx *c, im_lmod *m, uint64_t at, size_t len, const char *id,
+                    const im_operand *ops)
+{
+    int form = im_form_lookup(c->t, id);
+    if (form < 0) {
+        fail(c, "no form %s for %s", id, im_target_name(c->t));
+        return form;
+    }
+    return im_lmod_patch(m, (uint32_t)(at - im_lmod_base(m)), len, form, ops);
+}
+
+/* k's immediate and jb's branch target changed in loaded code through the assembler's patch
+ * API (the write through the arena's other view or the page flip, then the icache flush);
+ * each change is seen by the next call, a wrong-length patch is refused and changes nothing,
+ * and the patches survive a move. */
+static void prog_patch(struct ctx *c)
+{
+    im_lmod *m = load(c, "patch.s");
+    if (!m)
+        return;
+    uint64_t k = sym(c, c->l, "patch", "k"), jb = sym(c, c->l, "patch", "jb");
+    uint64_t t1 = sym(c, c->l, "patch", "t1"), t2 = sym(c, c->l, "patch", "t2");
+    if (!k || !jb || !t1 || !t2)
+        return;
+    c->cur = c->l;
+    int x86 = c->t == IM_TARGET_X86_64 || c->t == IM_TARGET_I386;
+    const char *mov = x86 ? "mov_r32_imm32" : c->t == IM_TARGET_ARM ? "movw" : "movz_w";
+    const char *jmp = x86 ? "jmp_rel8" : "b";
+    size_t mov_len = x86 ? 5 : 4, jmp_len = x86 ? 2 : 4;
+    check(c, call(c, k, 0, 0, 0, 0), 1000, "k() before patching");
+    check(c, call(c, jb, 0, 0, 0, 0), 1, "jb() before patching (to t1)");
+    static const unsigned vals[] = {1001, 4242, 65535, 7, 31337};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        im_operand ops[3];
+        if (c->t == IM_TARGET_ARM) {
+            ops[0] = im_cond(14), ops[1] = im_reg(0), ops[2] = im_imm(vals[i]);
+        } else {
+            ops[0] = im_reg(0), ops[1] = im_imm(vals[i]), ops[2] = im_imm(0);
+        }
+        int err = patch_at(c, m, k, mov_len, mov, ops);
+        if (err)
+            fail_err(c, err, "patching k's immediate to %u", vals[i]);
+        else
+            check(c, call(c, k, 0, 0, 0, 0), vals[i], "k() after patching its immediate");
+    }
+    for (int round = 0; round < 4; round++) {
+        uint64_t to = round & 1 ? t1 : t2;
+        im_operand rel = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int64_t)(to - jb)};
+        im_operand ops[2];
+        if (c->t == IM_TARGET_ARM)
+            ops[0] = im_cond(14), ops[1] = rel;
+        else
+            ops[0] = rel, ops[1] = im_imm(0);
+        int err = patch_at(c, m, jb, jmp_len, jmp, ops);
+        if (err)
+            fail_err(c, err, "patching jb's branch to %s", round & 1 ? "t1" : "t2");
+        else
+            check(c, call(c, jb, 0, 0, 0, 0), round & 1 ? 1 : 2, "jb() after its branch went to %s",
+                  round & 1 ? "t1" : "t2");
+    }
+    /* a patch of the wrong length is refused, and the code is unchanged */
+    {
+        im_operand rel = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int64_t)(t2 - jb)};
+        im_operand ops[2];
+        if (c->t == IM_TARGET_ARM)
+            ops[0] = im_cond(14), ops[1] = rel;
+        else
+            ops[0] = rel, ops[1] = im_imm(0);
+        int err = patch_at(c, m, jb, jmp_len + 4, jmp, ops);
+        check_true(c, err < 0, "a patch of %zu bytes over a %zu-byte branch was accepted",
+                   jmp_len + 4, jmp_len);
+        check(c, call(c, jb, 0, 0, 0, 0), 1, "jb() after a refused patch");
+    }
+    /* patches move with the code */
+    int err = im_lmod_move(m, 0);
+    if (err) {
+        fail_err(c, err, "moving module 'patch'");
+        return;
+    }
+    k = sym(c, c->l, "patch", "k");
+    jb = sym(c, c->l, "patch", "jb");
+    check(c, call(c, k, 0, 0, 0, 0), 31337, "k() after a move (patched immediate kept)");
+    check(c, call(c, jb, 0, 0, 0, 0), 1, "jb() after a move");
+    check(c, im_lmod_unload(m), 0, "unloading module 'patch'");
+}
+
 static void prog_preserve(struct ctx *c)
 {
     im_image *img = NULL;
@@ -1406,6 +1501,10 @@ int main(int argc, char **argv)
     c->prov_version = 0;
     if (load(c, "prov_a.s") && load(c, "user.s"))
         prog_reload(c);
+    end(c);
+
+    begin(c, "patch");
+    prog_patch(c);
     end(c);
 
     begin(c, "preserve");
