@@ -22,7 +22,7 @@ import pytest
 
 import harness
 
-PROGRAMS = ["assemble", "fact", "fib", "copy", "host", "toc", "move", "reload", "preserve"]
+PROGRAMS = ["assemble", "fact", "fib", "copy", "host", "toc", "move", "reload", "patch", "preserve"]
 # Reloads under the calling threads: fewer under qemu-user (slower, and the machine shared).
 RELOADS = {"native": 200, "qemu": 100}
 # The driver's own watchdog (--timeout): a hang ends with the program's name.
@@ -118,11 +118,12 @@ def test_link_programs(target, engine, stats):
 @pytest.mark.kind("unit")
 def test_link_programs_fault_fails():
     """IMAGO_FAULT_PROGS=fact (one expected value off by one) makes the driver fail, naming
-    the program and the call; =reload does the same in the reload program."""
+    the program and the call; =reload and =patch do the same in those programs."""
     target = harness.machine_target()
     if target not in harness.TARGETS:
         pytest.skip("machine %s runs no target natively" % target)
-    for prog, call in (("fact", "fact_iter(0)"), ("reload", "use_val(0)")):
+    for prog, call in (("fact", "fact_iter(0)"), ("reload", "use_val(0)"),
+                       ("patch", "k() before patching")):
         p, cmd = run_driver(target, "native", "--reloads", "3",
                             env={"IMAGO_FAULT_PROGS": prog})
         progs, summary = parse(p.stdout)
