@@ -176,10 +176,15 @@ int im_emu_open_ex(im_engine e, im_target t, unsigned flags, im_emu **out)
 
 static void drop_load(im_emu *emu)
 {
-    if (emu->img) {
+    if (emu->link) { /* linked in this process: the backend loaded nothing */
+        im_link_free(emu->link);
+        emu->link = NULL;
+    } else if (emu->img) {
         emu->ops->unload(emu);
-        im_img_free(emu->img);
     }
+    im_img_free(emu->img);
+    free(emu->module);
+    emu->module = NULL;
     emu->img = NULL;
     emu->sec = NULL;
     emu->base = 0;
@@ -214,6 +219,66 @@ int im_emu_load(im_emu *emu, const im_image *img, uint64_t base)
     return err;
 }
 
+int im_emu_load_linked(im_emu *emu, const im_image *img, const char *module)
+{
+    if (!emu || !img)
+        return im_fail(IM_ERR_INVAL, "im_emu_load_linked: NULL argument");
+    const char *tn = im_target_name(emu->target);
+    const im_section *sec = module ? im_img_module_section(img, module, emu->target) : NULL;
+    for (uint32_t i = 0; i < img->nsections && !module && !sec; i++)
+        if (img->sections[i].target == emu->target)
+            sec = &img->sections[i];
+    if (!sec)
+        return module ? im_fail(IM_ERR_NOSECTION, "module '%s' has no %s section", module, tn)
+                      : im_fail(IM_ERR_NOSECTION, "image has no %s section", tn);
+    drop_load(emu);
+    /* A copy holding the target's sections, in the image's order (it sets the load order). */
+    im_image *copy = im_img_new();
+    int err = copy ? 0 : im_fail(IM_ERR_NOMEM, "engine image copy");
+    for (uint32_t i = 0; i < img->nsections && !err; i++)
+        if (img->sections[i].target == emu->target)
+            err = im_img_add_section(copy, &img->sections[i]);
+    const char *name = sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
+    if (!err && !(emu->module = strdup(name)))
+        err = im_fail(IM_ERR_NOMEM, "module name");
+    if (err) {
+        im_img_free(copy);
+        return err;
+    }
+    emu->img = copy;
+    emu->sec = im_img_module_section(copy, name, emu->target);
+    if (emu->ops->load_linked) {
+        err = emu->ops->load_linked(emu);
+    } else {
+        err = im_emu_link_new(emu->engine, emu->target, &emu->link);
+        if (!err)
+            err = im_link_load_image(emu->link, copy);
+        im_lmod *m = err ? NULL : im_link_module(emu->link, name);
+        if (!err && !m)
+            err = im_fail(IM_ERR_NOSECTION, "module '%s' was not loaded", name);
+        if (!err)
+            emu->base = im_lmod_base(m);
+    }
+    if (err)
+        drop_load(emu);
+    return err;
+}
+
+/* A call into a module linked in this process (im_emu_load_linked, native or unicorn). */
+static int linked_call(im_emu *emu, const char *entry, const int64_t *args, size_t nargs,
+                       const im_emu_data *d, int64_t *result)
+{
+    im_lmod *m = im_link_module(emu->link, emu->module);
+    uint64_t at = m ? im_lmod_symbol(m, entry) : 0;
+    if (!at)
+        return im_fail(IM_ERR_NOSYM, "no symbol '%s' in module '%s'", entry, emu->module);
+#ifndef IMAGO_NO_UNICORN
+    if (emu->engine == IM_ENGINE_UNICORN)
+        return im_emu_uc_link_call(emu->link, at, args, nargs, d, result);
+#endif
+    return im_emu_native_invoke(at, args, nargs, d, result);
+}
+
 /* Check the call and find the entry's offset; *entry may be NULL (the default entry). */
 static int call_prepare(im_emu *emu, const char **entry, const int64_t *args, size_t nargs,
                         int64_t *result, uint32_t *off)
@@ -240,6 +305,8 @@ int im_emu_call(im_emu *emu, const char *entry, const int64_t *args, size_t narg
     int err = call_prepare(emu, &entry, args, nargs, result, &off);
     if (err)
         return err;
+    if (emu->link)
+        return linked_call(emu, entry, args, nargs, NULL, result);
     return emu->ops->call(emu, entry, off, args, nargs, NULL, result);
 }
 
@@ -288,6 +355,8 @@ int im_emu_call_data(im_emu *emu, const char *entry, void *data, size_t len, uin
                        (unsigned long long)data_addr, (unsigned long long)end,
                        (unsigned long long)cs, (unsigned long long)ce);
     im_emu_data d = {data, len, data_addr};
+    if (emu->link)
+        return linked_call(emu, entry, full, nargs + 1, &d, result);
     return emu->ops->call(emu, entry, off, full, nargs + 1, &d, result);
 }
 

@@ -38,6 +38,10 @@ typedef struct im_emu_ops {
     int (*call)(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
                 const im_emu_data *data, int64_t *result);
     void (*close)(im_emu *emu);
+    /* im_emu_load_linked in another process (the runner engines): check and keep emu->img,
+     * every section of the target, for the calls; NULL: the engine links in this process
+     * (emu.c, through im_emu_link_new). */
+    int (*load_linked)(im_emu *emu);
 } im_emu_ops;
 
 struct im_emu {
@@ -48,6 +52,8 @@ struct im_emu {
     const im_section *sec; /* img's section */
     uint64_t base;         /* where sec is (or will be) loaded; 0 before load */
     void *priv;            /* backend state */
+    char *module;          /* im_emu_load_linked: the module whose symbols are called */
+    struct im_link *link;  /* ... in this process: the link space holding img's modules */
 };
 
 extern const im_emu_ops im_emu_native_ops;  /* in-process: target == host */
@@ -56,6 +62,13 @@ extern const im_emu_ops im_emu_qemu_ops;    /* the target's runner under qemu-<t
 extern const im_emu_ops im_emu_unicorn_ops; /* absent when built with IMAGO_NO_UNICORN */
 struct im_link;
 int im_emu_uc_link_new(im_target t, struct im_link **out); /* emu/unicorn.c */
+/* Call addr in a unicorn link space, with the data block d (NULL: none) mapped for the call. */
+int im_emu_uc_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                        const struct im_emu_data *d, int64_t *result);
+/* Call host code at addr with up to 4 integer arguments, d (NULL: none) mapped for the call
+ * (emu/native.c). */
+int im_emu_native_invoke(uint64_t addr, const int64_t *args, size_t nargs,
+                         const struct im_emu_data *d, int64_t *result);
 
 /* Directory of the runners: im_emu_set_runner_dir, $IMAGO_RUNNER_DIR, or the
  * directory of /proc/self/exe. Writes into buf; 0 or an IM_ERR_* code. */

@@ -167,6 +167,15 @@ static int exec_load(im_emu *emu, uint64_t base)
     return 0;
 }
 
+/* im_emu_load_linked: the runner links emu->img's sections itself (--module), anew in each
+ * call's process; where it places the module is known from its result line. */
+static int exec_load_linked(im_emu *emu)
+{
+    struct exec_priv *p = emu->priv;
+    emu->base = 0;
+    return im_img_write(emu->img, &p->image, &p->image_len);
+}
+
 static void exec_unload(im_emu *emu)
 {
     struct exec_priv *p = emu->priv;
@@ -369,9 +378,14 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
     if (p->launcher[0])
         argv[n++] = p->launcher;
     argv[n++] = p->runner;
-    snprintf(basebuf, sizeof basebuf, "0x%" PRIx64, emu->base);
-    argv[n++] = "--base";
-    argv[n++] = basebuf;
+    if (emu->module) { /* linked (im_emu_load_linked): the runner's linker places it */
+        argv[n++] = "--module";
+        argv[n++] = emu->module;
+    } else {
+        snprintf(basebuf, sizeof basebuf, "0x%" PRIx64, emu->base);
+        argv[n++] = "--base";
+        argv[n++] = basebuf;
+    }
     argv[n++] = "--entry";
     argv[n++] = (char *)name;
     size_t first = 0;
@@ -422,6 +436,16 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
                     WTERMSIG(status), strsignal(WTERMSIG(status)), line[0] ? ": " : "", line, cmd);
         goto done;
     }
+    if (emu->module && WIFEXITED(status) && WEXITSTATUS(status) == 70) {
+        /* the runner's linker: an import that resolves to nothing, when the module is
+         * loaded or at a call; its line is "<who>: [<what>: ]<the error's name>: <detail>" */
+        char pre[64];
+        snprintf(pre, sizeof pre, "%s: ", im_strerror(IM_ERR_UNRESOLVED));
+        const char *k = strstr(line, pre);
+        const char *why = k ? k + strlen(pre) : line;
+        err = im_fail(IM_ERR_UNRESOLVED, "%s (command: %s < image)", why, cmd);
+        goto done;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         err = im_fail(IM_ERR_ENGINE, "%s exited with status %d%s%s (command: %s < image)", argv[0],
                       WEXITSTATUS(status), line[0] ? ": " : "", line, cmd);
@@ -446,7 +470,9 @@ static int exec_call(im_emu *emu, const char *name, uint32_t off, const int64_t 
                       got, cmd);
         goto done;
     }
-    if (b != emu->base) {
+    if (emu->module) {
+        emu->base = b;
+    } else if (b != emu->base) {
         err = im_fail(IM_ERR_ENGINE, "runner loaded at 0x%llx instead of 0x%llx (command: %s)", b,
                       (unsigned long long)emu->base, cmd);
         goto done;
@@ -504,6 +530,7 @@ const im_emu_ops im_emu_runner_ops = {
     .unload = exec_unload,
     .call = exec_call,
     .close = exec_close,
+    .load_linked = exec_load_linked,
 };
 
 const im_emu_ops im_emu_qemu_ops = {
@@ -513,4 +540,5 @@ const im_emu_ops im_emu_qemu_ops = {
     .unload = exec_unload,
     .call = exec_call,
     .close = exec_close,
+    .load_linked = exec_load_linked,
 };

@@ -83,6 +83,30 @@ int im_emu_map_data(const im_emu_data *d, void **mapped, size_t *maplen)
     return 0;
 }
 
+int im_emu_native_invoke(uint64_t addr, const int64_t *args, size_t nargs, const im_emu_data *d,
+                         int64_t *result)
+{
+    void *block = NULL;
+    size_t blen = 0;
+    if (d) {
+        int err = im_emu_map_data(d, &block, &blen);
+        if (err)
+            return err;
+    }
+    intptr_t a[4] = {0};
+    for (size_t i = 0; i < nargs && i < 4; i++)
+        a[i] = (intptr_t)args[i];
+    entry_fn f;
+    uintptr_t at = (uintptr_t)addr;
+    memcpy(&f, &at, sizeof f);
+    *result = (int64_t)f(a[0], a[1], a[2], a[3]);
+    if (d) {
+        memcpy(d->p, block, d->len);
+        munmap(block, blen);
+    }
+    return 0;
+}
+
 static int native_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args,
                        size_t nargs, const im_emu_data *data, int64_t *result)
 {
@@ -91,23 +115,7 @@ static int native_call(im_emu *emu, const char *name, uint32_t off, const int64_
     if (!p)
         return im_fail(IM_ERR_NOSYM, "no symbol '%s' in the loaded module", name);
     (void)off;
-    void *block = NULL;
-    size_t blen = 0;
-    if (data) {
-        int err = im_emu_map_data(data, &block, &blen);
-        if (err)
-            return err;
-    }
-    intptr_t a[4] = {0};
-    for (size_t i = 0; i < nargs; i++)
-        a[i] = (intptr_t)args[i];
-    entry_fn f = (entry_fn)(uintptr_t)p;
-    *result = (int64_t)f(a[0], a[1], a[2], a[3]);
-    if (data) {
-        memcpy(data->p, block, data->len);
-        munmap(block, blen);
-    }
-    return 0;
+    return im_emu_native_invoke((uint64_t)(uintptr_t)p, args, nargs, data, result);
 }
 
 static void native_close(im_emu *emu)

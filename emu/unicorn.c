@@ -202,8 +202,8 @@ static int wreg32(uc_engine *uc, int reg, uint32_t v)
 
 /* Call entry with up to 4 integer arguments under t's C calling convention, the stack
  * just below the sentinel page (the return address); run until pc reaches the sentinel. */
-static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel,
-                   const char *name, const int64_t *args, size_t nargs, int64_t *result)
+static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel, const char *name,
+                   const int64_t *args, size_t nargs, int64_t *result)
 {
     uint64_t a[4] = {0};
     for (size_t i = 0; i < nargs && i < 4; i++)
@@ -309,30 +309,26 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
     return 0;
 }
 
-static int uc_run(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                  int64_t *result)
+/* Run entry (ucx_run) with the data block mapped read-write (never executable) at its
+ * address for the call (data NULL: none): copied in before, back after a good run. The stack
+ * and sentinel (stack .. stack + STACK_SIZE + page) must stay clear of it. */
+static int ucx_run_data(uc_engine *uc, im_target t, uint64_t page, uint64_t stack, uint64_t entry,
+                        const char *name, const int64_t *args, size_t nargs,
+                        const im_emu_data *data, int64_t *result)
 {
-    struct uc_priv *p = emu->priv;
-    return ucx_run(p->uc, emu->target, emu->base + off, p->sentinel, name, args, nargs, result);
-}
-
-/* With a data block: map it read-write (never executable) for the call, copy it in and back. */
-static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
-                   const im_emu_data *data, int64_t *result)
-{
+    uint64_t sentinel = stack + STACK_SIZE;
     if (!data)
-        return uc_run(emu, name, off, args, nargs, result);
-    struct uc_priv *p = emu->priv;
-    uint64_t len = (data->len + p->page - 1) & ~(p->page - 1);
-    if (data->addr % p->page)
+        return ucx_run(uc, t, entry, sentinel, name, args, nargs, result);
+    uint64_t len = (data->len + page - 1) & ~(page - 1);
+    if (data->addr % page)
         return im_fail(IM_ERR_ALIGN, "data block address 0x%llx is not aligned to 0x%llx",
-                       (unsigned long long)data->addr, (unsigned long long)p->page);
-    if (overlaps(data->addr, len, p->stack, STACK_SIZE + p->page))
-        return im_fail(
-            IM_ERR_RANGE, "data block 0x%llx..0x%llx overlaps unicorn's stack at 0x%llx..0x%llx",
-            (unsigned long long)data->addr, (unsigned long long)(data->addr + len),
-            (unsigned long long)p->stack, (unsigned long long)(p->stack + STACK_SIZE + p->page));
-    uc_err e = uc_mem_map(p->uc, data->addr, len, UC_PROT_READ | UC_PROT_WRITE);
+                       (unsigned long long)data->addr, (unsigned long long)page);
+    if (overlaps(data->addr, len, stack, STACK_SIZE + page))
+        return im_fail(IM_ERR_RANGE,
+                       "data block 0x%llx..0x%llx overlaps unicorn's stack at 0x%llx..0x%llx",
+                       (unsigned long long)data->addr, (unsigned long long)(data->addr + len),
+                       (unsigned long long)stack, (unsigned long long)(stack + STACK_SIZE + page));
+    uc_err e = uc_mem_map(uc, data->addr, len, UC_PROT_READ | UC_PROT_WRITE);
     if (e != UC_ERR_OK)
         return uc_fail(e, "mapping the data block", data->addr);
     int err = 0;
@@ -341,22 +337,30 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
         err = im_fail(IM_ERR_NOMEM, "data block copy");
     if (!err) {
         memcpy(back, data->p, data->len); /* the rest of the last page is zero */
-        e = uc_mem_write(p->uc, data->addr, back, len);
+        e = uc_mem_write(uc, data->addr, back, len);
         if (e != UC_ERR_OK)
             err = uc_fail(e, "writing the data block", data->addr);
     }
     if (!err)
-        err = uc_run(emu, name, off, args, nargs, result);
+        err = ucx_run(uc, t, entry, sentinel, name, args, nargs, result);
     if (!err) {
-        e = uc_mem_read(p->uc, data->addr, back, data->len);
+        e = uc_mem_read(uc, data->addr, back, data->len);
         if (e != UC_ERR_OK)
             err = uc_fail(e, "reading the data block back", data->addr);
         else
             memcpy(data->p, back, data->len);
     }
     free(back);
-    uc_mem_unmap(p->uc, data->addr, len);
+    uc_mem_unmap(uc, data->addr, len);
     return err;
+}
+
+static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *args, size_t nargs,
+                   const im_emu_data *data, int64_t *result)
+{
+    struct uc_priv *p = emu->priv;
+    return ucx_run_data(p->uc, emu->target, p->page, p->stack, emu->base + off, name, args, nargs,
+                        data, result);
 }
 
 static void uc_close_engine(im_emu *emu)
@@ -413,6 +417,8 @@ struct ucl {
     uint64_t data_next;
     size_t mapped;
     uc_hook hook;
+    int unresolved; /* a lazy import resolved to nothing: the guest was stopped */
+    char why[512];  /* ... and the error's detail */
 };
 
 struct ucl_handle {
@@ -438,8 +444,8 @@ static int ucl_alloc(void *ctx, size_t code_size, size_t data_size, size_t align
         uint64_t limit = im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
         if (at % (align > u->page ? align : u->page) || at >= limit || cp + dp > limit - at) {
             free(h);
-            return im_fail(IM_ERR_ALIGN, "unicorn: cannot place 0x%zx bytes at 0x%llx",
-                           cp + dp, (unsigned long long)at);
+            return im_fail(IM_ERR_ALIGN, "unicorn: cannot place 0x%zx bytes at 0x%llx", cp + dp,
+                           (unsigned long long)at);
         }
         uc_err e = uc_mem_map(u->uc, at, cp, UC_PROT_READ | UC_PROT_EXEC);
         if (e == UC_ERR_OK) {
@@ -607,7 +613,13 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         case IM_TARGET_ARM: id = rd32(uc, UC_ARM_REG_R12); break;
         default: id = rd(uc, UC_ARM64_REG_X16); break;
         }
-        to = im_link_lazy(id);
+        to = im_link_lazy_try(id);
+        if (!to) { /* nothing exports it: stop, and the call says why */
+            u->unresolved = 1;
+            snprintf(u->why, sizeof u->why, "%s", im_detail());
+            uc_emu_stop(uc);
+            return;
+        }
         switch (u->t) {
         case IM_TARGET_X86_64: wreg(uc, UC_X86_REG_RIP, to); break;
         case IM_TARGET_I386: wreg32(uc, UC_X86_REG_EIP, (uint32_t)to); break;
@@ -717,9 +729,8 @@ int im_emu_uc_link_new(im_target t, struct im_link **out)
     u->data_next = UCL_DATA;
     /* The trap page is zero-filled: the hook acts on every address of it before any of
      * its bytes runs. */
-    im_link_backend be = {u,          ucl_alloc, ucl_release, ucl_wbegin, ucl_wend,
-                          ucl_read,   ucl_store, ucl_load,    ucl_mapped, ucl_destroy,
-                          UCL_TRAP};
+    im_link_backend be = {u,         ucl_alloc, ucl_release, ucl_wbegin,  ucl_wend, ucl_read,
+                          ucl_store, ucl_load,  ucl_mapped,  ucl_destroy, UCL_TRAP};
     err = im_link_new_backend(t, &be, out);
     if (err)
         ucl_destroy(u);
@@ -740,19 +751,29 @@ int im_emu_link_host(struct im_link *l, const char *name, im_emu_host_fn fn, voi
     return err;
 }
 
-int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
-                     int64_t *result)
+int im_emu_uc_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                        const im_emu_data *d, int64_t *result)
 {
     struct ucl *u = ucl_of(l);
     if (!u || !result || nargs > 4 || (nargs && !args))
         return im_fail(IM_ERR_INVAL, "im_emu_link_call: not a unicorn link space, or bad "
-                       "arguments");
+                                     "arguments");
     int err = im_emu_check_args(u->t, args, nargs);
     if (err)
         return err;
     char name[32];
     snprintf(name, sizeof name, "0x%llx", (unsigned long long)addr);
-    return ucx_run(u->uc, u->t, addr, UCL_STACK + STACK_SIZE, name, args, nargs, result);
+    u->unresolved = 0;
+    err = ucx_run_data(u->uc, u->t, u->page, UCL_STACK, addr, name, args, nargs, d, result);
+    if (u->unresolved) /* the trap stopped the guest: that, not where it stopped, is the error */
+        return im_fail(IM_ERR_UNRESOLVED, "%s", u->why);
+    return err;
+}
+
+int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
+                     int64_t *result)
+{
+    return im_emu_uc_link_call(l, addr, args, nargs, NULL, result);
 }
 
 int im_emu_link_map(struct im_link *l, size_t len, uint64_t *addr)

@@ -491,6 +491,15 @@ static uint64_t stub_addr(const im_lmod *m, uint32_t imp)
 
 uint64_t im_link_lazy(uint64_t id)
 {
+    uint64_t a = im_link_lazy_try(id);
+    if (a)
+        return a;
+    fprintf(stderr, "imago: %s: %s\n", im_strerror(IM_ERR_UNRESOLVED), im_detail());
+    exit(70);
+}
+
+uint64_t im_link_lazy_try(uint64_t id)
+{
     pthread_mutex_lock(&g_lazy_mu);
     if (id >= g_ndesc || !g_desc[id].used) {
         pthread_mutex_unlock(&g_lazy_mu);
@@ -530,8 +539,7 @@ uint64_t im_link_lazy(uint64_t id)
             mod, name, d.toc_slot);
     if (fn)
         fn(mod, name, d.toc_slot, ctx);
-    fprintf(stderr, "imago: %s: %s\n", im_strerror(IM_ERR_UNRESOLVED), im_detail());
-    exit(70);
+    return 0;
 }
 
 /* ---- building a block ---- */

@@ -47,8 +47,12 @@ typedef struct im_link_backend {
 int im_link_new_backend(im_target t, const im_link_backend *be, im_link **out);
 
 /* The lazy stubs' resolver: resolve import id, store its address in its TOC slot, return the
- * address to jump to. An id that resolves to nothing calls the unresolved handler. */
+ * address to jump to. An id that resolves to nothing calls the unresolved handler, then
+ * prints the error and exits with status 70. */
 uint64_t im_link_lazy(uint64_t id);
+/* The same, but when nothing resolves it returns 0 after the handler, with the error set
+ * (IM_ERR_UNRESOLVED, im_detail): for a backend that can stop the code (unicorn's trap). */
+uint64_t im_link_lazy_try(uint64_t id);
 
 /* First-fit allocation over free extents (offsets into some region), sorted by offset. */
 struct im_extent {

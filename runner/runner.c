@@ -2,8 +2,12 @@
  * and print one result line. The native and qemu engines drive it
  * (docs/engines.md describes the protocol).
  *
- *   imago-runner-<target> [--base ADDR] [--entry SYM] [--data ADDR] IMAGE [ARGS...]
+ *   imago-runner-<target> [--base ADDR | --module M] [--entry SYM] [--data ADDR] IMAGE [ARGS...]
  *
+ * --module M links every section of IMAGE for this host with the runtime linker (TOCs,
+ * lazy binding, imports between modules) and calls SYM of module M; base= is then where the
+ * linker placed M's code. An import that resolves to nothing (when loading or at a call):
+ * exit status 70.
  * IMAGE may be '-' for standard input. Up to four integer arguments (decimal
  * or 0x hex, optionally negative). With --data, the bytes of file descriptor 3 are
  * mapped read-write at ADDR, ADDR is the first argument (then up to three more) and
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "imago/img.h"
+#include "imago/link.h"
 #include "imago/loader.h"
 
 #define MAX_ARGS 4
@@ -30,8 +35,11 @@ typedef intptr_t (*entry_fn)(intptr_t, intptr_t, intptr_t, intptr_t);
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: imago-runner-%s [--base ADDR] [--entry SYM] [--data ADDR] IMAGE [ARGS...]\n"
+            "usage: imago-runner-%s [--base ADDR | --module M] [--entry SYM] [--data ADDR]\n"
+            "                      IMAGE [ARGS...]\n"
             "  IMAGE  image file, or '-' for standard input\n"
+            "  --module M   link every module of IMAGE for this host (runtime linker) and call\n"
+            "         SYM of module M; an import that resolves to nothing: exit status 70\n"
             "  ARGS   up to %d integer arguments (decimal or 0x hex, may be negative)\n"
             "  --data ADDR  map the bytes of file descriptor 3 read-write at ADDR, pass ADDR\n"
             "         as the first argument, write the block back to descriptor 3 after the\n"
@@ -40,10 +48,12 @@ static void usage(FILE *f)
             im_target_name(im_host_target()), MAX_ARGS);
 }
 
+/* Exit status 1, or 70 for an import that resolves to nothing (the linker's own status when
+ * that happens at a call). */
 static int fail(const char *what, int err)
 {
     fprintf(stderr, "imago-runner: %s: %s: %s\n", what, im_strerror(err), im_detail());
-    return 1;
+    return err == IM_ERR_UNRESOLVED ? 70 : 1;
 }
 
 /* Parse [-]digits or [-]0xhex into *out; 0 on success. */
@@ -195,7 +205,7 @@ int main(int argc, char **argv)
 {
     uint64_t base = 0, data_addr = 0;
     int has_data = 0;
-    const char *entry = NULL;
+    const char *entry = NULL, *module = NULL;
     const char *path = NULL;
     intptr_t args[MAX_ARGS] = {0};
     int nargs = 0;
@@ -206,7 +216,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--base") || !strcmp(a, "--entry") || !strcmp(a, "--data")) {
+        } else if (!strcmp(a, "--base") || !strcmp(a, "--entry") || !strcmp(a, "--data") ||
+                   !strcmp(a, "--module")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "imago-runner: %s needs a value\n", a);
                 usage(stderr);
@@ -215,6 +226,8 @@ int main(int argc, char **argv)
             const char *v = argv[++i];
             if (a[2] == 'e') {
                 entry = v;
+            } else if (a[2] == 'm') {
+                module = v;
             } else if (a[2] == 'd') {
                 int neg;
                 if (parse_u64(v, 0, &data_addr, &neg) || data_addr == 0 ||
@@ -243,6 +256,11 @@ int main(int argc, char **argv)
     }
     if (i >= argc) {
         usage(stderr);
+        return 2;
+    }
+    if (module && base) {
+        fprintf(stderr, "imago-runner: --base and --module: the runtime linker places the "
+                        "modules\n");
         return 2;
     }
     path = argv[i++];
@@ -282,7 +300,14 @@ int main(int argc, char **argv)
         return fail(path, err);
 
     im_target host = im_host_target();
-    const im_section *sec = im_img_section(img, host);
+    const im_section *sec =
+        module ? im_img_module_section(img, module, host) : im_img_section(img, host);
+    if (module && !sec) {
+        fprintf(stderr, "imago-runner: %s: no section: module '%s' has no %s section\n", path,
+                module, im_target_name(host));
+        im_img_free(img);
+        return 1;
+    }
     if (!entry && sec) {
         entry = im_section_default_entry(sec);
         if (!entry) {
@@ -294,17 +319,37 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    im_module *m;
-    err = im_load(img, host, (uintptr_t)base, &m);
+    im_module *m = NULL;
+    im_link *link = NULL;
+    void *sym = NULL;
+    uintptr_t at = 0;
+    if (module) { /* every module of the image for this host, through the runtime linker */
+        err = im_link_new(host, &link);
+        if (!err)
+            err = im_link_load_image(link, img);
+        im_lmod *lm = err ? NULL : im_link_module(link, module);
+        if (lm) {
+            at = (uintptr_t)im_lmod_base(lm);
+            sym = (void *)(uintptr_t)im_lmod_symbol(lm, entry);
+        }
+    } else {
+        err = im_load(img, host, (uintptr_t)base, &m);
+        if (!err) {
+            at = im_module_base(m);
+            sym = im_module_symbol(m, entry);
+        }
+    }
     if (err) {
+        im_link_free(link);
         im_img_free(img);
         return fail(path, err);
     }
-    void *sym = im_module_symbol(m, entry);
     if (!sym) {
-        fprintf(stderr, "imago-runner: %s: symbol not found: no symbol '%s' in the %s section\n",
-                path, entry, im_target_name(host));
+        fprintf(stderr,
+                "imago-runner: %s: symbol not found: no symbol '%s' in the %s section%s%s\n", path,
+                entry, im_target_name(host), module ? " of module " : "", module ? module : "");
         im_unload(m);
+        im_link_free(link);
         im_img_free(img);
         return 1;
     }
@@ -314,6 +359,7 @@ int main(int argc, char **argv)
         int rc = data_in(data_addr, &block, &block_len, &block_map);
         if (rc) {
             im_unload(m);
+            im_link_free(link);
             im_img_free(img);
             return rc;
         }
@@ -323,16 +369,18 @@ int main(int argc, char **argv)
     if (has_data) {
         if (data_out(block, block_len)) {
             im_unload(m);
+            im_link_free(link);
             im_img_free(img);
             return 1;
         }
         munmap(block, block_map);
-        printf("result=%" PRIdPTR " base=0x%" PRIxPTR " data=0x%" PRIxPTR "\n", result,
-               im_module_base(m), (uintptr_t)data_addr);
+        printf("result=%" PRIdPTR " base=0x%" PRIxPTR " data=0x%" PRIxPTR "\n", result, at,
+               (uintptr_t)data_addr);
     } else {
-        printf("result=%" PRIdPTR " base=0x%" PRIxPTR "\n", result, im_module_base(m));
+        printf("result=%" PRIdPTR " base=0x%" PRIxPTR "\n", result, at);
     }
     im_unload(m);
+    im_link_free(link);
     im_img_free(img);
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -315,48 +315,105 @@ def test_run_two_modules_through_toc(imago_bin, tmp_path):
     assert run_ok(img2, "39").stdout.strip() == "42"
 
 
-UC_MODULES = {
+# (exporting module, importing module calling it through its TOC, a module calling an
+# import nothing exports through its TOC, a module branching to such an import directly)
+MODULES = {
+    "x86_64": (".intel_syntax noprefix\n.globl add3\nadd3:\n  lea rax, [rdi + 3]\n  ret\n",
+               ".intel_syntax noprefix\n.import add3\n.globl main\nmain:\n  sub rsp, 8\n"
+               "  call QWORD PTR [rip + add3@toc]\n  add rsp, 8\n  add rax, rax\n  ret\n",
+               ".intel_syntax noprefix\n.import nothere\n.globl main\nmain:\n  sub rsp, 8\n"
+               "  call QWORD PTR [rip + nothere@toc]\n  add rsp, 8\n  ret\n",
+               ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n  jmp f\n"),
+    "i386": (".intel_syntax noprefix\n.globl add3\nadd3:\n  mov eax, [esp + 4]\n"
+             "  add eax, 3\n  ret\n",
+             ".intel_syntax noprefix\n.import add3\n.globl main\nmain:\n"
+             "  push DWORD PTR [esp + 4]\n  call DWORD PTR [add3@toc]\n  add esp, 4\n"
+             "  add eax, eax\n  ret\n",
+             ".intel_syntax noprefix\n.import nothere\n.globl main\nmain:\n"
+             "  call DWORD PTR [nothere@toc]\n  ret\n",
+             ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n  jmp f\n"),
     "aarch64": (".globl add3\nadd3:\n  add x0, x0, #3\n  ret\n",
                 ".import add3\n.globl main\nmain:\n  stp x29, x30, [sp, #-16]!\n"
                 "  adrp x16, add3@toc\n  ldr x16, [x16, #:lo12:add3@toc]\n  blr x16\n"
-                "  add x0, x0, x0\n  ldp x29, x30, [sp], #16\n  ret\n"),
+                "  add x0, x0, x0\n  ldp x29, x30, [sp], #16\n  ret\n",
+                ".import nothere\n.globl main\nmain:\n  stp x29, x30, [sp, #-16]!\n"
+                "  adrp x16, nothere@toc\n  ldr x16, [x16, #:lo12:nothere@toc]\n  blr x16\n"
+                "  ldp x29, x30, [sp], #16\n  ret\n",
+                ".import f\n.globl main\nmain:\n  b f\n"),
     "arm": (".syntax unified\n.globl add3\nadd3:\n  add r0, r0, #3\n  bx lr\n",
             ".syntax unified\n.import add3\n.globl main\nmain:\n  push {r4, lr}\n"
             "  ldr ip, =add3@toc\n  ldr ip, [ip]\n  blx ip\n  add r0, r0, r0\n"
-            "  pop {r4, pc}\n"),
+            "  pop {r4, pc}\n",
+            ".syntax unified\n.import nothere\n.globl main\nmain:\n  push {r4, lr}\n"
+            "  ldr ip, =nothere@toc\n  ldr ip, [ip]\n  blx ip\n  pop {r4, pc}\n",
+            ".syntax unified\n.import f\n.globl main\nmain:\n  b f\n"),
 }
 
 
-@pytest.mark.parametrize("target", sorted(UC_MODULES))
-def test_run_modules_under_unicorn(imago_bin, tmp_path, target):
-    """Modules that import run in a unicorn guest link space on any host."""
-    lib = src(tmp_path, "lib.s", UC_MODULES[target][0])
-    app = src(tmp_path, "app.s", UC_MODULES[target][1])
+def linked_cells():
+    """(target, engine, in-process) for every engine this machine runs each target on."""
+    return [(t, e, ip) for t in sorted(MODULES) for e in harness.engines_for(t)
+            for ip in harness.inprocess(t, e)]
+
+
+def cell_id(c):
+    return "%s-%s%s" % (c[0], c[1], "-inprocess" if c[2] else "")
+
+
+def run_cell(img, engine, in_process, *args):
+    return harness.imago("run", img, "--engine", engine, *(["--in-process"] if in_process else []),
+                         *args)
+
+
+@pytest.mark.parametrize("cell", linked_cells(), ids=cell_id)
+def test_run_modules_on_every_engine(imago_bin, tmp_path, cell):
+    """Modules that import run through the runtime linker on every engine: in the target's
+    runner (native, qemu), in imago's process, or in a unicorn guest."""
+    target, engine, in_process = cell
+    lib, app, _, _ = MODULES[target]
+    other = "aarch64" if target != "aarch64" else "x86_64"
     img = tmp_path / "app.img"
-    asm_ok("-m", "app", "-a", target, app, "-m", "lib", "-a", target, lib, "-o", img)
-    p = harness.imago("run", img, "--engine", "unicorn", "10")
-    assert p.returncode == 0 and p.stdout.strip() == str((10 + 3) * 2), p.stderr
-    # an import that resolves to nothing: a direct branch is refused when loading
-    bad = src(tmp_path, "bad.s", {"aarch64": ".import f\n.globl main\nmain:\n  b f\n",
-                                  "arm": ".import f\n.globl main\nmain:\n  b f\n"}[target])
-    img2 = tmp_path / "bad.img"
-    asm_ok("-a", target, bad, "-o", img2)
-    p = harness.imago("run", img2, "--engine", "unicorn")
-    assert p.returncode == 1 and "'f'" in p.stderr and "exported by no module" in p.stderr, \
+    # a section of another target in module lib: only the target's sections are linked
+    asm_ok("-m", "app", "-a", target, src(tmp_path, "app.s", app), "-m", "lib", "-a", target,
+           src(tmp_path, "lib.s", lib), "-a", other, ret_src(tmp_path, other, 5), "-o", img)
+    p = run_cell(img, engine, in_process, "-v", "10")
+    assert p.returncode == 0, p.stderr
+    m = re.match(r"module=app target=(\S+) engine=(\S+) base=0x([0-9a-f]+) entry=main "
+                 r"result=(-?\d+)$", p.stdout.strip())
+    assert m, p.stdout
+    assert m.group(1) == target and m.group(2) == engine + "+link", p.stdout
+    assert int(m.group(3), 16) != 0 and int(m.group(4)) == (10 + 3) * 2, p.stdout
+    # the exporting module's own symbol, called through the same linked set
+    p = run_cell(img, engine, in_process, "--module", "lib", "--target", target, "--entry",
+                 "add3", "39")
+    assert p.returncode == 0 and p.stdout.strip() == "42", p.stderr
+
+
+@pytest.mark.parametrize("cell", linked_cells(), ids=cell_id)
+def test_run_unresolved_import(imago_bin, tmp_path, cell):
+    """An import nothing exports stops the run with status 70 and a message naming it: called
+    through the TOC, at the call; branched to directly, when the module is loaded."""
+    target, engine, in_process = cell
+    _, _, lazy, direct = MODULES[target]
+    img = tmp_path / "lazy.img"
+    asm_ok("-a", target, src(tmp_path, "lazy.s", lazy), "-o", img)
+    p = run_cell(img, engine, in_process)
+    assert p.returncode == 70, (p.returncode, p.stdout, p.stderr)
+    assert "import 'nothere' (TOC slot 0)" in p.stderr and "no module exports it" in p.stderr, \
         p.stderr
+    img2 = tmp_path / "direct.img"
+    asm_ok("-a", target, src(tmp_path, "direct.s", direct), "-o", img2)
+    p = run_cell(img2, engine, in_process)
+    assert p.returncode == 70 and "import 'f' (called directly at offset" in p.stderr and \
+        "exported by no module" in p.stderr, (p.returncode, p.stderr)
 
 
-def test_run_imports_under_qemu_is_a_clear_error(imago_bin, tmp_path):
-    other = foreign_target()
-    text = {"aarch64": ".import f\n.globl main\nmain:\n  b f\n",
-            "arm": ".import f\n.globl main\nmain:\n  b f\n",
-            "x86_64": ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n  jmp f\n"}[other]
-    s = src(tmp_path, "i.s", text)
+def test_run_imports_refuse_base(imago_bin, tmp_path):
+    target = foreign_target()
     img = tmp_path / "i.img"
-    asm_ok("-a", other, s, "-o", img)
-    p = harness.imago("run", img, "--engine", "qemu")
-    assert p.returncode == 1 and "imports 'f'" in p.stderr and "runtime linker" in p.stderr, \
-        p.stderr
+    asm_ok("-a", target, src(tmp_path, "i.s", MODULES[target][3]), "-o", img)
+    p = harness.imago("run", img, "--engine", "qemu", "--base", "0x20000000")
+    assert p.returncode == 1 and "--base is not supported" in p.stderr, p.stderr
 
 
 # ---- relocated operands against GNU as + ld ----

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "imago/asm.h"
 #include "imago/emu.h"
 #include "samples.h"
 
@@ -318,6 +319,125 @@ static void run_data_cell(im_engine e, im_target t, unsigned flags)
     im_emu_close(emu);
 }
 
+/* ---- im_emu_load_linked: modules through the runtime linker on every engine ---- */
+
+/* [lib, app, a module calling an import nothing exports] per target. lib: add3(x) = x + 3.
+ * app: main(x) = 2 * add3(x) and poke(p, x): p[0] = add3(x), returned; both call add3 through
+ * the TOC. lost: main calls 'nothere' through the TOC. */
+static const char *const linked_src[IM_TARGET_COUNT][3] = {
+    [IM_TARGET_X86_64] =
+        {".intel_syntax noprefix\n.globl add3\nadd3:\n  lea rax, [rdi + 3]\n  ret\n",
+         ".intel_syntax noprefix\n.import add3\n.globl main\nmain:\n  sub rsp, 8\n"
+         "  call QWORD PTR [rip + add3@toc]\n  add rsp, 8\n  add rax, rax\n  ret\n"
+         ".globl poke\npoke:\n  push rdi\n  mov rdi, rsi\n  call QWORD PTR [rip + add3@toc]\n"
+         "  pop rdi\n  mov [rdi], eax\n  ret\n",
+         ".intel_syntax noprefix\n.import nothere\n.globl main\nmain:\n  sub rsp, 8\n"
+         "  call QWORD PTR [rip + nothere@toc]\n  add rsp, 8\n  ret\n"},
+    [IM_TARGET_I386] =
+        {".intel_syntax noprefix\n.globl add3\nadd3:\n  mov eax, [esp + 4]\n  add eax, 3\n"
+         "  ret\n",
+         ".intel_syntax noprefix\n.import add3\n.globl main\nmain:\n  push DWORD PTR [esp + 4]\n"
+         "  call DWORD PTR [add3@toc]\n  add esp, 4\n  add eax, eax\n  ret\n"
+         ".globl poke\npoke:\n  push DWORD PTR [esp + 8]\n  call DWORD PTR [add3@toc]\n"
+         "  add esp, 4\n  mov ecx, [esp + 4]\n  mov [ecx], eax\n  ret\n",
+         ".intel_syntax noprefix\n.import nothere\n.globl main\nmain:\n"
+         "  call DWORD PTR [nothere@toc]\n  ret\n"},
+    [IM_TARGET_ARM] =
+        {".syntax unified\n.globl add3\nadd3:\n  add r0, r0, #3\n  bx lr\n",
+         ".syntax unified\n.import add3\n.globl main\nmain:\n  push {r4, lr}\n"
+         "  ldr ip, =add3@toc\n  ldr ip, [ip]\n  blx ip\n  add r0, r0, r0\n  pop {r4, pc}\n"
+         ".globl poke\npoke:\n  push {r0, lr}\n  mov r0, r1\n  ldr ip, =add3@toc\n"
+         "  ldr ip, [ip]\n  blx ip\n  pop {r1, lr}\n  str r0, [r1]\n  bx lr\n",
+         ".syntax unified\n.import nothere\n.globl main\nmain:\n  push {r4, lr}\n"
+         "  ldr ip, =nothere@toc\n  ldr ip, [ip]\n  blx ip\n  pop {r4, pc}\n"},
+    [IM_TARGET_AARCH64] =
+        {".globl add3\nadd3:\n  add x0, x0, #3\n  ret\n",
+         ".import add3\n.globl main\nmain:\n  stp x29, x30, [sp, #-16]!\n"
+         "  adrp x16, add3@toc\n  ldr x16, [x16, #:lo12:add3@toc]\n  blr x16\n"
+         "  add x0, x0, x0\n  ldp x29, x30, [sp], #16\n  ret\n"
+         ".globl poke\npoke:\n  stp x0, x30, [sp, #-16]!\n  mov x0, x1\n"
+         "  adrp x16, add3@toc\n  ldr x16, [x16, #:lo12:add3@toc]\n  blr x16\n"
+         "  ldp x1, x30, [sp], #16\n  str w0, [x1]\n  ret\n",
+         ".import nothere\n.globl main\nmain:\n  stp x29, x30, [sp, #-16]!\n"
+         "  adrp x16, nothere@toc\n  ldr x16, [x16, #:lo12:nothere@toc]\n  blr x16\n"
+         "  ldp x29, x30, [sp], #16\n  ret\n"},
+};
+
+static int add_module(im_image *img, im_target t, const char *src, const char *name)
+{
+    im_buf *b = NULL;
+    int line = 0;
+    int err = im_asm(t, src, strlen(src), &b, &line);
+    if (!err)
+        err = im_buf_to_module(b, name, img);
+    if (err)
+        fprintf(stderr, "  %s module %s line %d: %s\n", im_target_name(t), name, line, im_detail());
+    im_buf_free(b);
+    return err;
+}
+
+/* One cell (flags: 0 or IM_EMU_ISOLATED): the app module calls into lib through its TOC,
+ * with and without a data block; the other target's sections of the image stay out. */
+static void run_linked_cell(im_engine e, im_target t, unsigned flags)
+{
+    if (!cell_expected(e, t))
+        return;
+    im_emu *emu = NULL;
+    CHECK_ERR(im_emu_open_ex(e, t, flags, &emu), 0);
+    if (!emu)
+        return;
+    /* in this process natively, an import unresolved at a call runs the linker's handler */
+    int handler_exits = e == IM_ENGINE_NATIVE && t == im_host_target() && !flags;
+    im_target other = t == IM_TARGET_AARCH64 ? IM_TARGET_X86_64 : IM_TARGET_AARCH64;
+    im_image *img = im_img_new(), *lost = im_img_new();
+    CHECK(img && lost);
+    if (!img || !lost ||
+        add_module(img, other, linked_src[other][0], "lib") || /* not this target's */
+        add_module(img, t, linked_src[t][1], "app") ||
+        add_module(img, t, linked_src[t][0], "lib") ||
+        add_module(lost, t, linked_src[t][2], "lost")) {
+        CHECK(0);
+        goto out;
+    }
+    int64_t r = 0;
+    const int64_t ten = 10;
+    CHECK_ERR(im_emu_load_linked(emu, img, "app"), 0);
+    CHECK_ERR(im_emu_call(emu, NULL, &ten, 1, &r), 0);
+    CHECK_EQ(r, 26);
+    CHECK(im_emu_base(emu) != 0);
+    uint8_t block[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const int64_t x = 39;
+    CHECK_ERR(im_emu_call_data(emu, "poke", block, sizeof block, 0, &x, 1, &r), 0);
+    CHECK_EQ(r, 42);
+    CHECK(get32(block) == 42 && block[4] == 5 && block[7] == 8);
+    CHECK_ERR(im_emu_call(emu, "nope", NULL, 0, &r), IM_ERR_NOSYM);
+    /* NULL: the image's first module of the target (app) */
+    CHECK_ERR(im_emu_load_linked(emu, img, NULL), 0);
+    CHECK_ERR(im_emu_call(emu, "main", &ten, 1, &r), 0);
+    CHECK_EQ(r, 26);
+    /* no such module: refused before anything changes, as im_emu_load without a section */
+    CHECK_ERR(im_emu_load_linked(emu, img, "zzz"), IM_ERR_NOSECTION);
+    r = 0;
+    CHECK_ERR(im_emu_call(emu, "main", &ten, 1, &r), 0);
+    CHECK_EQ(r, 26);
+    if (!handler_exits) {
+        CHECK_ERR(im_emu_load_linked(emu, lost, NULL), 0);
+        CHECK_ERR(im_emu_call(emu, NULL, NULL, 0, &r), IM_ERR_UNRESOLVED);
+        CHECK_DETAIL("'nothere'");
+    }
+    /* back to a plain load on the same engine */
+    im_image *arith = sample_image(t, SAMPLE_ARITH, 0);
+    CHECK_ERR(im_emu_load(emu, arith, 0), 0);
+    const int64_t args[4] = {5, 7, 2, -3};
+    CHECK_ERR(im_emu_call(emu, "main", args, 4, &r), 0);
+    CHECK_EQ(im_emu_base(emu), 0x10000000u);
+    im_img_free(arith);
+out:
+    im_img_free(img);
+    im_img_free(lost);
+    im_emu_close(emu);
+}
+
 /* Faulting code leaves the block as it was; a range in use is refused. */
 static void test_data_errors(void)
 {
@@ -380,6 +500,12 @@ int main(void)
             run_data_cell(engines[i], (im_target)t, 0);
             if (engines[i] == IM_ENGINE_NATIVE && (im_target)t == im_host_target())
                 run_data_cell(engines[i], (im_target)t, IM_EMU_ISOLATED);
+        }
+    for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+        for (int t = 1; t < IM_TARGET_COUNT; t++) {
+            run_linked_cell(engines[i], (im_target)t, 0);
+            if (engines[i] == IM_ENGINE_NATIVE && (im_target)t == im_host_target())
+                run_linked_cell(engines[i], (im_target)t, IM_EMU_ISOLATED);
         }
     test_data_errors();
     test_errors();

@@ -9,7 +9,6 @@
 #include "cmd.h"
 #include "imago/emu.h"
 #include "imago/img.h"
-#include "imago/link.h"
 
 static void run_usage(FILE *f)
 {
@@ -28,9 +27,10 @@ static void run_usage(FILE *f)
                "  --engine E     native (the host CPU), qemu (qemu-user and the target's runner)\n"
                "                 or unicorn; default: native when the host runs the target,\n"
                "                 else qemu\n"
-               "A section that imports names (.import) runs through the runtime linker: every\n"
-               "module of the image for the host's target is loaded in this process (native\n"
-               "engine only); an import that resolves to nothing stops the run (status 70).\n"
+               "A section that imports names (.import) runs through the runtime linker, with\n"
+               "every module of the image for its target, on any engine: in the target's\n"
+               "runner (native, qemu), in this process (--in-process) or in a unicorn guest;\n"
+               "an import that resolves to nothing stops the run with status 70.\n"
                "  --entry SYM    default: 'main', else the first function symbol\n"
                "  --base ADDR    load address (page-aligned); default: the engine's (0x10000000)\n"
                "  --in-process   native engine: call the code inside this process instead of\n"
@@ -133,46 +133,6 @@ static const char *modname(const im_section *sec)
     return sec->module && sec->module[0] ? sec->module : IM_DEFAULT_MODULE;
 }
 
-/* Load every section of img for target t into l: in the image's order, except that a
- * module whose direct calls name an export of a module not loaded yet waits for it (rounds
- * until nothing more loads; then the first error stands). */
-static int link_all(im_link *l, const im_image *img, im_target t, char *why, size_t whylen)
-{
-    uint32_t n = img->nsections, left = 0;
-    unsigned char *done = calloc(n ? n : 1, 1);
-    if (!done)
-        return IM_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        left += img->sections[i].target == t;
-    int err = 0;
-    while (left) {
-        int progress = 0;
-        err = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (done[i] || img->sections[i].target != t)
-                continue;
-            im_lmod *m;
-            int e = im_link_load(l, &img->sections[i], 0, &m);
-            if (e == 0) {
-                done[i] = 1;
-                left--;
-                progress = 1;
-            } else if (!err) {
-                err = e;
-                snprintf(why, whylen, "%s", im_detail());
-                if (e != IM_ERR_UNRESOLVED)
-                    break;
-            }
-        }
-        if (err && err != IM_ERR_UNRESOLVED)
-            break;
-        if (!progress)
-            break;
-    }
-    free(done);
-    return left ? (err ? err : IM_ERR_UNRESOLVED) : 0;
-}
-
 static int host_runs_natively(im_target t)
 {
     im_target host = im_host_target();
@@ -271,7 +231,6 @@ int cmd_run(int argc, char **argv)
     int status = 1;
     im_emu *emu = NULL;
     im_image *one = NULL;
-    im_link *link = NULL;
     const im_section *sec = NULL;
     im_target host = im_host_target();
     if (img->nsections == 0) {
@@ -334,82 +293,36 @@ int cmd_run(int argc, char **argv)
 
     int64_t result = 0;
     uint64_t at = 0;
-    if (sec->nimports > 0) {
-        /* imports: the runtime linker, in this process natively or in a unicorn guest */
-        int in_uc = engine == IM_ENGINE_UNICORN;
-        if (!in_uc && (engine != IM_ENGINE_NATIVE || target != host)) {
-            tool_error("run",
-                       "%s: %s: module '%s' imports '%s': running imports needs the runtime "
-                       "linker, which runs %s code in this process (engine native) or any "
-                       "target under unicorn (this run: %s on %s)",
-                       path, im_strerror(IM_ERR_ENGINE), module, sec->imports[0].name,
-                       im_target_name(host), im_engine_name(engine), im_target_name(target));
-            goto out;
-        }
-        if (base) {
-            tool_error("run", "%s: --base is not supported for a module that imports (the "
-                              "runtime linker places every module)",
-                       path);
-            goto out;
-        }
-        char why[512] = "";
-        int err = im_emu_link_new(in_uc ? IM_ENGINE_UNICORN : IM_ENGINE_NATIVE, target, &link);
-        if (err)
-            snprintf(why, sizeof why, "%s", im_detail());
-        if (!err)
-            err = link_all(link, img, target, why, sizeof why);
-        im_lmod *m = err ? NULL : im_link_module(link, module);
-        if (!err && !m) {
-            tool_error("run", "%s: %s: module '%s' was not loaded", path,
-                       im_strerror(IM_ERR_NOSECTION), module);
-            goto out;
-        }
-        if (!err && !(at = im_lmod_symbol(m, entry))) {
-            err = IM_ERR_NOSYM;
-            snprintf(why, sizeof why, "%s", im_detail());
-        }
-        if (err) {
-            tool_error("run", "%s: %s: %s", path, im_strerror(err), why);
-            goto out;
-        }
-        if (in_uc) {
-            err = im_emu_link_call(link, at, args, nargs, &result);
-            if (err) {
-                tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
-                goto out;
-            }
-            at = im_lmod_base(m);
-            goto done;
-        }
-        typedef long (*entry_fn)(long, long, long, long);
-        long a[4] = {0, 0, 0, 0};
-        for (size_t i = 0; i < nargs; i++)
-            a[i] = (long)args[i];
-        entry_fn fn;
-        uintptr_t addr = (uintptr_t)at;
-        memcpy(&fn, &addr, sizeof fn);
-        result = fn(a[0], a[1], a[2], a[3]);
-        at = im_lmod_base(m);
-    } else {
-        /* the chosen section alone (im_emu_load takes an image's first section of a target) */
-        one = im_img_new();
-        int err = one ? im_img_add_section(one, sec) : IM_ERR_NOMEM;
-        if (!err)
-            err = im_emu_open_ex(engine, target, in_process ? 0 : IM_EMU_ISOLATED, &emu);
-        if (!err)
-            err = im_emu_load(emu, one, base);
-        if (!err)
-            err = im_emu_call(emu, entry, args, nargs, &result);
-        if (err) {
-            tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
-            goto out;
-        }
-        at = im_emu_base(emu);
+    /* A module that imports runs through the runtime linker, with every module of the image
+     * for its target: in this process, in a unicorn guest, or in the target's runner. */
+    int linked = sec->nimports > 0;
+    if (linked && base) {
+        tool_error("run", "%s: --base is not supported for a module that imports (the "
+                          "runtime linker places every module)",
+                   path);
+        goto out;
     }
-done:
+    int err = 0;
+    if (!linked) { /* the chosen section alone (im_emu_load takes an image's first section) */
+        one = im_img_new();
+        err = one ? im_img_add_section(one, sec) : IM_ERR_NOMEM;
+    }
+    if (!err)
+        err = im_emu_open_ex(engine, target, in_process ? 0 : IM_EMU_ISOLATED, &emu);
+    if (!err)
+        err = linked ? im_emu_load_linked(emu, img, module) : im_emu_load(emu, one, base);
+    if (!err)
+        err = im_emu_call(emu, entry, args, nargs, &result);
+    if (err) {
+        tool_error("run", "%s: %s: %s", path, im_strerror(err), im_detail());
+        if (err == IM_ERR_UNRESOLVED)
+            status = 70; /* as the linker's own exit for an import bound at a call */
+        goto out;
+    }
+    at = im_emu_base(emu);
     if (verbose)
         printf("module=%s target=%s engine=%s%s base=0x%" PRIx64 " entry=%s result=%" PRId64 "\n",
-               module, im_target_name(target), im_engine_name(engine), link ? "+link" : "", at,
+               module, im_target_name(target), im_engine_name(engine), linked ? "+link" : "", at,
                entry, result);
     else
         printf("%" PRId64 "\n", result);
@@ -417,8 +330,6 @@ done:
 out:
     im_emu_close(emu);
     im_img_free(one);
-    if (link)
-        im_link_free(link);
     im_img_free(img);
     return status;
 }

@@ -37,6 +37,17 @@ int im_emu_open(im_engine e, im_target t, im_emu **out);
 int im_emu_open_ex(im_engine e, im_target t, unsigned flags, im_emu **out);
 /* Load the target's section of img at base (0: the engine's default address). */
 int im_emu_load(im_emu *emu, const im_image *img, uint64_t base);
+/* Load every section of img for the engine's target through the runtime linker
+ * (<imago/link.h>): modules in dependency order (im_link_load_image), TOCs with lazy
+ * binding, direct imports bound, veneers. Calls then run symbols of module (NULL: the first
+ * module of img with a section for the target). The linker places the modules, so there is
+ * no base: im_emu_base gives the module's code address, under the runner engines (qemu,
+ * native isolated) once a call has run, for each call is a fresh process that links the set
+ * again. Native and unicorn link in this process; an import that resolves to nothing at a
+ * call is an error of that call, except in-process native (the linker's handler: exit 70).
+ * IM_ERR_NOSECTION, when module (or any module) has no section for the target, leaves what
+ * was loaded before; any later error leaves nothing loaded. */
+int im_emu_load_linked(im_emu *emu, const im_image *img, const char *module);
 /* Call entry (an exported symbol) with up to 4 integer arguments under the
  * target's C calling convention; *result receives the integer return value
  * (sign-extended from 32 bits on 32-bit targets). */

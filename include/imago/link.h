@@ -47,7 +47,8 @@ int im_link_host(im_link *l, const char *name, uint64_t addr);
 /* What a lazily-resolved import that resolves to nothing does: by default the error
  * (IM_ERR_UNRESOLVED, naming the import, its module and slot) is printed on stderr and the
  * process exits with status 70. A handler may longjmp out or exit; if it returns, so does
- * the default. */
+ * the default. In a unicorn link space (<imago/emu.h>) the guest is stopped instead and the
+ * call returns IM_ERR_UNRESOLVED, after the handler if one is set. */
 typedef void (*im_link_unresolved_fn)(const char *module, const char *name, uint32_t slot,
                                       void *ctx);
 void im_link_on_unresolved(im_link *l, im_link_unresolved_fn fn, void *ctx);
