@@ -201,14 +201,18 @@ static int wreg32(uc_engine *uc, int reg, uint32_t v)
 }
 
 /* Call entry with up to 4 integer arguments under t's C calling convention, the stack
- * just below the sentinel page (the return address); run until pc reaches the sentinel. */
-static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel, const char *name,
-                   const int64_t *args, size_t nargs, int64_t *result)
+ * from top (0: just below the sentinel page), the sentinel page as the return address; run
+ * until pc reaches the sentinel. *stopped (if given) is set when the run was stopped before
+ * it returned (a limit, or uc_emu_stop). */
+static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel, uint64_t top,
+                   const char *name, const int64_t *args, size_t nargs, int64_t *result,
+                   int *stopped)
 {
     uint64_t a[4] = {0};
     for (size_t i = 0; i < nargs && i < 4; i++)
         a[i] = (uint64_t)args[i];
-    uint64_t top = sentinel - 64; /* 16-byte aligned, with room above */
+    if (!top)
+        top = sentinel - 64; /* 16-byte aligned, with room above */
     int err = 0;
     int pc_reg;
     uint8_t buf[20];
@@ -272,8 +276,15 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
     if (err)
         return err;
 
+    /* A nested run (top given: a call from a host function) has no timer of its own: a
+     * second timer thread breaks unicorn 2.0.1 (qemu_thread_join fails and it aborts); the
+     * outer run's timer stops whichever run is going, and im_emu_uc_link_call then stops the
+     * outer one too. It keeps the instruction limit: a count of 0 would delete the outer
+     * run's counting hook under it, and the outer run then crashed in freed code. */
+    int nested = top != sentinel - 64;
     unsigned timeout = im_emu_timeout_ms(IM_EMU_UC_TIMEOUT_MS);
-    uc_err e = uc_emu_start(uc, entry, sentinel, (uint64_t)timeout * 1000, IM_EMU_UC_MAX_INSNS);
+    uc_err e = uc_emu_start(uc, entry, sentinel, nested ? 0 : (uint64_t)timeout * 1000,
+                            IM_EMU_UC_MAX_INSNS);
     uint64_t pc = 0;
     if (im_target_ptr_size(t) == 4) {
         uint32_t pc32 = 0;
@@ -285,6 +296,8 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
     if (e != UC_ERR_OK)
         return im_fail(IM_ERR_ENGINE, "unicorn: %s at pc 0x%llx (calling %s)", uc_strerror(e),
                        (unsigned long long)pc, name);
+    if (pc != sentinel && stopped)
+        *stopped = 1;
     if (pc != sentinel)
         return im_fail(IM_ERR_ENGINE,
                        "unicorn: %s did not return: stopped at pc 0x%llx (limits: %u ms, %u "
@@ -312,13 +325,13 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
 /* Run entry (ucx_run) with the data block mapped read-write (never executable) at its
  * address for the call (data NULL: none): copied in before, back after a good run. The stack
  * and sentinel (stack .. stack + STACK_SIZE + page) must stay clear of it. */
-static int ucx_run_data(uc_engine *uc, im_target t, uint64_t page, uint64_t stack, uint64_t entry,
-                        const char *name, const int64_t *args, size_t nargs,
-                        const im_emu_data *data, int64_t *result)
+static int ucx_run_data(uc_engine *uc, im_target t, uint64_t page, uint64_t stack, uint64_t top,
+                        uint64_t entry, const char *name, const int64_t *args, size_t nargs,
+                        const im_emu_data *data, int64_t *result, int *stopped)
 {
     uint64_t sentinel = stack + STACK_SIZE;
     if (!data)
-        return ucx_run(uc, t, entry, sentinel, name, args, nargs, result);
+        return ucx_run(uc, t, entry, sentinel, top, name, args, nargs, result, stopped);
     uint64_t len = (data->len + page - 1) & ~(page - 1);
     if (data->addr % page)
         return im_fail(IM_ERR_ALIGN, "data block address 0x%llx is not aligned to 0x%llx",
@@ -342,7 +355,7 @@ static int ucx_run_data(uc_engine *uc, im_target t, uint64_t page, uint64_t stac
             err = uc_fail(e, "writing the data block", data->addr);
     }
     if (!err)
-        err = ucx_run(uc, t, entry, sentinel, name, args, nargs, result);
+        err = ucx_run(uc, t, entry, sentinel, top, name, args, nargs, result, stopped);
     if (!err) {
         e = uc_mem_read(uc, data->addr, back, data->len);
         if (e != UC_ERR_OK)
@@ -359,8 +372,8 @@ static int uc_call(im_emu *emu, const char *name, uint32_t off, const int64_t *a
                    const im_emu_data *data, int64_t *result)
 {
     struct uc_priv *p = emu->priv;
-    return ucx_run_data(p->uc, emu->target, p->page, p->stack, emu->base + off, name, args, nargs,
-                        data, result);
+    return ucx_run_data(p->uc, emu->target, p->page, p->stack, 0, emu->base + off, name, args,
+                        nargs, data, result, NULL);
 }
 
 static void uc_close_engine(im_emu *emu)
@@ -417,8 +430,10 @@ struct ucl {
     uint64_t data_next;
     size_t mapped;
     uc_hook hook;
-    int unresolved; /* a lazy import resolved to nothing: the guest was stopped */
-    char why[512];  /* ... and the error's detail */
+    unsigned depth;  /* calls running: > 0 while a host function runs (it may call in) */
+    int abort_outer; /* a nested call was stopped: the calls it ran inside end too */
+    int unresolved;  /* a lazy import resolved to nothing: the guest was stopped */
+    char why[512];   /* ... and the error's detail */
 };
 
 struct ucl_handle {
@@ -634,12 +649,47 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     }
     const struct ucl_host *h = &u->hosts[k - 1];
     int64_t a[4] = {0};
-    switch (u->t) {
+    uint8_t st[20];
+    switch (u->t) { /* the arguments */
     case IM_TARGET_X86_64: {
         static const int regs[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RCX};
         for (int i = 0; i < 4; i++)
             a[i] = (int64_t)rd(uc, regs[i]);
-        int64_t r = h->fn(h->ctx, a);
+        break;
+    }
+    case IM_TARGET_I386:
+        uc_mem_read(uc, rd32(uc, UC_X86_REG_ESP), st, 20);
+        for (int i = 0; i < 4; i++)
+            a[i] = (int32_t)im_get32(st + 4 + 4 * i);
+        break;
+    case IM_TARGET_ARM: {
+        static const int regs[4] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
+        for (int i = 0; i < 4; i++)
+            a[i] = (int32_t)rd32(uc, regs[i]);
+        break;
+    }
+    default: {
+        static const int regs[4] = {UC_ARM64_REG_X0, UC_ARM64_REG_X1, UC_ARM64_REG_X2,
+                                    UC_ARM64_REG_X3};
+        for (int i = 0; i < 4; i++)
+            a[i] = (int64_t)rd(uc, regs[i]);
+        break;
+    }
+    }
+    /* The function may call back into the guest (im_emu_uc_link_call keeps these registers). */
+    int64_t r = h->fn(h->ctx, a);
+    if (u->abort_outer) {
+        /* a call it made was stopped: end this run at its sentinel, and its call reports it
+         * (uc_emu_stop does nothing once a nested run has ended) */
+        uint64_t sentinel = UCL_STACK + STACK_SIZE;
+        if (im_target_ptr_size(u->t) == 4)
+            wreg32(uc, u->t == IM_TARGET_I386 ? UC_X86_REG_EIP : UC_ARM_REG_PC, (uint32_t)sentinel);
+        else
+            wreg(uc, u->t == IM_TARGET_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, sentinel);
+        return;
+    }
+    switch (u->t) { /* the result, and back to the caller */
+    case IM_TARGET_X86_64: {
         uint64_t sp = rd(uc, UC_X86_REG_RSP);
         uc_mem_read(uc, sp, buf, 8);
         wreg(uc, UC_X86_REG_RAX, (uint64_t)r);
@@ -649,35 +699,20 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     }
     case IM_TARGET_I386: {
         uint32_t sp = rd32(uc, UC_X86_REG_ESP);
-        uint8_t st[20];
-        uc_mem_read(uc, sp, st, 20);
-        for (int i = 0; i < 4; i++)
-            a[i] = (int32_t)im_get32(st + 4 + 4 * i);
-        int64_t r = h->fn(h->ctx, a);
+        uc_mem_read(uc, sp, buf, 4);
         wreg32(uc, UC_X86_REG_EAX, (uint32_t)r);
         wreg32(uc, UC_X86_REG_ESP, sp + 4);
-        wreg32(uc, UC_X86_REG_EIP, im_get32(st));
+        wreg32(uc, UC_X86_REG_EIP, im_get32(buf));
         break;
     }
-    case IM_TARGET_ARM: {
-        static const int regs[4] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
-        for (int i = 0; i < 4; i++)
-            a[i] = (int32_t)rd32(uc, regs[i]);
-        int64_t r = h->fn(h->ctx, a);
+    case IM_TARGET_ARM:
         wreg32(uc, UC_ARM_REG_R0, (uint32_t)r);
         wreg32(uc, UC_ARM_REG_PC, rd32(uc, UC_ARM_REG_LR));
         break;
-    }
-    default: {
-        static const int regs[4] = {UC_ARM64_REG_X0, UC_ARM64_REG_X1, UC_ARM64_REG_X2,
-                                    UC_ARM64_REG_X3};
-        for (int i = 0; i < 4; i++)
-            a[i] = (int64_t)rd(uc, regs[i]);
-        int64_t r = h->fn(h->ctx, a);
+    default:
         wreg(uc, UC_ARM64_REG_X0, (uint64_t)r);
         wreg(uc, UC_ARM64_REG_PC, rd(uc, UC_ARM64_REG_X30));
         break;
-    }
     }
 }
 
@@ -751,6 +786,21 @@ int im_emu_link_host(struct im_link *l, const char *name, im_emu_host_fn fn, voi
     return err;
 }
 
+/* The guest's stack pointer. */
+static uint64_t ucl_sp(const struct ucl *u)
+{
+    switch (u->t) {
+    case IM_TARGET_X86_64: return rd(u->uc, UC_X86_REG_RSP);
+    case IM_TARGET_I386: return rd32(u->uc, UC_X86_REG_ESP);
+    case IM_TARGET_ARM: return rd32(u->uc, UC_ARM_REG_SP);
+    default: return rd(u->uc, UC_ARM64_REG_SP);
+    }
+}
+
+/* Below the stack pointer of the code a nested call interrupts: past x86-64's 128-byte red
+ * zone, 16-byte aligned. */
+#define UCL_NEST_GAP 256u
+
 int im_emu_uc_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size_t nargs,
                         const im_emu_data *d, int64_t *result)
 {
@@ -763,10 +813,56 @@ int im_emu_uc_link_call(struct im_link *l, uint64_t addr, const int64_t *args, s
         return err;
     char name[32];
     snprintf(name, sizeof name, "0x%llx", (unsigned long long)addr);
+    /* From a host function (a hook of a running call): the interrupted code's registers are
+     * kept and given back, and this call's frames go below its stack. */
+    uc_context *outer = NULL;
+    uint64_t top = 0;
+    if (u->depth) {
+        uint64_t sp = ucl_sp(u);
+        if (sp < UCL_STACK + UCL_NEST_GAP + 4096 || sp > UCL_STACK + STACK_SIZE)
+            return im_fail(IM_ERR_RANGE,
+                           "unicorn: a call from a host function at depth %u: the stack "
+                           "pointer 0x%llx leaves no room on the guest stack",
+                           u->depth, (unsigned long long)sp);
+        top = (sp - UCL_NEST_GAP) & ~(uint64_t)15;
+        uc_err e = uc_context_alloc(u->uc, &outer);
+        if (e == UC_ERR_OK)
+            e = uc_context_save(u->uc, outer);
+        if (e != UC_ERR_OK) {
+            if (outer)
+                uc_context_free(outer);
+            return uc_fail(e, "saving the registers of the interrupted call", 0);
+        }
+    }
+    int outer_unresolved = u->unresolved;
     u->unresolved = 0;
-    err = ucx_run_data(u->uc, u->t, u->page, UCL_STACK, addr, name, args, nargs, d, result);
-    if (u->unresolved) /* the trap stopped the guest: that, not where it stopped, is the error */
-        return im_fail(IM_ERR_UNRESOLVED, "%s", u->why);
+    u->depth++;
+    int stopped = 0;
+    err = ucx_run_data(u->uc, u->t, u->page, UCL_STACK, top, addr, name, args, nargs, d, result,
+                       &stopped);
+    u->depth--;
+    int unresolved = u->unresolved;
+    if (unresolved) /* the trap stopped the guest: that, not where it stopped, is the error */
+        err = im_fail(IM_ERR_UNRESOLVED, "%s", u->why);
+    u->unresolved = outer_unresolved;
+    if (u->abort_outer) { /* a call from a host function inside this one was stopped */
+        err = im_fail(IM_ERR_ENGINE,
+                      "unicorn: %s did not return: a call from a host function inside it was "
+                      "stopped (limits: %u ms, %u instructions)",
+                      name, im_emu_timeout_ms(IM_EMU_UC_TIMEOUT_MS), IM_EMU_UC_MAX_INSNS);
+        if (!u->depth)
+            u->abort_outer = 0;
+    }
+    if (outer) {
+        uc_err e = uc_context_restore(u->uc, outer);
+        uc_context_free(outer);
+        if (e != UC_ERR_OK && !err)
+            err = uc_fail(e, "restoring the registers of the interrupted call", 0);
+        /* The outer run's timer (or a limit) stopped this run: the interrupted runs end too
+         * once their host functions return (ucl_trap), each call saying it did not return. */
+        if (stopped && !unresolved)
+            u->abort_outer = 1;
+    }
     return err;
 }
 

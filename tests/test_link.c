@@ -483,6 +483,109 @@ static int64_t uc_call_f(im_link *l, int64_t x)
     return r;
 }
 
+/* Host functions calling back into the guest (nested calls). g(x) = x ? hnest(x) + 1 : 1000,
+ * and hnest(x) = 2 * g(x - 1) through im_emu_link_call: g(3) runs three calls deep. spin
+ * loops for ever; hspin(x) calls it, then returns x + 1 (a timer must stop both runs). */
+static const char *const uc_nest_src[IM_TARGET_COUNT] = {
+    [IM_TARGET_X86_64] =
+        ".intel_syntax noprefix\n.import hnest\n.import hspin\n.globl g\ng:\n test rdi, rdi\n"
+        " je base\n sub rsp, 8\n call QWORD PTR [rip + hnest@toc]\n add rsp, 8\n add rax, 1\n"
+        " ret\nbase:\n mov eax, 1000\n ret\n.globl spin\nspin:\n jmp spin\n"
+        ".globl h\nh:\n sub rsp, 8\n call QWORD PTR [rip + hspin@toc]\n add rsp, 8\n ret\n",
+    [IM_TARGET_I386] =
+        ".intel_syntax noprefix\n.import hnest\n.import hspin\n.globl g\ng:\n"
+        " mov eax, [esp + 4]\n test eax, eax\n je base\n push eax\n"
+        " call DWORD PTR [hnest@toc]\n add esp, 4\n add eax, 1\n ret\nbase:\n mov eax, 1000\n"
+        " ret\n.globl spin\nspin:\n jmp spin\n.globl h\nh:\n push DWORD PTR [esp + 4]\n"
+        " call DWORD PTR [hspin@toc]\n add esp, 4\n ret\n",
+    [IM_TARGET_ARM] =
+        ".syntax unified\n.arm\n.import hnest\n.import hspin\n.globl g\ng:\n cmp r0, #0\n"
+        " beq base\n push {r4, lr}\n ldr ip, =hnest@toc\n ldr ip, [ip]\n blx ip\n"
+        " add r0, r0, #1\n pop {r4, pc}\nbase:\n mov r0, #1000\n bx lr\n.globl spin\nspin:\n"
+        " b spin\n.globl h\nh:\n push {r4, lr}\n ldr ip, =hspin@toc\n ldr ip, [ip]\n blx ip\n"
+        " pop {r4, pc}\n",
+    [IM_TARGET_AARCH64] =
+        ".import hnest\n.import hspin\n.globl g\ng:\n cbz x0, base\n"
+        " stp x29, x30, [sp, #-16]!\n adrp x16, hnest@toc\n ldr x16, [x16, #:lo12:hnest@toc]\n"
+        " blr x16\n add x0, x0, #1\n ldp x29, x30, [sp], #16\n ret\nbase:\n mov x0, #1000\n"
+        " ret\n.globl spin\nspin:\n b spin\n.globl h\nh:\n stp x29, x30, [sp, #-16]!\n"
+        " adrp x16, hspin@toc\n ldr x16, [x16, #:lo12:hspin@toc]\n blr x16\n"
+        " ldp x29, x30, [sp], #16\n ret\n",
+};
+
+struct uc_nest {
+    im_link *l;
+    uint64_t g, spin;
+    unsigned depth, max_depth;
+    int spin_err; /* what the call of spin gave hspin */
+};
+
+static int64_t uc_hnest(void *ctx, const int64_t *a)
+{
+    struct uc_nest *n = ctx;
+    if (++n->depth > n->max_depth)
+        n->max_depth = n->depth;
+    int64_t x = a[0] - 1, r = -1;
+    int err = im_emu_link_call(n->l, n->g, &x, 1, &r);
+    n->depth--;
+    return err ? -1000000 : 2 * r;
+}
+
+static int64_t uc_hspin(void *ctx, const int64_t *a)
+{
+    struct uc_nest *n = ctx;
+    int64_t r = 0;
+    n->spin_err = im_emu_link_call(n->l, n->spin, NULL, 0, &r);
+    return a[0] + 1;
+}
+
+static void test_unicorn_nested(im_target t)
+{
+    im_image *img = im_img_new();
+    im_link *l = NULL;
+    struct uc_nest n = {0};
+    CHECK_ERR(asm_module(t, uc_nest_src[t], "nest", img), 0);
+    CHECK_ERR(im_emu_link_new(IM_ENGINE_UNICORN, t, &l), 0);
+    if (!l || !img) {
+        im_img_free(img);
+        return;
+    }
+    n.l = l;
+    CHECK_ERR(im_emu_link_host(l, "hnest", uc_hnest, &n), 0);
+    CHECK_ERR(im_emu_link_host(l, "hspin", uc_hspin, &n), 0);
+    CHECK_ERR(im_link_load_image(l, img), 0);
+    im_lmod *m = im_link_module(l, "nest");
+    n.g = m ? im_lmod_symbol(m, "g") : 0;
+    n.spin = m ? im_lmod_symbol(m, "spin") : 0;
+    uint64_t h = m ? im_lmod_symbol(m, "h") : 0;
+    CHECK(n.g && n.spin && h);
+    const int64_t want[5] = {1000, 2001, 4003, 8007, 16015};
+    for (int64_t x = 0; x < 5 && n.g; x++) {
+        int64_t r = 0;
+        CHECK_ERR(im_emu_link_call(l, n.g, &x, 1, &r), 0);
+        CHECK_EQ(r, want[x]);
+    }
+    CHECK_EQ(n.max_depth, 4);
+    CHECK_EQ(n.depth, 0);
+    /* a callee that never returns: the outer call's timer stops it and the caller */
+    setenv("IMAGO_EMU_TIMEOUT_MS", "300", 1);
+    int64_t x = 5, r = 0;
+    if (h) {
+        CHECK_ERR(im_emu_link_call(l, h, &x, 1, &r), IM_ERR_ENGINE);
+        CHECK_DETAIL("did not return");
+        CHECK_ERR(n.spin_err, IM_ERR_ENGINE);
+    }
+    unsetenv("IMAGO_EMU_TIMEOUT_MS");
+    /* and the space goes on */
+    x = 3;
+    CHECK_ERR(im_emu_link_call(l, n.g, &x, 1, &r), 0);
+    CHECK_EQ(r, 8007);
+    printf("test_link: unicorn %s: host functions calling back (4 deep), a callee that never "
+           "returns stopped\n", im_target_name(t));
+    im_link_free(l);
+    im_img_free(img);
+}
+
 static void test_unicorn(void)
 {
     if (!im_emu_engine_built(IM_ENGINE_UNICORN)) {
@@ -534,6 +637,7 @@ static void test_unicorn(void)
         }
         printf("test_link: unicorn %s: TOC call, direct import, host function, move, reload, "
                "preserve\n", im_target_name(s->t));
+        test_unicorn_nested(s->t);
         im_link_free(l2);
         im_img_free(pres);
         im_link_free(l);

@@ -78,8 +78,9 @@ void im_emu_close(im_emu *emu);
 struct im_link;
 int im_emu_link_new(im_engine e, im_target t, struct im_link **out);
 /* A host function for generated code: it receives the call's first four integer arguments
- * and returns the integer result. Under unicorn it runs in a hook and must not call back
- * into the guest. */
+ * and returns the integer result. Under unicorn it runs in a hook; it may call back into the
+ * guest with im_emu_link_call (nested: the interrupted code's registers are kept, the new
+ * frames go below its stack). */
 typedef int64_t (*im_emu_host_fn)(void *ctx, const int64_t *args);
 /* Register fn under name in a unicorn link space (a native space takes the C function
  * itself: im_link_host). */

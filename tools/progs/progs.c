@@ -239,9 +239,11 @@ static struct engine native_engine = {
 
 #ifdef IMAGO_PROGS_UNICORN
 /* -- unicorn: the code runs in a unicorn guest of any target (<imago/emu.h>); built into
- * the machine's own imago-progs only. Host functions run in a hook and cannot call back
- * into the guest (host_apply is registered, apply_sq is not called); one thread. -- */
+ * the machine's own imago-progs only. Host functions run in a hook; host_apply calls back
+ * into the guest (a nested im_emu_link_call); one thread. -- */
 #include "imago/emu.h"
+
+static im_link *g_uc_link; /* the space host_apply calls back into */
 
 static int64_t uc_mul3(void *ctx, const int64_t *a)
 {
@@ -253,9 +255,7 @@ static int64_t uc_mul3(void *ctx, const int64_t *a)
 static int64_t uc_apply(void *ctx, const int64_t *a)
 {
     (void)ctx;
-    (void)a;
-    atomic_fetch_add(&g_apply_calls, 1);
-    return 0;
+    return (int64_t)hf_apply((uint64_t)a[0] & g_mask, (uint64_t)a[1] & g_mask);
 }
 
 static int uc_space(struct engine *e, im_target t, im_link **out)
@@ -269,6 +269,7 @@ static int uc_space(struct engine *e, im_target t, im_link **out)
         im_link_free(*out);
         *out = NULL;
     }
+    g_uc_link = *out;
     return err;
 }
 
@@ -278,7 +279,7 @@ static uint64_t uc_call(struct engine *e, im_link *l, uint64_t fn, int n, const 
     int64_t args[4] = {0, 0, 0, 0}, r = 0;
     for (int i = 0; i < n && i < 4; i++)
         args[i] = (int64_t)a[i];
-    int err = im_emu_link_call(l, fn, args, (size_t)n, &r);
+    int err = im_emu_link_call(l ? l : g_uc_link, fn, args, (size_t)n, &r);
     if (err) {
         fprintf(stderr, "imago-progs: unicorn call of 0x%" PRIx64 " failed: %s: %s\n", fn,
                 im_strerror(err), im_detail());
@@ -321,7 +322,7 @@ static uint64_t uc_load_word(struct engine *e, im_link *l, uint64_t addr, unsign
 }
 
 static struct engine unicorn_engine = {
-    "unicorn", 0, 0, uc_space, uc_call, uc_alloc, nat_dealloc, uc_sync, uc_load_word, NULL, NULL};
+    "unicorn", 0, 1, uc_space, uc_call, uc_alloc, nat_dealloc, uc_sync, uc_load_word, NULL, NULL};
 #endif
 
 /* ---- the run: checks and counts ------------------------------------------------- */
