@@ -9,8 +9,8 @@ a module reloaded many times while threads call it, and the space preserved and 
 again. One test per (target, engine) cell: native runs the target's driver directly (the
 machine's own target, i386 on x86_64), qemu runs it under qemu-user, unicorn runs the
 machine's own build/bin/imago-progs with --target (a link space in a unicorn guest: no
-threads, no chosen addresses, host functions calling back through nested calls; a build
-without unicorn exits 77 and the cell is skipped, saying so). The report counts the
+threads; host functions call back through nested calls, chosen addresses are free guest
+ranges; a build without unicorn exits 77 and the cell is skipped, saying so). The report counts the
 programs and checks per
 target (link_* in targets[t]).
 """

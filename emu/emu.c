@@ -429,4 +429,10 @@ int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len)
     (void)l, (void)addr, (void)dst, (void)len;
     return im_fail(IM_ERR_ENGINE, "this build of imago has no unicorn engine");
 }
+
+int im_emu_link_range_free(struct im_link *l, uint64_t addr, size_t len)
+{
+    (void)l, (void)addr, (void)len;
+    return 0;
+}
 #endif

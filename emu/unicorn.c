@@ -898,6 +898,24 @@ int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t 
     return e == UC_ERR_OK ? 0 : uc_fail(e, "writing guest data", addr);
 }
 
+int im_emu_link_range_free(struct im_link *l, uint64_t addr, size_t len)
+{
+    struct ucl *u = ucl_of(l);
+    uint64_t limit = u && im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
+    if (!u || !len || addr >= limit || len > limit - addr)
+        return 0;
+    uc_mem_region *r = NULL;
+    uint32_t n = 0;
+    if (uc_mem_regions(u->uc, &r, &n) != UC_ERR_OK)
+        return 0;
+    int free_ = 1;
+    for (uint32_t i = 0; i < n && free_; i++) /* r[i].end is the region's last byte */
+        if (addr <= r[i].end && r[i].begin < addr + len)
+            free_ = 0;
+    uc_free(r);
+    return free_;
+}
+
 int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len)
 {
     struct ucl *u = ucl_of(l);

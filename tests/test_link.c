@@ -616,8 +616,15 @@ static void test_unicorn(void)
         CHECK_EQ(st.lazy_resolutions, 1);
         /* move both modules: into a chosen guest address and within the arena */
         im_lmod *u = im_link_module(l, "user"), *p = im_link_module(l, "prov");
+        CHECK(im_emu_link_range_free(l, 0x50000000u, 4096));
         CHECK_ERR(im_lmod_move(u, 0x50000000u), 0);
         CHECK_EQ(im_lmod_base(u), 0x50000000u);
+        CHECK(!im_emu_link_range_free(l, 0x50000000u, 4096));    /* the module's own pages */
+        CHECK(!im_emu_link_range_free(l, 0x4ffff000u, 0x2000));  /* overlapping them */
+        CHECK(!im_emu_link_range_free(l, 0x20000000u, 64));      /* the code arena */
+        CHECK(im_emu_link_range_free(l, 0x58000000u, 1u << 20)); /* nothing there */
+        CHECK(!im_emu_link_range_free(l, 0x58000000u, 0));
+        CHECK_EQ(im_emu_link_range_free(l, 0xfffff000u, 0x2000), im_target_ptr_size(s->t) == 8);
         CHECK_EQ(uc_call_f(l, 4), 15);
         CHECK_ERR(im_lmod_move(p, 0), 0);
         CHECK_EQ(uc_call_f(l, 4), 15);

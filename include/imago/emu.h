@@ -92,6 +92,10 @@ int im_emu_link_call(struct im_link *l, uint64_t addr, const int64_t *args, size
  * address. Read and write them from the host. */
 int im_emu_link_map(struct im_link *l, size_t len, uint64_t *addr);
 int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t len);
+/* Is [addr, addr + len) free guest address space in a unicorn space (inside the target's
+ * range for chosen addresses, overlapping no mapping): 1, else 0. For picking where
+ * im_lmod_move or im_link_load put a module at a chosen address. */
+int im_emu_link_range_free(struct im_link *l, uint64_t addr, size_t len);
 int im_emu_link_read(struct im_link *l, uint64_t addr, void *dst, size_t len);
 
 #ifdef __cplusplus

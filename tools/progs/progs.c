@@ -83,7 +83,7 @@ struct engine {
     int (*sync)(struct engine *e, im_link *l, uint8_t *host, uint64_t addr, size_t n, int to_code);
     /* A word of size bytes of the code's memory (a TOC slot). */
     uint64_t (*load_word)(struct engine *e, im_link *l, uint64_t addr, unsigned size);
-    /* Native only (NULL otherwise: the fixed-address moves are not run).
+    /* Chosen addresses (NULL: the fixed-address moves are not run).
      * Is [addr, addr + n) free address space (a released mapping)? */
     int (*range_free)(struct engine *e, uint64_t addr, size_t n);
     /* Free address space of n bytes near hint (0: anywhere), or 0. */
@@ -240,7 +240,8 @@ static struct engine native_engine = {
 #ifdef IMAGO_PROGS_UNICORN
 /* -- unicorn: the code runs in a unicorn guest of any target (<imago/emu.h>); built into
  * the machine's own imago-progs only. Host functions run in a hook; host_apply calls back
- * into the guest (a nested im_emu_link_call); one thread. -- */
+ * into the guest (a nested im_emu_link_call); chosen addresses are free guest ranges; one
+ * thread. -- */
 #include "imago/emu.h"
 
 static im_link *g_uc_link; /* the space host_apply calls back into */
@@ -321,8 +322,28 @@ static uint64_t uc_load_word(struct engine *e, im_link *l, uint64_t addr, unsign
     return v;
 }
 
+/* Chosen addresses in the guest: free when no guest mapping overlaps. */
+static int uc_range_free(struct engine *e, uint64_t addr, size_t n)
+{
+    (void)e;
+    return im_emu_link_range_free(g_uc_link, addr, n);
+}
+
+/* The hint if free, else the first free range from 0x30000000 up, 1 MiB apart. */
+static uint64_t uc_free_range(struct engine *e, uint64_t hint, size_t n)
+{
+    if (hint && uc_range_free(e, hint, n))
+        return hint;
+    for (uint64_t a = 0x30000000u; a + n <= 0xf0000000u; a += 1u << 20)
+        if (uc_range_free(e, a, n))
+            return a;
+    return 0;
+}
+
 static struct engine unicorn_engine = {
-    "unicorn", 0, 1, uc_space, uc_call, uc_alloc, nat_dealloc, uc_sync, uc_load_word, NULL, NULL};
+    "unicorn",     0,           1,       uc_space,     uc_call,
+    uc_alloc,      nat_dealloc, uc_sync, uc_load_word, uc_range_free,
+    uc_free_range};
 #endif
 
 /* ---- the run: checks and counts ------------------------------------------------- */
@@ -875,7 +896,7 @@ static void prog_move(struct ctx *c)
     /* 3. near the host functions (direct calls without veneers) and back: where direct
      * branches reach, the linker binds them without a veneer; then far again, with one.
      * 32-bit: a mapping within 16 MiB of host_mul3 when one is free (arm bl: +-32 MiB). */
-    uint64_t h = (uint64_t)(uintptr_t)&host_mul3;
+    uint64_t h = im_link_resolve(c->l, "host_mul3"); /* &host_mul3, or its trap (unicorn) */
     uint64_t near = 0;
     for (uint64_t d = 1u << 20; d <= (16u << 20) && !near; d += 1u << 20) {
         uint64_t a = ((h & ~(uint64_t)0xfffff) + d);
