@@ -4,8 +4,11 @@
 #define IMAGO_TESTS_SAMPLES_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "imago/asm.h"
+#include "imago/enc.h"
 #include "imago/img.h"
 
 /* Which sample function. */
@@ -149,6 +152,22 @@ static inline im_image *sample_image(im_target t, enum sample_kind k, int via_sy
         }
     }
     return img;
+}
+
+/* Assemble src (imago's assembler) for t and add it to img as module name; a failure is
+ * printed with the line. */
+static inline int sample_asm_module(im_image *img, im_target t, const char *src, const char *name)
+{
+    im_buf *b = NULL;
+    int line = 0;
+    int err = im_asm(t, src, strlen(src), &b, &line);
+    if (!err)
+        err = im_buf_to_module(b, name, img);
+    if (err)
+        fprintf(stderr, "  %s: module %s line %d: %s\n", im_target_name(t), name, line,
+                im_detail());
+    im_buf_free(b);
+    return err;
 }
 
 #endif

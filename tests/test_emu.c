@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "imago/asm.h"
 #include "imago/emu.h"
 #include "samples.h"
 
@@ -363,19 +362,6 @@ static const char *const linked_src[IM_TARGET_COUNT][3] = {
          "  ldp x29, x30, [sp], #16\n  ret\n"},
 };
 
-static int add_module(im_image *img, im_target t, const char *src, const char *name)
-{
-    im_buf *b = NULL;
-    int line = 0;
-    int err = im_asm(t, src, strlen(src), &b, &line);
-    if (!err)
-        err = im_buf_to_module(b, name, img);
-    if (err)
-        fprintf(stderr, "  %s module %s line %d: %s\n", im_target_name(t), name, line, im_detail());
-    im_buf_free(b);
-    return err;
-}
-
 /* One cell (flags: 0 or IM_EMU_ISOLATED): the app module calls into lib through its TOC,
  * with and without a data block; the other target's sections of the image stay out. */
 static void run_linked_cell(im_engine e, im_target t, unsigned flags)
@@ -392,10 +378,10 @@ static void run_linked_cell(im_engine e, im_target t, unsigned flags)
     im_image *img = im_img_new(), *lost = im_img_new();
     CHECK(img && lost);
     if (!img || !lost ||
-        add_module(img, other, linked_src[other][0], "lib") || /* not this target's */
-        add_module(img, t, linked_src[t][1], "app") ||
-        add_module(img, t, linked_src[t][0], "lib") ||
-        add_module(lost, t, linked_src[t][2], "lost")) {
+        sample_asm_module(img, other, linked_src[other][0], "lib") || /* not this target's */
+        sample_asm_module(img, t, linked_src[t][1], "app") ||
+        sample_asm_module(img, t, linked_src[t][0], "lib") ||
+        sample_asm_module(lost, t, linked_src[t][2], "lost")) {
         CHECK(0);
         goto out;
     }

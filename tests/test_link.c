@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 
 #include "check.h"
-#include "imago/asm.h"
 #include "imago/emu.h"
 #include "imago/link.h"
+#include "samples.h"
 
 /* Mappings of this process that are writable and executable at once (never any). */
 static int rwx_mappings(void)
@@ -459,20 +459,6 @@ static int64_t uc_hmul(void *ctx, const int64_t *a)
     return a[0] * a[1];
 }
 
-/* Assemble src for t as module name into img. */
-static int asm_module(im_target t, const char *src, const char *name, im_image *img)
-{
-    im_buf *b = NULL;
-    int line = 0;
-    int err = im_asm(t, src, strlen(src), &b, &line);
-    if (!err)
-        err = im_buf_to_module(b, name, img);
-    if (err)
-        fprintf(stderr, "%s: %s line %d: %s\n", im_target_name(t), name, line, im_detail());
-    im_buf_free(b);
-    return err;
-}
-
 static int64_t uc_call_f(im_link *l, int64_t x)
 {
     im_lmod *u = im_link_module(l, "user");
@@ -544,7 +530,7 @@ static void test_unicorn_nested(im_target t)
     im_image *img = im_img_new();
     im_link *l = NULL;
     struct uc_nest n = {0};
-    CHECK_ERR(asm_module(t, uc_nest_src[t], "nest", img), 0);
+    CHECK_ERR(sample_asm_module(img, t, uc_nest_src[t], "nest"), 0);
     CHECK_ERR(im_emu_link_new(IM_ENGINE_UNICORN, t, &l), 0);
     if (!l || !img) {
         im_img_free(img);
@@ -595,9 +581,9 @@ static void test_unicorn(void)
     for (size_t i = 0; i < sizeof uc_srcs / sizeof uc_srcs[0]; i++) {
         const struct uc_src *s = &uc_srcs[i];
         im_image *img = im_img_new(), *img2 = im_img_new();
-        CHECK_ERR(asm_module(s->t, s->prov[0], "prov", img), 0);
-        CHECK_ERR(asm_module(s->t, s->user, "user", img), 0);
-        CHECK_ERR(asm_module(s->t, s->prov[1], "prov", img2), 0);
+        CHECK_ERR(sample_asm_module(img, s->t, s->prov[0], "prov"), 0);
+        CHECK_ERR(sample_asm_module(img, s->t, s->user, "user"), 0);
+        CHECK_ERR(sample_asm_module(img2, s->t, s->prov[1], "prov"), 0);
         im_link *l = NULL;
         int calls = 0;
         CHECK_ERR(im_emu_link_new(IM_ENGINE_UNICORN, s->t, &l), 0);
