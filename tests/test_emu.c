@@ -241,14 +241,21 @@ static void fill_block(uint8_t *b)
     memcpy(b, "\x64\0\0\0\x07\0\0\0", 8); /* p[0] = 100, p[1] = 7 */
 }
 
+/* The cell's engine (flags: 0 or IM_EMU_ISOLATED), or NULL where the host has none. */
+static im_emu *open_cell(im_engine e, im_target t, unsigned flags)
+{
+    if (!cell_expected(e, t))
+        return NULL;
+    im_emu *emu = NULL;
+    CHECK_ERR(im_emu_open_ex(e, t, flags, &emu), 0);
+    return emu;
+}
+
 /* im_emu_call_data on one cell (flags: 0 or IM_EMU_ISOLATED): the block goes in, comes back
  * changed as the code changed it, at the address asked for; errors leave it alone. */
 static void run_data_cell(im_engine e, im_target t, unsigned flags)
 {
-    if (!cell_expected(e, t))
-        return;
-    im_emu *emu = NULL;
-    CHECK_ERR(im_emu_open_ex(e, t, flags, &emu), 0);
+    im_emu *emu = open_cell(e, t, flags);
     if (!emu)
         return;
     const uint8_t *code = t == IM_TARGET_X86_64 ? x64_data
@@ -366,10 +373,7 @@ static const char *const linked_src[IM_TARGET_COUNT][3] = {
  * with and without a data block; the other target's sections of the image stay out. */
 static void run_linked_cell(im_engine e, im_target t, unsigned flags)
 {
-    if (!cell_expected(e, t))
-        return;
-    im_emu *emu = NULL;
-    CHECK_ERR(im_emu_open_ex(e, t, flags, &emu), 0);
+    im_emu *emu = open_cell(e, t, flags);
     if (!emu)
         return;
     /* in this process natively, an import unresolved at a call runs the linker's handler */
