@@ -83,7 +83,7 @@ help:
 	@echo "make check-san       the C tests and check-all-arch with an ASan+UBSan imago"
 	@echo "make all [HOST=h]    build/bin/imago (or build/host-h/), libimago.a and the runners"
 	@echo "make hosts           the builds of every host in HOSTS"
-	@echo "make fuzz            libFuzzer on the image reader for FUZZ_SECONDS (default 60)"
+	@echo "make fuzz            libFuzzer on the image reader and on the assembler, FUZZ_SECONDS (60) each"
 	@echo "make bench           encoding speed vs asmjit/xbyak/Zydis, harness vs as+objdump,"
 	@echo "                     the loader vs mmap+memcpy+mprotect (x86_64)"
 	@echo "hosts: $(TARGETS); this machine: $(MACHINE)"
@@ -202,34 +202,52 @@ test: deps
 	    $(MAKE) --no-print-directory test-py || status=1; exit $$status
 
 # ---- fuzzing (docs/testing.md, "Fuzzing") ------------------------------------------
-# `make fuzz`: libFuzzer (clang) on the image reader and loader for FUZZ_SECONDS, from the
-# committed seeds (fuzz/corpus) and its own corpus (build/fuzz/corpus); new crash inputs are
-# copied into fuzz/crashes. `make test-fuzz-replay` (part of `make test`): the same target,
-# built with gcc and ASan+UBSan, on every file of fuzz/corpus and fuzz/crashes.
-# `make fuzz-seeds`: rewrite fuzz/corpus from conformance/programs with `imago asm`.
+# Two libFuzzer targets: image (fuzz/fuzz_image.c: the image reader, relocator and loader;
+# seeds fuzz/corpus, crash inputs fuzz/crashes) and asm (fuzz/fuzz_asm.c: the text
+# assembler of every target; seeds fuzz/corpus-asm, crash inputs fuzz/crashes-asm).
+# `make fuzz`: each target of FUZZ_TARGETS built with clang and run for FUZZ_SECONDS, from
+# its committed seeds and its own corpus (build/fuzz/<t>/corpus); new crash inputs are
+# copied into the committed crash directory. `make test-fuzz-replay` (part of `make test`):
+# each target built with gcc and ASan+UBSan into fuzz/replay.c, on every committed seed and
+# crash input. `make fuzz-seeds`: rewrite both seed corpora from conformance/programs.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_SRC     := fuzz/fuzz_image.c $(CORE_SRC)
-$(BUILD)/fuzz/fuzz_image: fuzz/fuzz_image.h $(FUZZ_SRC) $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iencoders/core -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) -lpthread
-$(BUILD)/fuzz/replay: fuzz/replay.c fuzz/fuzz_image.c fuzz/fuzz_image.h $(CORE_SRC:%.c=$(BUILD)/san/%.o)
-	@mkdir -p $(dir $@)
-	$(CC_$(MACHINE)) $(BASEFLAGS) $(SANFLAGS) -o $@ $(filter %.c %.o,$^) -lpthread
-test-fuzz-replay: $(BUILD)/fuzz/replay
-	@echo "== $< fuzz/corpus fuzz/crashes (ASan+UBSan)"
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $< fuzz/corpus fuzz/crashes
-fuzz: $(BUILD)/fuzz/fuzz_image
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts fuzz/crashes
-	@status=0; ASAN_OPTIONS=detect_leaks=1 $< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(FUZZ_ARGS) $(BUILD)/fuzz/corpus fuzz/corpus || status=$$?; \
-	    for f in $(BUILD)/fuzz/artifacts/*; do [ -f "$$f" ] || continue; \
-	        n=fuzz/crashes/$$(basename $$f); [ -e "$$n" ] || { cp "$$f" "$$n"; echo "new crash input: $$n"; }; done; \
-	    exit $$status
+FUZZ_TARGETS ?= image asm
+FUZZ_SRC_image  := fuzz/fuzz_image.c $(CORE_SRC)
+FUZZ_SRC_asm    := fuzz/fuzz_asm.c $(CORE_SRC) $(ENC_SRC)
+FUZZ_SEEDS_image   := fuzz/corpus
+FUZZ_SEEDS_asm     := fuzz/corpus-asm
+FUZZ_CRASHES_image := fuzz/crashes
+FUZZ_CRASHES_asm   := fuzz/crashes-asm
+define FUZZ_RULES
+$(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz.h $(FUZZ_SRC_$(1)) $(GEN_HDR) $(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iencoders/core -I$(BUILD)/gen -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $$@ $(FUZZ_SRC_$(1)) -lpthread
+$(BUILD)/fuzz/replay-$(1): fuzz/replay.c fuzz/fuzz.h $(patsubst %.c,$(BUILD)/san/%.o,$(FUZZ_SRC_$(1)))
+	@mkdir -p $$(dir $$@)
+	$(CC_$(MACHINE)) $(BASEFLAGS) $(SANFLAGS) -o $$@ $$(filter %.c %.o,$$^) -lpthread
+fuzz-replay-$(1): $(BUILD)/fuzz/replay-$(1)
+	@echo "== $$< $(FUZZ_SEEDS_$(1)) $(FUZZ_CRASHES_$(1)) (ASan+UBSan)"
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$< $(FUZZ_SEEDS_$(1)) $(FUZZ_CRASHES_$(1))
+fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1)
+	@mkdir -p $(BUILD)/fuzz/$(1)/corpus $(BUILD)/fuzz/$(1)/artifacts $(FUZZ_CRASHES_$(1))
+	@echo "== $$< for $(FUZZ_SECONDS) s"
+	@status=0; ASAN_OPTIONS=detect_leaks=1 $$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/$(1)/artifacts/ $(FUZZ_ARGS) $(BUILD)/fuzz/$(1)/corpus \
+	    $(FUZZ_SEEDS_$(1)) || status=$$$$?; \
+	    for f in $(BUILD)/fuzz/$(1)/artifacts/*; do [ -f "$$$$f" ] || continue; \
+	        n=$(FUZZ_CRASHES_$(1))/$$$$(basename $$$$f); \
+	        [ -e "$$$$n" ] || { cp "$$$$f" "$$$$n"; echo "new crash input: $$$$n"; }; done; \
+	    exit $$$$status
+.PHONY: fuzz-$(1) fuzz-replay-$(1)
+endef
+$(foreach t,image asm,$(eval $(call FUZZ_RULES,$(t))))
+test-fuzz-replay: $(foreach t,image asm,fuzz-replay-$(t))
+fuzz: $(foreach t,$(FUZZ_TARGETS),fuzz-$(t))
 fuzz-seeds: $(BUILD)/bin/imago
-	$(PYTHON) fuzz/make_seeds.py --imago $(BUILD)/bin/imago --out fuzz/corpus
+	$(PYTHON) fuzz/make_seeds.py --imago $(BUILD)/bin/imago --out fuzz/corpus --asm-out fuzz/corpus-asm
 .PHONY: fuzz fuzz-seeds test-fuzz-replay
 
 # The conformance suite: the machine's host against GNU, and every host of HOSTS

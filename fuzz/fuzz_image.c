@@ -15,7 +15,7 @@
  * ASan+UBSan, into fuzz/replay.c's driver (make test-fuzz-replay). The optional functions
  * are weak references, resolved when their object files are linked in (the Makefile links
  * object files, not the archive, so a definition present in the build is always found). */
-#include "fuzz_image.h"
+#include "fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +29,23 @@
 #pragma weak im_link_load
 #pragma weak im_link_free
 
-int fuzz_have_relocate_toc(void)
+static int fuzz_have_relocate_toc(void)
 {
     return im_section_relocate_toc != NULL;
 }
 
-int fuzz_have_linker(void)
+static int fuzz_have_linker(void)
 {
     return im_link_new != NULL && im_link_load != NULL && im_link_free != NULL;
+}
+
+const char *fuzz_summary(void)
+{
+    static char s[160];
+    snprintf(s, sizeof s, "the image reader; relocation: %s; runtime linker: %s",
+             fuzz_have_relocate_toc() ? "im_section_relocate_toc" : "im_section_relocate",
+             fuzz_have_linker() ? "loaded host sections" : "not built yet, skipped");
+    return s;
 }
 
 static void fail(const char *what, int err)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Write the fuzzer's seed corpus (fuzz/corpus): images that imago itself writes.
+"""Write the fuzzers' seed corpora: fuzz/corpus (images that imago itself writes) and
+fuzz/corpus-asm (assembly sources).
 
+fuzz/corpus:
 - every conformance program (conformance/programs/TARGET/*.s), assembled by `imago asm`
   into a one-section image (the real writer);
 - images with several modules, imports, TOC slots and every relocation kind and ref, which
@@ -8,7 +10,12 @@
   as im_img_write does (tests/test_bad_input.py, test_v2_python_writer_matches_imago,
   checks that on images `imago asm` wrote);
 - a version 1 image (the old layout the reader still accepts).
-Small by design (each file well under 1 KiB)."""
+Small by design (each file well under 1 KiB).
+
+fuzz/corpus-asm: each file is one byte naming the target (fuzz/fuzz_asm.c: 0 x86_64, 1 i386,
+2 arm, 3 aarch64) and a source: every conformance program (conformance/programs/T/*.s and
+T/link/*.s), and a few sources with the directives and relocated operands the programs use
+least (ASM_EXTRA)."""
 
 import argparse
 import glob
@@ -99,10 +106,53 @@ def handmade():
     ]
 
 
+ASM_TARGETS = {"x86_64": 0, "i386": 1, "arm": 2, "aarch64": 3}
+
+ASM_EXTRA = {
+    "x86_64-directives.s": ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n"
+    "  call QWORD PTR [rip + f@toc]\n  lea rax, [rip + data]\n  jmp f\n  .p2align 4\n"
+    "data:\n  .byte 1, 2\n  .word 3\n  .long 4\n  .quad data\n  .balign 8\n",
+    "i386-directives.s": ".intel_syntax noprefix\n.import f\n.globl main\nmain:\n"
+    "  call DWORD PTR [f@toc]\n  mov eax, OFFSET data\n  mov eax, [data + 4]\n  ret\n"
+    "data:\n  .long 1, 2\n",
+    "arm-directives.s": ".syntax unified\n.arch armv7-a\n.fpu vfpv3-d16\n.arm\n.import f\n"
+    ".globl main\nmain:\n  movw r0, #:lower16:data\n  movt r0, #:upper16:data\n"
+    "  ldr r1, =0x12345678\n  ldr ip, =f@toc\n  bl f\n  bx lr\n  .ltorg\ndata:\n"
+    "  .word 5\n",
+    "aarch64-directives.s": ".arch armv8-a\n.import f\n.globl main\nmain:\n"
+    "  adrp x0, data\n  add x0, x0, #:lo12:data\n  ldr x1, [x0, #:lo12:data]\n"
+    "  adrp x16, f@toc\n  ldr x16, [x16, #:lo12:f@toc]\n  b f\n  .p2align 3\ndata:\n"
+    "  .xword 7\n",
+}
+
+
+def asm_seeds(out):
+    """Write fuzz/corpus-asm; the number of files."""
+    os.makedirs(out, exist_ok=True)
+    n = 0
+    for target, code in ASM_TARGETS.items():
+        base = os.path.join(ROOT, "conformance", "programs", target)
+        for src in sorted(glob.glob(os.path.join(base, "*.s")) +
+                          glob.glob(os.path.join(base, "link", "*.s"))):
+            kind = "link-" if os.path.basename(os.path.dirname(src)) == "link" else ""
+            name = "%s-%s%s" % (target, kind, os.path.basename(src))
+            with open(src, "rb") as f:
+                text = f.read()
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(bytes([code]) + text)
+            n += 1
+    for name, text in ASM_EXTRA.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(bytes([ASM_TARGETS[name.split("-")[0]]]) + text.encode())
+        n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--imago", required=True, help="the imago binary")
-    ap.add_argument("--out", required=True, help="the corpus directory")
+    ap.add_argument("--out", required=True, help="the image corpus directory")
+    ap.add_argument("--asm-out", help="the assembly corpus directory")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     n = 0
@@ -120,6 +170,8 @@ def main():
             f.write(data)
         n += 1
     print("make_seeds: %d seeds in %s" % (n, args.out))
+    if args.asm_out:
+        print("make_seeds: %d seeds in %s" % (asm_seeds(args.asm_out), args.asm_out))
 
 
 if __name__ == "__main__":

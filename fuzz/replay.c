@@ -1,6 +1,7 @@
-/* Replay driver: runs the image fuzz target (fuzz/fuzz_image.c) on every file of the
- * directories (or files) named on the command line, without libFuzzer. Built with gcc and
- * ASan+UBSan by `make test-fuzz-replay`; a crash or sanitizer report fails the run.
+/* Replay driver: runs a fuzz target (fuzz/fuzz_image.c or fuzz/fuzz_asm.c, linked in) on
+ * every file of the directories (or files) named on the command line, without libFuzzer.
+ * Built with gcc and ASan+UBSan by `make test-fuzz-replay`, once per target; a crash or
+ * sanitizer report fails the run.
  * Files whose names start with '.' or "README" are skipped. */
 #define _FILE_OFFSET_BITS 64
 #include <dirent.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fuzz_image.h"
+#include "fuzz.h"
 
 static int read_whole(const char *path, uint8_t **out, size_t *len)
 {
@@ -119,8 +120,6 @@ int main(int argc, char **argv)
         }
         free(names);
     }
-    printf("replay: %d inputs, no crash (relocation: %s; runtime linker: %s)\n", files,
-           fuzz_have_relocate_toc() ? "im_section_relocate_toc" : "im_section_relocate",
-           fuzz_have_linker() ? "loaded host sections" : "not built yet, skipped");
+    printf("replay: %d inputs, no crash (%s)\n", files, fuzz_summary());
     return errors ? 1 : 0;
 }

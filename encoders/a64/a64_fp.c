@@ -11,11 +11,12 @@
 
 static int parse_vd1(const char **p, im_operand *op)
 {
-    const char *s = *p, *q = s + 1;
+    const char *s = *p, *q = s;
     unsigned n = 0;
-    while (isdigit((unsigned char)*q) && n < 100)
-        n = n * 10 + (unsigned)(*q++ - '0');
-    if ((*s | 0x20) != 'v' || q == s + 1 || n > 31 || (q - s > 2 && s[1] == '0') || q[0] != '.' ||
+    if ((*s | 0x20) == 'v') /* only then is there a byte after it (maybe the end) */
+        for (q = s + 1; isdigit((unsigned char)*q) && n < 100;)
+            n = n * 10 + (unsigned)(*q++ - '0');
+    if (q <= s + 1 || n > 31 || (q - s > 2 && s[1] == '0') || q[0] != '.' ||
         (q[1] | 0x20) != 'd' || q[2] != '[' || q[3] != '1' || q[4] != ']')
         return im_fail(IM_ERR_NO_ENCODING,
                        "expected the upper half of a vector register: v0.d[1]..v31.d[1]");

@@ -245,6 +245,9 @@ int64_t im_buf_label_offset(const im_buf *b, int label)
 /* Room for n more bytes at the end of the code: where they go, or NULL (sticky error). */
 static uint8_t *append(im_buf *b, size_t n)
 {
+    static uint8_t nothing; /* n == 0 before any code: not NULL, and nothing is written */
+    if (n == 0)
+        return b->code ? b->code + b->len : &nothing;
     if (n > SIZE_MAX - b->len || im_grow((void **)&b->code, &b->cap, b->len + n, 1)) {
         fail(b, IM_ERR_NOMEM, "out of memory for code");
         return NULL;
