@@ -204,12 +204,13 @@ test: deps
 # ---- fuzzing (docs/testing.md, "Fuzzing") ------------------------------------------
 # Two libFuzzer targets: image (fuzz/fuzz_image.c: the image reader, relocator and loader;
 # seeds fuzz/corpus, crash inputs fuzz/crashes) and asm (fuzz/fuzz_asm.c: the text
-# assembler of every target; seeds fuzz/corpus-asm, crash inputs fuzz/crashes-asm).
+# assembler of every target; seeds made from conformance/programs into
+# build/fuzz/asm/seeds by fuzz/make_seeds.py, crash inputs fuzz/crashes-asm).
 # `make fuzz`: each target of FUZZ_TARGETS built with clang and run for FUZZ_SECONDS, from
 # its committed seeds and its own corpus (build/fuzz/<t>/corpus); new crash inputs are
 # copied into the committed crash directory. `make test-fuzz-replay` (part of `make test`):
 # each target built with gcc and ASan+UBSan into fuzz/replay.c, on every committed seed and
-# crash input. `make fuzz-seeds`: rewrite both seed corpora from conformance/programs.
+# crash input. `make fuzz-seeds`: rewrite fuzz/corpus from conformance/programs.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
@@ -217,9 +218,18 @@ FUZZ_TARGETS ?= image asm
 FUZZ_SRC_image  := fuzz/fuzz_image.c $(CORE_SRC)
 FUZZ_SRC_asm    := fuzz/fuzz_asm.c $(CORE_SRC) $(ENC_SRC)
 FUZZ_SEEDS_image   := fuzz/corpus
-FUZZ_SEEDS_asm     := fuzz/corpus-asm
+FUZZ_SEEDS_asm     := $(BUILD)/fuzz/asm/seeds
+FUZZ_MADE_asm      := $(FUZZ_SEEDS_asm)/.made
+$(FUZZ_MADE_asm): fuzz/make_seeds.py $(wildcard conformance/programs/*/*.s conformance/programs/*/link/*.s)
+	@rm -rf $(FUZZ_SEEDS_asm)
+	@$(PYTHON) fuzz/make_seeds.py --asm-out $(FUZZ_SEEDS_asm)
+	@touch $@
 FUZZ_CRASHES_image := fuzz/crashes
 FUZZ_CRASHES_asm   := fuzz/crashes-asm
+# libFuzzer's default 2 GiB RSS limit is below what the asm target may use for a source at
+# IM_ASM_MAX_CODE (two assemblies, an image write, read and write of up to 256 MiB each)
+FUZZ_OPTS_image    :=
+FUZZ_OPTS_asm      := -rss_limit_mb=6144
 define FUZZ_RULES
 $(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz.h $(FUZZ_SRC_$(1)) $(GEN_HDR) $(HEADERS)
 	@mkdir -p $$(dir $$@)
@@ -228,13 +238,13 @@ $(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz.h $(FUZZ_SRC_$(1)) $(GEN_HDR) $(HEADERS)
 $(BUILD)/fuzz/replay-$(1): fuzz/replay.c fuzz/fuzz.h $(patsubst %.c,$(BUILD)/san/%.o,$(FUZZ_SRC_$(1)))
 	@mkdir -p $$(dir $$@)
 	$(CC_$(MACHINE)) $(BASEFLAGS) $(SANFLAGS) -o $$@ $$(filter %.c %.o,$$^) -lpthread
-fuzz-replay-$(1): $(BUILD)/fuzz/replay-$(1)
+fuzz-replay-$(1): $(BUILD)/fuzz/replay-$(1) $(FUZZ_MADE_$(1))
 	@echo "== $$< $(FUZZ_SEEDS_$(1)) $(FUZZ_CRASHES_$(1)) (ASan+UBSan)"
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$< $(FUZZ_SEEDS_$(1)) $(FUZZ_CRASHES_$(1))
-fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1)
+fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1) $(FUZZ_MADE_$(1))
 	@mkdir -p $(BUILD)/fuzz/$(1)/corpus $(BUILD)/fuzz/$(1)/artifacts $(FUZZ_CRASHES_$(1))
 	@echo "== $$< for $(FUZZ_SECONDS) s"
-	@status=0; ASAN_OPTIONS=detect_leaks=1 $$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	@status=0; ASAN_OPTIONS=detect_leaks=1 $$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_OPTS_$(1)) \
 	    -artifact_prefix=$(BUILD)/fuzz/$(1)/artifacts/ $(FUZZ_ARGS) $(BUILD)/fuzz/$(1)/corpus \
 	    $(FUZZ_SEEDS_$(1)) || status=$$$$?; \
 	    for f in $(BUILD)/fuzz/$(1)/artifacts/*; do [ -f "$$$$f" ] || continue; \
@@ -247,7 +257,7 @@ $(foreach t,image asm,$(eval $(call FUZZ_RULES,$(t))))
 test-fuzz-replay: $(foreach t,image asm,fuzz-replay-$(t))
 fuzz: $(foreach t,$(FUZZ_TARGETS),fuzz-$(t))
 fuzz-seeds: $(BUILD)/bin/imago
-	$(PYTHON) fuzz/make_seeds.py --imago $(BUILD)/bin/imago --out fuzz/corpus --asm-out fuzz/corpus-asm
+	$(PYTHON) fuzz/make_seeds.py --imago $(BUILD)/bin/imago --out fuzz/corpus
 .PHONY: fuzz fuzz-seeds test-fuzz-replay
 
 # The conformance suite: the machine's host against GNU, and every host of HOSTS

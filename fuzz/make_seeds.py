@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Write the fuzzers' seed corpora: fuzz/corpus (images that imago itself writes) and
-fuzz/corpus-asm (assembly sources).
+"""Write the fuzzers' seed corpora: fuzz/corpus (images that imago itself writes; committed)
+and the assembler's (sources; made into build/fuzz/asm/seeds by make, not committed).
 
 fuzz/corpus:
 - every conformance program (conformance/programs/TARGET/*.s), assembled by `imago asm`
@@ -12,7 +12,7 @@ fuzz/corpus:
 - a version 1 image (the old layout the reader still accepts).
 Small by design (each file well under 1 KiB).
 
-fuzz/corpus-asm: each file is one byte naming the target (fuzz/fuzz_asm.c: 0 x86_64, 1 i386,
+The assembler's corpus (--asm-out): each file is one byte naming the target (fuzz/fuzz_asm.c: 0 x86_64, 1 i386,
 2 arm, 3 aarch64) and a source: every conformance program (conformance/programs/T/*.s and
 T/link/*.s), and a few sources with the directives and relocated operands the programs use
 least (ASM_EXTRA)."""
@@ -127,7 +127,7 @@ ASM_EXTRA = {
 
 
 def asm_seeds(out):
-    """Write fuzz/corpus-asm; the number of files."""
+    """Write the assembler's corpus into out; the number of files."""
     os.makedirs(out, exist_ok=True)
     n = 0
     for target, code in ASM_TARGETS.items():
@@ -150,10 +150,16 @@ def asm_seeds(out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--imago", required=True, help="the imago binary")
-    ap.add_argument("--out", required=True, help="the image corpus directory")
+    ap.add_argument("--imago", help="the imago binary (for --out)")
+    ap.add_argument("--out", help="the image corpus directory")
     ap.add_argument("--asm-out", help="the assembly corpus directory")
     args = ap.parse_args()
+    if args.asm_out:
+        print("make_seeds: %d seeds in %s" % (asm_seeds(args.asm_out), args.asm_out))
+    if not args.out:
+        return
+    if not args.imago:
+        sys.exit("make_seeds: --out needs --imago")
     os.makedirs(args.out, exist_ok=True)
     n = 0
     for src in sorted(glob.glob(os.path.join(ROOT, "conformance", "programs", "*", "*.s"))):
@@ -170,8 +176,6 @@ def main():
             f.write(data)
         n += 1
     print("make_seeds: %d seeds in %s" % (n, args.out))
-    if args.asm_out:
-        print("make_seeds: %d seeds in %s" % (asm_seeds(args.asm_out), args.asm_out))
 
 
 if __name__ == "__main__":

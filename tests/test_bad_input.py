@@ -79,11 +79,18 @@ def case_source(target, case):
         text, line = source(target, ["ldr r1, far" if target == "arm" else "ldr x1, far"]
                             + [RET[target]] * n + ["far:"])
         return text + ".word 0\n", line, None, True
+    if case == "space-too-large":  # one .space over IM_ASM_MAX_CODE (GNU as takes it)
+        text, line = source(target, [".skip 300000000"])
+        return text, line, "300000000", False
+    if case == "code-too-large":  # .space statements that cross IM_ASM_MAX_CODE together
+        text, line = source(target, [".skip 200000000", ".skip 100000000"])
+        return text, line + 1, "256 MiB", False
     raise ValueError(case)
 
 
 ASM_CASES = [(t, c) for t in harness.TARGETS
-             for c in ("unknown-mnemonic", "bad-operand", "undefined-label")]
+             for c in ("unknown-mnemonic", "bad-operand", "undefined-label", "space-too-large",
+                       "code-too-large")]
 # x86 has no out-of-range case: jmp/call reach +-2 GiB (rel32) and the tables
 # hold no rel8-only branch, so no feasible source is out of range.
 ASM_CASES += [("arm", "out-of-range"), ("aarch64", "out-of-range")]

@@ -287,8 +287,9 @@ static int dir_space(asmctx *c, const char *s)
     }
     if ((rc = expect_end(s)) < 0)
         return rc;
-    if (n < 0 || n > (1ll << 30))
-        return im_fail(IM_ERR_RANGE, "space of %lld bytes", (long long)n);
+    if (n < 0 || n > (int64_t)IM_ASM_MAX_CODE)
+        return im_fail(IM_ERR_RANGE, "space of %lld bytes (at most %u MiB of code)", (long long)n,
+                       IM_ASM_MAX_CODE >> 20);
     if (fill < -128 || fill > 255)
         return im_fail(IM_ERR_RANGE, "fill value out of range");
     stmt st = {.kind = S_SPACE, .count = (size_t)n, .byte = (uint8_t)fill};
@@ -1507,9 +1508,10 @@ static int layout(asmctx *c, int *err_line)
             case S_ALIGN: at += (int64_t)((s->size - (uint64_t)at % s->size) % s->size); break;
             case S_SPACE: at += (int64_t)s->count; break;
             }
-            if (at > 0x7fffffff) {
+            if (at > (int64_t)IM_ASM_MAX_CODE) {
                 *err_line = s->line;
-                return im_fail(IM_ERR_RANGE, "code larger than 2 GiB");
+                return im_fail(IM_ERR_RANGE, "code larger than %u MiB (IM_ASM_MAX_CODE)",
+                               IM_ASM_MAX_CODE >> 20);
             }
         }
         if (!changed)

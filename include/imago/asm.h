@@ -15,6 +15,10 @@ extern "C" {
  * buffer with the exported (.globl) symbols. On failure returns a negative IM_ERR_*, sets
  * *line to the source line at fault (0 if none) and im_detail() to the reason. */
 int im_asm(im_target t, const char *src, size_t len, im_buf **out, int *line);
+/* The most code one source assembles to (.space, alignment and instructions together): more
+ * is IM_ERR_RANGE at the statement that crosses it, so hostile text cannot make im_asm
+ * allocate without bound. The C encoder API (im_buf) has no such limit. */
+#define IM_ASM_MAX_CODE (256u << 20)
 
 /* Modules, imports and the TOC in assembly source (docs/asm.md):
  *   .globl NAME          export NAME (as before)
