@@ -248,6 +248,7 @@ fuzz-$(1): $(BUILD)/fuzz/fuzz_$(1) $(FUZZ_MADE_$(1))
 	    -artifact_prefix=$(BUILD)/fuzz/$(1)/artifacts/ $(FUZZ_ARGS) $(BUILD)/fuzz/$(1)/corpus \
 	    $(FUZZ_SEEDS_$(1)) || status=$$$$?; \
 	    for f in $(BUILD)/fuzz/$(1)/artifacts/*; do [ -f "$$$$f" ] || continue; \
+	        case $$$$(basename $$$$f) in slow-unit-*) echo "slow input, not kept: $$$$f"; continue;; esac; \
 	        n=$(FUZZ_CRASHES_$(1))/$$$$(basename $$$$f); \
 	        [ -e "$$$$n" ] || { cp "$$$$f" "$$$$n"; echo "new crash input: $$$$n"; }; done; \
 	    exit $$$$status
