@@ -168,11 +168,11 @@ static int exec_load(im_emu *emu, uint64_t base)
 }
 
 /* im_emu_load_linked: the runner links emu->img's sections itself (--module), anew in each
- * call's process; where it places the module is known from its result line. */
+ * call's process; where it places the module is known from its result line (emu->base stays
+ * 0 until then). */
 static int exec_load_linked(im_emu *emu)
 {
     struct exec_priv *p = emu->priv;
-    emu->base = 0;
     return im_img_write(emu->img, &p->image, &p->image_len);
 }
 

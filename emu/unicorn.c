@@ -211,7 +211,8 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
     uint64_t a[4] = {0};
     for (size_t i = 0; i < nargs && i < 4; i++)
         a[i] = (uint64_t)args[i];
-    if (!top)
+    int nested = top != 0; /* a call from a host function: below the interrupted stack */
+    if (!nested)
         top = sentinel - 64; /* 16-byte aligned, with room above */
     int err = 0;
     int pc_reg;
@@ -281,7 +282,6 @@ static int ucx_run(uc_engine *uc, im_target t, uint64_t entry, uint64_t sentinel
      * outer run's timer stops whichever run is going, and im_emu_uc_link_call then stops the
      * outer one too. It keeps the instruction limit: a count of 0 would delete the outer
      * run's counting hook under it, and the outer run then crashed in freed code. */
-    int nested = top != sentinel - 64;
     unsigned timeout = im_emu_timeout_ms(IM_EMU_UC_TIMEOUT_MS);
     uc_err e = uc_emu_start(uc, entry, sentinel, nested ? 0 : (uint64_t)timeout * 1000,
                             IM_EMU_UC_MAX_INSNS);
@@ -441,6 +441,12 @@ struct ucl_handle {
     size_t coff, doff, clen, dlen, map_len;
 };
 
+/* End of the guest range for modules at chosen addresses. */
+static uint64_t ucl_limit(const struct ucl *u)
+{
+    return im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
+}
+
 static size_t ucl_round(size_t v, size_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -456,7 +462,7 @@ static int ucl_alloc(void *ctx, size_t code_size, size_t data_size, size_t align
     if (at) {
         size_t cp = ucl_round(code_size ? code_size : 1, u->page);
         size_t dp = ucl_round(data_size ? data_size : 1, u->page);
-        uint64_t limit = im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
+        uint64_t limit = ucl_limit(u);
         if (at % (align > u->page ? align : u->page) || at >= limit || cp + dp > limit - at) {
             free(h);
             return im_fail(IM_ERR_ALIGN, "unicorn: cannot place 0x%zx bytes at 0x%llx", cp + dp,
@@ -608,6 +614,16 @@ static uint32_t rd32(uc_engine *uc, int reg)
 
 /* The trap page: address UCL_TRAP is the lazy stubs' entry, UCL_TRAP + 16 * (k + 1) host
  * function k. */
+static void ucl_set_pc(const struct ucl *u, uint64_t pc)
+{
+    switch (u->t) {
+    case IM_TARGET_X86_64: wreg(u->uc, UC_X86_REG_RIP, pc); break;
+    case IM_TARGET_I386: wreg32(u->uc, UC_X86_REG_EIP, (uint32_t)pc); break;
+    case IM_TARGET_ARM: wreg32(u->uc, UC_ARM_REG_PC, (uint32_t)pc); break;
+    default: wreg(u->uc, UC_ARM64_REG_PC, pc); break;
+    }
+}
+
 static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     (void)size;
@@ -635,12 +651,7 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
             uc_emu_stop(uc);
             return;
         }
-        switch (u->t) {
-        case IM_TARGET_X86_64: wreg(uc, UC_X86_REG_RIP, to); break;
-        case IM_TARGET_I386: wreg32(uc, UC_X86_REG_EIP, (uint32_t)to); break;
-        case IM_TARGET_ARM: wreg32(uc, UC_ARM_REG_PC, (uint32_t)to); break;
-        default: wreg(uc, UC_ARM64_REG_PC, to); break;
-        }
+        ucl_set_pc(u, to);
         return;
     }
     if (k > u->nhosts) {
@@ -681,11 +692,7 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     if (u->abort_outer) {
         /* a call it made was stopped: end this run at its sentinel, and its call reports it
          * (uc_emu_stop does nothing once a nested run has ended) */
-        uint64_t sentinel = UCL_STACK + STACK_SIZE;
-        if (im_target_ptr_size(u->t) == 4)
-            wreg32(uc, u->t == IM_TARGET_I386 ? UC_X86_REG_EIP : UC_ARM_REG_PC, (uint32_t)sentinel);
-        else
-            wreg(uc, u->t == IM_TARGET_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, sentinel);
+        ucl_set_pc(u, UCL_STACK + STACK_SIZE);
         return;
     }
     switch (u->t) { /* the result, and back to the caller */
@@ -694,7 +701,7 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         uc_mem_read(uc, sp, buf, 8);
         wreg(uc, UC_X86_REG_RAX, (uint64_t)r);
         wreg(uc, UC_X86_REG_RSP, sp + 8);
-        wreg(uc, UC_X86_REG_RIP, im_get64(buf));
+        ucl_set_pc(u, im_get64(buf));
         break;
     }
     case IM_TARGET_I386: {
@@ -702,16 +709,16 @@ static void ucl_trap(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         uc_mem_read(uc, sp, buf, 4);
         wreg32(uc, UC_X86_REG_EAX, (uint32_t)r);
         wreg32(uc, UC_X86_REG_ESP, sp + 4);
-        wreg32(uc, UC_X86_REG_EIP, im_get32(buf));
+        ucl_set_pc(u, im_get32(buf));
         break;
     }
     case IM_TARGET_ARM:
         wreg32(uc, UC_ARM_REG_R0, (uint32_t)r);
-        wreg32(uc, UC_ARM_REG_PC, rd32(uc, UC_ARM_REG_LR));
+        ucl_set_pc(u, rd32(uc, UC_ARM_REG_LR));
         break;
     default:
         wreg(uc, UC_ARM64_REG_X0, (uint64_t)r);
-        wreg(uc, UC_ARM64_REG_PC, rd(uc, UC_ARM64_REG_X30));
+        ucl_set_pc(u, rd(uc, UC_ARM64_REG_X30));
         break;
     }
 }
@@ -901,8 +908,7 @@ int im_emu_link_write(struct im_link *l, uint64_t addr, const void *src, size_t 
 int im_emu_link_range_free(struct im_link *l, uint64_t addr, size_t len)
 {
     struct ucl *u = ucl_of(l);
-    uint64_t limit = u && im_target_ptr_size(u->t) == 4 ? (uint64_t)1 << 32 : (uint64_t)1 << 47;
-    if (!u || !len || addr >= limit || len > limit - addr)
+    if (!u || !len || addr >= ucl_limit(u) || len > ucl_limit(u) - addr)
         return 0;
     uc_mem_region *r = NULL;
     uint32_t n = 0;
