@@ -299,14 +299,17 @@ int main(int argc, char **argv)
     if (err)
         return fail(path, err);
 
+    /* From here on every exit goes through out: what was loaded is released there. */
+    int status = 1;
+    im_module *m = NULL;
+    im_link *link = NULL;
     im_target host = im_host_target();
     const im_section *sec =
         module ? im_img_module_section(img, module, host) : im_img_section(img, host);
     if (module && !sec) {
         fprintf(stderr, "imago-runner: %s: no section: module '%s' has no %s section\n", path,
                 module, im_target_name(host));
-        im_img_free(img);
-        return 1;
+        goto out;
     }
     if (!entry && sec) {
         entry = im_section_default_entry(sec);
@@ -315,12 +318,9 @@ int main(int argc, char **argv)
                     "imago-runner: %s: symbol not found: the %s section has no 'main' and no "
                     "function symbol\n",
                     path, im_target_name(host));
-            im_img_free(img);
-            return 1;
+            goto out;
         }
     }
-    im_module *m = NULL;
-    im_link *link = NULL;
     void *sym = NULL;
     uintptr_t at = 0;
     if (module) { /* every module of the image for this host, through the runtime linker */
@@ -340,47 +340,35 @@ int main(int argc, char **argv)
         }
     }
     if (err) {
-        im_link_free(link);
-        im_img_free(img);
-        return fail(path, err);
+        status = fail(path, err);
+        goto out;
     }
     if (!sym) {
         fprintf(stderr,
                 "imago-runner: %s: symbol not found: no symbol '%s' in the %s section%s%s\n", path,
                 entry, im_target_name(host), module ? " of module " : "", module ? module : "");
-        im_unload(m);
-        im_link_free(link);
-        im_img_free(img);
-        return 1;
+        goto out;
     }
     uint8_t *block = NULL;
     size_t block_len = 0, block_map = 0;
-    if (has_data) {
-        int rc = data_in(data_addr, &block, &block_len, &block_map);
-        if (rc) {
-            im_unload(m);
-            im_link_free(link);
-            im_img_free(img);
-            return rc;
-        }
-    }
+    if (has_data && (status = data_in(data_addr, &block, &block_len, &block_map)) != 0)
+        goto out;
     entry_fn f = (entry_fn)(uintptr_t)sym;
     intptr_t result = f(args[0], args[1], args[2], args[3]);
+    status = 1;
     if (has_data) {
-        if (data_out(block, block_len)) {
-            im_unload(m);
-            im_link_free(link);
-            im_img_free(img);
-            return 1;
-        }
+        if (data_out(block, block_len))
+            goto out;
         munmap(block, block_map);
         printf("result=%" PRIdPTR " base=0x%" PRIxPTR " data=0x%" PRIxPTR "\n", result, at,
                (uintptr_t)data_addr);
     } else {
         printf("result=%" PRIdPTR " base=0x%" PRIxPTR "\n", result, at);
     }
+    status = fflush(stdout) == 0 ? 0 : 1;
+out:
     im_unload(m);
     im_link_free(link);
     im_img_free(img);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return status;
 }
