@@ -23,63 +23,23 @@
 #include "imago/img.h"
 
 static const im_target targets[4] = {IM_TARGET_X86_64, IM_TARGET_I386, IM_TARGET_ARM,
-                                      IM_TARGET_AARCH64};
+                                     IM_TARGET_AARCH64};
 
 const char *fuzz_summary(void)
 {
     return "the text assembler of x86_64, i386, arm and aarch64";
 }
 
-static void fail(const char *what, int err)
-{
-    fprintf(stderr, "fuzz_asm: %s (error %d: %s; detail: %s)\n", what, err, im_strerror(err),
-            im_detail());
-    abort();
-}
-
-static void check_error(const char *what, int err)
-{
-    if (err > 0 || (err < 0 && im_detail()[0] == '\0'))
-        fail(what, err);
-}
-
 static void image_round_trip(const im_buf *b)
 {
     im_image *img = im_img_new();
     if (!img)
-        fail("out of memory", 0);
+        fuzz_fail("out of memory", 0);
     int err = im_buf_to_module(b, "m", img);
-    check_error("im_buf_to_module", err);
-    for (uint32_t i = 0; !err && i < img->nsections; i++) {
-        static const uint64_t bases[] = {0x10000u, 0x7ffff0000000ull};
-        const im_section *s = &img->sections[i];
-        uint8_t *scratch = malloc(s->code_size ? s->code_size : 1);
-        if (!scratch)
-            fail("out of memory", 0);
-        for (size_t k = 0; k < sizeof bases / sizeof bases[0]; k++) {
-            if (s->code_size)
-                memcpy(scratch, s->code, s->code_size);
-            uint64_t toc = (bases[k] + s->code_size + 0xfffu) & ~(uint64_t)0xfffu;
-            check_error("im_section_relocate_toc",
-                        im_section_relocate_toc(s, scratch, bases[k], toc));
-        }
-        free(scratch);
-    }
+    fuzz_check_error("im_buf_to_module", err);
     if (!err) {
-        uint8_t *w1 = NULL, *w2 = NULL;
-        size_t n1 = 0, n2 = 0;
-        im_image *back = NULL;
-        if ((err = im_img_write(img, &w1, &n1)) != 0)
-            fail("im_img_write of an assembled module", err);
-        if ((err = im_img_read(w1, n1, &back)) != 0)
-            fail("reading back what im_img_write wrote", err);
-        if ((err = im_img_write(back, &w2, &n2)) != 0)
-            fail("im_img_write of the re-read image", err);
-        if (n1 != n2 || memcmp(w1, w2, n1) != 0)
-            fail("round trip: writing the re-read image gives different bytes", 0);
-        free(w1);
-        free(w2);
-        im_img_free(back);
+        fuzz_relocate_all(img);
+        fuzz_round_trip(img);
     }
     im_img_free(img);
 }
@@ -92,29 +52,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     char *src = malloc(len ? len : 1); /* exactly the text: ASan sees a read past it */
     if (!src)
-        fail("out of memory", 0);
+        fuzz_fail("out of memory", 0);
     memcpy(src, data + 1, len);
     im_buf *b = (im_buf *)1; /* must be set to NULL on failure */
     int line = -1;
     int err = im_asm(t, src, len, &b, &line);
     if (err) {
-        check_error("im_asm", err);
+        fuzz_check_error("im_asm", err);
         if (b != NULL)
-            fail("im_asm failed but left *out set", err);
+            fuzz_fail("im_asm failed but left *out set", err);
         if (line < 0)
-            fail("im_asm failed without setting the line", err);
+            fuzz_fail("im_asm failed without setting the line", err);
         free(src);
         return 0;
     }
     if (!b)
-        fail("im_asm succeeded without a buffer", 0);
+        fuzz_fail("im_asm succeeded without a buffer", 0);
     im_buf *again = NULL;
     if ((err = im_asm(t, src, len, &again, &line)) != 0)
-        fail("the same text assembled again fails", err);
+        fuzz_fail("the same text assembled again fails", err);
     size_t n1 = 0, n2 = 0;
     const uint8_t *c1 = im_buf_code(b, &n1), *c2 = im_buf_code(again, &n2);
     if (n1 != n2 || (n1 && memcmp(c1, c2, n1) != 0))
-        fail("the same text assembled twice gives different code", 0);
+        fuzz_fail("the same text assembled twice gives different code", 0);
     im_buf_free(again);
     image_round_trip(b);
     im_buf_free(b);

@@ -24,15 +24,9 @@
 #include "imago/img.h"
 #include "imago/link.h"
 
-#pragma weak im_section_relocate_toc
 #pragma weak im_link_new
 #pragma weak im_link_load
 #pragma weak im_link_free
-
-static int fuzz_have_relocate_toc(void)
-{
-    return im_section_relocate_toc != NULL;
-}
 
 static int fuzz_have_linker(void)
 {
@@ -48,42 +42,6 @@ const char *fuzz_summary(void)
     return s;
 }
 
-static void fail(const char *what, int err)
-{
-    fprintf(stderr, "fuzz_image: %s (error %d: %s; detail: %s)\n", what, err, im_strerror(err),
-            im_detail());
-    abort();
-}
-
-/* An error must be negative and come with a detail. */
-static void check_error(const char *what, int err)
-{
-    if (err > 0 || (err < 0 && im_detail()[0] == '\0'))
-        fail(what, err);
-}
-
-static void relocate_all(const im_image *img)
-{
-    static const uint64_t bases[] = {0x10000u, 0x7ffff0000000ull};
-    for (uint32_t i = 0; i < img->nsections; i++) {
-        const im_section *s = &img->sections[i];
-        uint8_t *scratch = malloc(s->code_size ? s->code_size : 1);
-        if (!scratch)
-            fail("out of memory", 0);
-        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
-            if (s->code_size)
-                memcpy(scratch, s->code, s->code_size);
-            uint64_t base = bases[b];
-            /* The TOC right after the code, page-aligned. */
-            uint64_t toc = (base + s->code_size + 0xfffu) & ~(uint64_t)0xfffu;
-            int err = fuzz_have_relocate_toc() ? im_section_relocate_toc(s, scratch, base, toc)
-                                               : im_section_relocate(s, scratch, base);
-            check_error("relocation", err);
-        }
-        free(scratch);
-    }
-}
-
 static void link_host_sections(const im_image *img)
 {
     /* The runtime linker (loader/link.c) is weakly referenced like the relocator: a build
@@ -92,7 +50,7 @@ static void link_host_sections(const im_image *img)
         return;
     im_link *l = NULL;
     int err = im_link_new(im_host_target(), &l);
-    check_error("im_link_new", err);
+    fuzz_check_error("im_link_new", err);
     if (err)
         return;
     for (uint32_t i = 0; i < img->nsections; i++) {
@@ -101,7 +59,7 @@ static void link_host_sections(const im_image *img)
             continue;
         im_lmod *m = NULL;
         err = im_link_load(l, s, 0, &m);
-        check_error("im_link_load", err);
+        fuzz_check_error("im_link_load", err);
     }
     im_link_free(l);
 }
@@ -111,33 +69,17 @@ static void one_input(const uint8_t *data, size_t size)
     im_image *img = (im_image *)1; /* must be set to NULL on failure */
     int err = im_img_read(data, size, &img);
     if (err) {
-        check_error("im_img_read", err);
+        fuzz_check_error("im_img_read", err);
         if (img != NULL)
-            fail("im_img_read failed but left *out set", err);
+            fuzz_fail("im_img_read failed but left *out set", err);
         return;
     }
     if (!img)
-        fail("im_img_read succeeded without an image", 0);
+        fuzz_fail("im_img_read succeeded without an image", 0);
 
-    relocate_all(img);
+    fuzz_relocate_all(img);
     link_host_sections(img);
-
-    uint8_t *b1 = NULL, *b2 = NULL;
-    size_t n1 = 0, n2 = 0;
-    im_image *back = NULL;
-    if ((err = im_img_write(img, &b1, &n1)) != 0)
-        fail("im_img_write of an image the reader accepted", err);
-    if ((err = im_img_read(b1, n1, &back)) != 0)
-        fail("reading back what im_img_write wrote", err);
-    if ((err = im_img_write(back, &b2, &n2)) != 0)
-        fail("im_img_write of the re-read image", err);
-    if (n1 != n2 || memcmp(b1, b2, n1) != 0)
-        fail("round trip: writing the re-read image gives different bytes", 0);
-    if (back->nsections != img->nsections)
-        fail("round trip: section count differs", 0);
-    free(b1);
-    free(b2);
-    im_img_free(back);
+    fuzz_round_trip(img);
     im_img_free(img);
 }
 
@@ -150,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 64 && size <= UINT32_MAX && memcmp(data, "\x7fIMG", 4) == 0) {
         uint8_t *copy = malloc(size);
         if (!copy)
-            fail("out of memory", 0);
+            fuzz_fail("out of memory", 0);
         memcpy(copy, data, size);
         uint32_t total = (uint32_t)size;
         for (int i = 0; i < 4; i++)
