@@ -1160,6 +1160,16 @@ static int patch_at(struct ctx *c, im_lmod *m, uint64_t at, size_t len, const ch
     return im_lmod_patch(m, (uint32_t)(at - im_lmod_base(m)), len, form, ops);
 }
 
+/* The operands of an unconditional branch at `at` to `to` (arm: the condition first). */
+static void branch_ops(const struct ctx *c, uint64_t at, uint64_t to, im_operand ops[2])
+{
+    im_operand rel = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int64_t)(to - at)};
+    if (c->t == IM_TARGET_ARM)
+        ops[0] = im_cond(14), ops[1] = rel;
+    else
+        ops[0] = rel, ops[1] = im_imm(0);
+}
+
 /* k's immediate and jb's branch target changed in loaded code through the assembler's patch
  * API (the write through the arena's other view or the page flip, then the icache flush);
  * each change is seen by the next call, a wrong-length patch is refused and changes nothing,
@@ -1195,13 +1205,8 @@ static void prog_patch(struct ctx *c)
             check(c, call(c, k, 0, 0, 0, 0), vals[i], "k() after patching its immediate");
     }
     for (int round = 0; round < 4; round++) {
-        uint64_t to = round & 1 ? t1 : t2;
-        im_operand rel = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int64_t)(to - jb)};
         im_operand ops[2];
-        if (c->t == IM_TARGET_ARM)
-            ops[0] = im_cond(14), ops[1] = rel;
-        else
-            ops[0] = rel, ops[1] = im_imm(0);
+        branch_ops(c, jb, round & 1 ? t1 : t2, ops);
         int err = patch_at(c, m, jb, jmp_len, jmp, ops);
         if (err)
             fail_err(c, err, "patching jb's branch to %s", round & 1 ? "t1" : "t2");
@@ -1211,12 +1216,8 @@ static void prog_patch(struct ctx *c)
     }
     /* a patch of the wrong length is refused, and the code is unchanged */
     {
-        im_operand rel = {IM_OP_REL, 0, IM_NOREG, IM_NOREG, 0, -1, (int64_t)(t2 - jb)};
         im_operand ops[2];
-        if (c->t == IM_TARGET_ARM)
-            ops[0] = im_cond(14), ops[1] = rel;
-        else
-            ops[0] = rel, ops[1] = im_imm(0);
+        branch_ops(c, jb, t2, ops);
         int err = patch_at(c, m, jb, jmp_len + 4, jmp, ops);
         check_true(c, err < 0, "a patch of %zu bytes over a %zu-byte branch was accepted",
                    jmp_len + 4, jmp_len);
